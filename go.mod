@@ -1,0 +1,3 @@
+module github.com/popwire/popwire
+
+go 1.26
