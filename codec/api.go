@@ -63,24 +63,24 @@ func ParseReply(line []byte) (Reply, error) { panic("codec: not implemented") }
 type FrameKind uint8
 
 const (
-	FrameGreeting    FrameKind = iota + 1 // server greeting (answers the pseudo-command at the head of the FIFO)
-	FrameCommand                          // a client command line; Cmd set
-	FrameHeld                             // a client line sent while AUTH is outstanding and no challenge is pending;
-	                                      // its classification (FrameCommand or FrameSASL) is delivered later,
-	                                      // from Server, once the server's next line shows what it was
-	FrameSASL                             // a client SASL response line (Auth set); "*" cancels
-	FrameReply                            // a server status line answering Cmd; Multi when a body follows
-	FrameChallenge                        // a server "+ …" continuation answering the AUTH in Cmd
-	FrameListLine                         // one body line of a multi-line reply other than RETR/TOP
-	                                      // (CAPA, LIST, UIDL, AUTH, LANG, …), unstuffed, capped
-	FrameBodyData                         // unstuffed RETR/TOP content, a sub-slice of the chunk (only when
-	                                      // Tracker.BodyData is set); never includes the terminator
-	FrameBodyEnd                          // the terminating "." of a multi-line reply; Lines and Octets set
-	FrameUnsolicited                      // a server status line with nothing pending (e.g. Dovecot's idle -ERR)
-	FrameAnomaly                          // something non-conformant that framing survived (Note says what)
-	FrameTLS                              // +OK to STLS: the next bytes are TLS; framing restarts after it
-	FrameStopped                          // framing lost (junk, SASL security layer): reported once, then nothing
-	FrameEOF                              // the stream ended: pending commands got no reply, a body was cut short
+	FrameGreeting FrameKind = iota + 1 // server greeting (answers the pseudo-command at the head of the FIFO)
+	FrameCommand                       // a client command line; Cmd set
+	FrameHeld                          // a client line sent while AUTH is outstanding and no challenge is pending;
+	// its classification (FrameCommand or FrameSASL) is delivered later,
+	// from Server, once the server's next line shows what it was
+	FrameSASL      // a client SASL response line (Auth set); "*" cancels
+	FrameReply     // a server status line answering Cmd; Multi when a body follows
+	FrameChallenge // a server "+ …" continuation answering the AUTH in Cmd
+	FrameListLine  // one body line of a multi-line reply other than RETR/TOP
+	// (CAPA, LIST, UIDL, AUTH, LANG, …), unstuffed, capped
+	FrameBodyData // unstuffed RETR/TOP content, a sub-slice of the chunk (only when
+	// Tracker.BodyData is set); never includes the terminator
+	FrameBodyEnd     // the terminating "." of a multi-line reply; Lines and Octets set
+	FrameUnsolicited // a server status line with nothing pending (e.g. Dovecot's idle -ERR)
+	FrameAnomaly     // something non-conformant that framing survived (Note says what)
+	FrameTLS         // +OK to STLS: the next bytes are TLS; framing restarts after it
+	FrameStopped     // framing lost (junk, SASL security layer): reported once, then nothing
+	FrameEOF         // the stream ended: pending commands got no reply, a body was cut short
 )
 
 // Frame is one framing event. Frames returned by Client and Server, and every slice they hold,
@@ -123,19 +123,19 @@ type Tracker struct {
 }
 
 // Client feeds bytes the client sent and returns the frames they complete.
-func (t *Tracker) Client(p []byte) []Frame
+func (t *Tracker) Client(p []byte) []Frame { panic("codec: not implemented") }
 
 // Server feeds bytes the server sent and returns the frames they complete.
-func (t *Tracker) Server(p []byte) []Frame
+func (t *Tracker) Server(p []byte) []Frame { panic("codec: not implemented") }
 
 // EOF reports that dir's stream ended and returns the frames that follow from it.
-func (t *Tracker) EOF(dir Direction) []Frame
+func (t *Tracker) EOF(dir Direction) []Frame { panic("codec: not implemented") }
 
 // State returns the session state.
-func (t *Tracker) State() State
+func (t *Tracker) State() State { panic("codec: not implemented") }
 
 // InBody reports whether a multi-line body is open on the server side.
-func (t *Tracker) InBody() bool
+func (t *Tracker) InBody() bool { panic("codec: not implemented") }
 
 // Pending returns the number of commands awaiting a reply.
-func (t *Tracker) Pending() int
+func (t *Tracker) Pending() int { panic("codec: not implemented") }
