@@ -1,7 +1,3 @@
-// CONTRACT SKETCH — written by the lead so that proxy/ can emit events while logview/ is being
-// built. The logview owner refines this file (doc comments, helpers) and may ADD fields and
-// kinds; renaming or removing anything below must be announced to the lead first.
-
 package logview
 
 import (
@@ -9,106 +5,136 @@ import (
 	"time"
 )
 
-// Version is the schema version written in every event's "v" field.
+// Version is the schema version written in every event's "v" field. Readers accept events of
+// any version: fields are only ever added, never renamed, so an old log stays readable.
 const Version = 1
 
+// RedactedMarker is the fixed text that replaces a secret in Event.Text. It never depends on
+// the length or content of the secret it replaces, and the Printer highlights it.
+const RedactedMarker = "[redacted]"
+
+// TimeFormat is the fixed-width layout of Event.Time on the wire: RFC 3339 in UTC with
+// nanoseconds, so that lines sort as text and every timestamp has the same width.
+const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
 // Kind names what an Event records. Kinds are strings on the wire so that old logs stay
-// readable by new binaries.
+// readable by new binaries; a reader meeting an unknown kind shows it generically.
 type Kind string
 
+// The kinds of event. Each comment lists the fields that kind sets besides V, Time, Session
+// and Kind; docs/log-format.md has an example of each.
 const (
-	KindOpen     Kind = "open"     // session opened: Client, Listener, ClientSec, Upstream
+	KindOpen     Kind = "open"     // session opened: Client, Listener, ClientSec, Upstream, UpstreamSec
 	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, TLS
 	KindGreeting Kind = "greeting" // upstream greeting: Text, Status, Code
-	KindCommand  Kind = "command"  // client command: Verb, Text (redacted), Redacted
-	KindReply    Kind = "reply"    // server status line: Status, Code, Text, Answers
+	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed
+	KindReply    Kind = "reply"    // server status line: Dir, Status, Code, Text, Answers
 	KindBody     Kind = "body"     // end of a multi-line reply: Answers, Lines, Bytes (+ Message for RETR/TOP)
-	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted
+	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted, Revealed
 	KindPolicy   Kind = "policy"   // a local answer or rewrite: Action, Verb, Text
-	KindAnomaly  Kind = "anomaly"  // non-conformant input framing survived: Text
+	KindAnomaly  Kind = "anomaly"  // non-conformant input that framing survived: Dir, Text
 	KindError    Kind = "error"    // something failed: Err (never holds a secret)
 	KindDelete   Kind = "delete"   // DELE accepted by the server: Msg, UID
 	KindClose    Kind = "close"    // session ended: Summary
-	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble)
+	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text
+)
+
+// The values of Event.Dir.
+const (
+	DirClientToServer = "c2s"   // sent by the client, forwarded upstream
+	DirServerToClient = "s2c"   // sent by the server, forwarded to the client
+	DirLocal          = "local" // answered by popwire itself; the server never saw it
 )
 
 // Event is the one log record: the JSON log, the terminal printer and the viewer all use it.
-// Zero-valued fields are omitted from JSON.
+// Zero-valued fields are omitted from JSON, except V, Time and Kind, which are always written.
+// An Event holds no secrets: proxy redacts Text before any sink sees it, unless the operator
+// asked for --reveal-credentials, in which case Revealed is set.
 type Event struct {
-	V           int       `json:"v"`
-	Time        time.Time `json:"time"` // UTC; written as RFC 3339 with nanoseconds
-	Session     string    `json:"session,omitempty"`
-	Kind        Kind      `json:"kind"`
-	Dir         string    `json:"dir,omitempty"` // "c2s" (client to server), "s2c", "local" (popwire answered)
-	User        string    `json:"user,omitempty"`
-	Client      string    `json:"client,omitempty"`       // client address
-	Listener    string    `json:"listener,omitempty"`     // "plain", "tls"
+	V           int       `json:"v"`                      // schema version, Version when written by this binary
+	Time        time.Time `json:"time"`                   // when it happened; written in UTC as TimeFormat
+	Session     string    `json:"session,omitempty"`      // session id; "" for process-level events
+	Kind        Kind      `json:"kind"`                   // what the event records
+	Dir         string    `json:"dir,omitempty"`          // DirClientToServer, DirServerToClient or DirLocal
+	User        string    `json:"user,omitempty"`         // POP3 user once known (hashed under --hide-users)
+	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
+	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
-	Leg         string    `json:"leg,omitempty"`          // "client" or "upstream"
-	ClientSec   string    `json:"client_sec,omitempty"`   // "plaintext", "tls", "stls"
-	UpstreamSec string    `json:"upstream_sec,omitempty"` // "tls", "stls", "plaintext"
+	Leg         string    `json:"leg,omitempty"`          // KindTLS: "client" or "upstream"
+	ClientSec   string    `json:"client_sec,omitempty"`   // client leg security: "plaintext", "tls", "stls"
+	UpstreamSec string    `json:"upstream_sec,omitempty"` // upstream leg security: "tls", "stls", "plaintext"
 
-	Verb     string `json:"verb,omitempty"`    // command keyword (KindCommand, KindPolicy) or the command answered
-	Answers  string `json:"answers,omitempty"` // verb of the command a reply or body answers
-	Status   string `json:"status,omitempty"`  // "+OK", "-ERR", "+"
-	Code     string `json:"code,omitempty"`    // RFC 2449 response code
-	Text     string `json:"text,omitempty"`    // the line, already redacted
-	Redacted bool   `json:"redacted,omitempty"`
-	Revealed bool   `json:"revealed,omitempty"` // --reveal-credentials put a secret in Text
-	Mech     string `json:"mech,omitempty"`
-	Step     int    `json:"step,omitempty"`
-	Lines    int64  `json:"lines,omitempty"`
-	Bytes    int64  `json:"bytes,omitempty"`
-	Action   string `json:"action,omitempty"` // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls"
-	Err      string `json:"error,omitempty"`
+	Verb     string `json:"verb,omitempty"`     // command keyword in upper case (KindCommand, KindPolicy)
+	Answers  string `json:"answers,omitempty"`  // verb of the command a reply or body answers
+	Status   string `json:"status,omitempty"`   // "+OK", "-ERR" or "+" (SASL continuation)
+	Code     string `json:"code,omitempty"`     // RFC 2449 §8 response code without brackets ("IN-USE")
+	Text     string `json:"text,omitempty"`     // the line without its CRLF, secrets replaced by RedactedMarker
+	Redacted bool   `json:"redacted,omitempty"` // Text had a secret replaced
+	Revealed bool   `json:"revealed,omitempty"` // --reveal-credentials left a secret in Text
+	Mech     string `json:"mech,omitempty"`     // KindSASL: mechanism name ("PLAIN")
+	Step     int    `json:"step,omitempty"`     // KindSASL: 1-based step number within the exchange
+	Lines    int64  `json:"lines,omitempty"`    // KindBody: body lines, terminator excluded
+	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
+	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls"
+	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
 
-	TLS     *TLSInfo     `json:"tls,omitempty"`
-	Message *MessageInfo `json:"message,omitempty"`
-	Msg     int          `json:"msg,omitempty"` // message number (KindDelete)
-	UID     string       `json:"uid,omitempty"`
-	Summary *Summary     `json:"summary,omitempty"`
+	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise
+	Message *MessageInfo `json:"message,omitempty"` // KindBody answering RETR or TOP: the audit; nil otherwise
+	Msg     int          `json:"msg,omitempty"`     // KindDelete: message number
+	UID     string       `json:"uid,omitempty"`     // KindDelete: UIDL of the message when known
+	Summary *Summary     `json:"summary,omitempty"` // KindClose: the session summary; nil otherwise
 
-	Extra json.RawMessage `json:"extra,omitempty"` // room for later fields; readers ignore unknown ones
+	Extra json.RawMessage `json:"extra,omitempty"` // a JSON value for later fields; readers ignore what they do not know
 }
 
 // TLSInfo records one TLS handshake.
 type TLSInfo struct {
-	Version     string   `json:"version"`
-	Cipher      string   `json:"cipher"`
-	SNI         string   `json:"sni,omitempty"`
-	PeerSubject string   `json:"peer_subject,omitempty"`
-	PeerNames   []string `json:"peer_names,omitempty"`
-	Verified    bool     `json:"verified"`
-	VerifyErr   string   `json:"verify_error,omitempty"`
+	Version     string   `json:"version"`                // "TLS 1.3"
+	Cipher      string   `json:"cipher"`                 // cipher suite name, "TLS_AES_128_GCM_SHA256"
+	SNI         string   `json:"sni,omitempty"`          // server name sent (upstream) or received (client)
+	PeerSubject string   `json:"peer_subject,omitempty"` // subject of the peer's leaf certificate
+	PeerNames   []string `json:"peer_names,omitempty"`   // DNS names of the peer's leaf certificate
+	Verified    bool     `json:"verified"`               // the peer certificate chain and name were verified
+	VerifyErr   string   `json:"verify_error,omitempty"` // why verification failed or was skipped
 }
 
 // MessageInfo is the per-message audit record of a RETR or TOP.
 type MessageInfo struct {
-	Msg       int    `json:"msg"`
-	UID       string `json:"uid,omitempty"`
-	Octets    int64  `json:"octets"`
-	SHA256    string `json:"sha256,omitempty"` // of the unstuffed content; RETR only
-	From      string `json:"from,omitempty"`
-	To        string `json:"to,omitempty"`
-	Subject   string `json:"subject,omitempty"`
-	Date      string `json:"date,omitempty"`
-	MessageID string `json:"message_id,omitempty"`
-	Top       bool   `json:"top,omitempty"`
+	Msg       int    `json:"msg"`                  // message number
+	UID       string `json:"uid,omitempty"`        // UIDL when known from a UIDL reply in the session
+	Octets    int64  `json:"octets"`               // octets of the unstuffed content
+	SHA256    string `json:"sha256,omitempty"`     // hex SHA-256 of the unstuffed content; RETR only
+	From      string `json:"from,omitempty"`       // decoded From header
+	To        string `json:"to,omitempty"`         // decoded To header
+	Cc        string `json:"cc,omitempty"`         // decoded Cc header
+	Subject   string `json:"subject,omitempty"`    // decoded Subject header (RFC 2047 words decoded)
+	Date      string `json:"date,omitempty"`       // Date header as sent
+	MessageID string `json:"message_id,omitempty"` // Message-ID header as sent
+	Top       bool   `json:"top,omitempty"`        // the content came from TOP, so it may be partial
+	Content   string `json:"content,omitempty"`    // the unstuffed content itself, only under --bodies full
 }
 
 // Summary closes a session.
 type Summary struct {
-	Duration  string   `json:"duration"`
-	Commands  int      `json:"commands"`
-	BytesUp   int64    `json:"bytes_up"`
-	BytesDown int64    `json:"bytes_down"`
-	Retrieved []string `json:"retrieved,omitempty"` // UIDs (or "#n" when unknown)
-	Deleted   []string `json:"deleted,omitempty"`
-	Committed bool     `json:"committed"` // QUIT reached the server in TRANSACTION: deletions applied
-	Reason    string   `json:"reason,omitempty"`
+	Duration  string   `json:"duration"`            // session length, Go duration syntax ("3.2s")
+	Commands  int      `json:"commands"`            // client commands seen
+	BytesUp   int64    `json:"bytes_up"`            // bytes client to server
+	BytesDown int64    `json:"bytes_down"`          // bytes server to client
+	Retrieved []string `json:"retrieved,omitempty"` // UIDs retrieved with RETR (or "#n" when unknown)
+	Deleted   []string `json:"deleted,omitempty"`   // UIDs marked with DELE (or "#n" when unknown)
+	QuitSent  bool     `json:"quit_sent"`           // the client sent QUIT (forwarded as sent, never by popwire)
+	Committed bool     `json:"committed"`           // QUIT reached the server in TRANSACTION: deletions applied (RFC 1939 §6)
+	Reason    string   `json:"reason,omitempty"`    // why the session ended when not by QUIT
 }
 
-// Sink receives events. Implementations are safe for concurrent use.
-type Sink interface {
-	Emit(Event) error
+// IsError reports whether e is an error as the viewer's --errors filter sees it: a -ERR reply
+// or greeting, or an error or anomaly event.
+func (e *Event) IsError() bool {
+	switch e.Kind {
+	case KindError, KindAnomaly:
+		return true
+	case KindReply, KindGreeting:
+		return e.Status == "-ERR"
+	}
+	return false
 }

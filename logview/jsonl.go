@@ -1,0 +1,37 @@
+package logview
+
+import (
+	"fmt"
+	"io"
+	"sync"
+)
+
+// JSONWriter is a Sink that writes each event as one JSON line (see Event.MarshalJSON) with a
+// single Write call, so lines from concurrent sessions never interleave, even on a file opened
+// with O_APPEND shared by several processes.
+type JSONWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte // reused line buffer, guarded by mu
+}
+
+// NewJSONWriter returns a JSONWriter writing to w. The JSONWriter does not close w.
+func NewJSONWriter(w io.Writer) *JSONWriter {
+	return &JSONWriter{w: w, buf: make([]byte, 0, 512)}
+}
+
+// Emit writes e as one line. It returns the write error, if any, wrapped.
+func (j *JSONWriter) Emit(e Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	line, err := appendEvent(j.buf[:0], &e)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	j.buf = line
+	if _, err := j.w.Write(line); err != nil {
+		return fmt.Errorf("logview: write event: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+package logview
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata")
+
+// readEvents decodes every event of a testdata file, failing on any bad line.
+func readEvents(t testing.TB, name string) []Event {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	d := NewDecoder(f, name)
+	var events []Event
+	for {
+		e, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return events
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+}
+
+// checkGolden compares got with testdata/name, or rewrites it under -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it)\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func TestPrinterGolden(t *testing.T) {
+	for _, input := range []string{"sample", "edge"} {
+		events := readEvents(t, input+".jsonl")
+		for _, colour := range []bool{false, true} {
+			name := input + ".txt"
+			if colour {
+				name = input + ".color.txt"
+			}
+			t.Run(name, func(t *testing.T) {
+				var buf bytes.Buffer
+				p := NewPrinter(&buf, PrinterOptions{Color: colour})
+				for _, e := range events {
+					if err := p.Emit(e); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out := buf.Bytes()
+				if hasEsc := bytes.Contains(out, []byte("\x1b[")); hasEsc != colour {
+					t.Errorf("colour %v but escape sequences present: %v", colour, hasEsc)
+				}
+				checkGolden(t, name, out)
+			})
+		}
+	}
+}
+
+func TestPrinterMarks(t *testing.T) {
+	at := time.Date(2025, 3, 14, 23, 59, 59, 999_999_999, time.UTC)
+	tests := []struct {
+		name string
+		e    Event
+		want []string // substrings of the output
+		not  []string
+	}{
+		{"revealed secret is badged", Event{Time: at, Session: "s1", Kind: KindCommand, Dir: DirClientToServer, Text: "PASS hunter2", Revealed: true},
+			[]string{" REVEALED ", "→ ", "PASS hunter2"}, nil},
+		{"millisecond time truncated not rounded", Event{Time: at, Kind: KindWarning, Text: "x"},
+			[]string{"23:59:59.999 -        ! warning: x"}, nil},
+		{"control characters cannot reach the terminal", Event{Time: at, Kind: KindAnomaly, Text: "a\x1b[2J\r\nb"},
+			[]string{"a␛[2J␍␊b"}, []string{"\x1b", "\r"}},
+		{"plaintext off loopback is flagged", Event{Time: at, Kind: KindOpen, Client: "203.0.113.9:4000", ClientSec: "plaintext", Upstream: "[::1]:110", UpstreamSec: "plaintext"},
+			[]string{"client 203.0.113.9:4000 ⇄ PLAINTEXT (unencrypted)", "upstream [::1]:110 ⇄ plaintext (local)"}, nil},
+		{"multi-line summary", Event{Time: at, Kind: KindBody, Answers: "RETR", Lines: 1284, Bytes: 98_509},
+			[]string{"— RETR: 1,284 lines, 96.2 KiB"}, nil},
+		{"uncommitted deletions are stated", Event{Time: at, Kind: KindClose, Summary: &Summary{Duration: "1s", Deleted: []string{"u1"}}},
+			[]string{"deleted u1 — NOT committed"}, nil},
+		{"local reply is marked", Event{Time: at, Kind: KindReply, Dir: DirLocal, Status: "+OK", Text: "Begin TLS negotiation"},
+			[]string{"↩ +OK Begin TLS negotiation  (answered by popwire)"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := NewPrinter(&buf, PrinterOptions{}).Emit(tt.e); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output %q lacks %q", out, w)
+				}
+			}
+			for _, n := range tt.not {
+				if strings.Contains(out, n) {
+					t.Errorf("output %q contains %q", out, n)
+				}
+			}
+		})
+	}
+}
+
+func TestPrinterLocation(t *testing.T) {
+	var buf bytes.Buffer
+	loc := time.FixedZone("UTC+2", 2*3600)
+	e := Event{Time: time.Date(2025, 1, 1, 10, 0, 0, 0, time.UTC), Kind: KindWarning, Text: "w"}
+	if err := NewPrinter(&buf, PrinterOptions{Location: loc}).Emit(e); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(buf.String(), "12:00:00.000 ") {
+		t.Errorf("got %q, want the time in UTC+2", buf.String())
+	}
+}
+
+func TestPrinterWriteError(t *testing.T) {
+	p := NewPrinter(failWriter{}, PrinterOptions{})
+	err := p.Emit(Event{Kind: KindWarning})
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("Emit = %v, want it to wrap %v", err, errDiskFull)
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+// failWriter fails every write, like a full disk.
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errDiskFull }
