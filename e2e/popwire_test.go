@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// popwireOpts configures one `popwire serve` process in front of the test Dovecot.
+type popwireOpts struct {
+	upstreamPort int    // Dovecot port; 0 means its implicit-TLS port
+	upstreamTLS  string // --upstream-tls; "" means implicit
+	upstreamCA   string // --upstream-ca; "" means the CA that signed Dovecot's certificate
+	logFile      bool   // pass --log-file (JSON lines) under the test's temp dir
+}
+
+// popwireProc is a running `popwire serve`.
+type popwireProc struct {
+	plainPort int    // plaintext listener (STLS offered)
+	tlsPort   int    // implicit-TLS listener
+	plainAddr string // 127.0.0.1:plainPort
+	tlsAddr   string // 127.0.0.1:tlsPort
+	stderr    string // path of the captured stderr
+	jsonLog   string // path of the --log-file, "" when not requested
+	proc      *process
+	stopped   bool
+}
+
+// startPopwire runs `popwire serve` between new loopback listeners and the test Dovecot, waits
+// until both listeners accept, and registers a cleanup that stops it with SIGTERM and requires
+// exit status 0. Its stderr is printed when the test fails.
+func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
+	t.Helper()
+	bin := popwireBinary(t)
+	popwireCA(t) // the local CA exists before serve needs it
+	if o.upstreamPort == 0 {
+		o.upstreamPort = d.tlsPort
+	}
+	if o.upstreamTLS == "" {
+		o.upstreamTLS = "implicit"
+	}
+	if o.upstreamCA == "" {
+		o.upstreamCA = d.ca.CertPEM
+	}
+	plain, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pw := &popwireProc{plainPort: plain, tlsPort: tlsPort, plainAddr: loopback(plain), tlsAddr: loopback(tlsPort), stderr: filepath.Join(dir, "popwire.stderr")}
+	args := []string{"serve",
+		"--listen", pw.plainAddr,
+		"--listen-tls", pw.tlsAddr,
+		"--upstream", loopback(o.upstreamPort),
+		"--upstream-tls", o.upstreamTLS,
+		"--upstream-ca", o.upstreamCA,
+		"--upstream-name", serverName,
+	}
+	if o.logFile {
+		pw.jsonLog = filepath.Join(dir, "popwire.jsonl")
+		args = append(args, "--log-file", pw.jsonLog)
+	}
+	out, err := os.Create(pw.stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = popwireEnv()
+	cmd.Stdout, cmd.Stderr = out, out
+	if pw.proc, err = startProcess(cmd); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pw.stop(t)
+		if t.Failed() {
+			t.Logf("popwire %v\n--- popwire stderr ---\n%s--- end ---", args, pw.output())
+		}
+	})
+	alive := func() bool { return !pw.proc.exited() }
+	for _, addr := range []string{pw.plainAddr, pw.tlsAddr} {
+		if err := waitPort(addr, 30*time.Second, alive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pw
+}
+
+// stop sends SIGTERM once and fails t unless popwire exits 0 within its shutdown timeout.
+func (pw *popwireProc) stop(t *testing.T) {
+	t.Helper()
+	if pw.stopped {
+		return
+	}
+	pw.stopped = true
+	early := pw.proc.exited()
+	err, killed := pw.proc.stop(syscall.SIGTERM, 45*time.Second)
+	switch {
+	case early:
+		t.Errorf("popwire exited before it was stopped: %v", err)
+	case killed:
+		t.Errorf("popwire did not exit within 45s of SIGTERM and was killed")
+	case err != nil:
+		t.Errorf("popwire exit after SIGTERM: %v (want status 0)", err)
+	}
+}
+
+// output returns what popwire wrote to stdout and stderr so far.
+func (pw *popwireProc) output() string {
+	data, err := os.ReadFile(pw.stderr)
+	if err != nil {
+		return "(unreadable: " + err.Error() + ")"
+	}
+	return string(data)
+}
