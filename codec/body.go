@@ -1,0 +1,139 @@
+package codec
+
+import "bytes"
+
+// Body scanner states: where the scanner stands within the current body line.
+const (
+	bsBOL   uint8 = iota // at the start of a line
+	bsLine               // inside a line that does not start with a dot
+	bsDot                // after a dot at the start of a line
+	bsDotCR              // after a dot and a CR at the start of a line
+)
+
+// bodyState is an open multi-line reply (RFC 1939 §3). The zero value is no body.
+type bodyState struct {
+	open   bool
+	kind   bodyKind
+	cmd    Command // the command answered
+	st     uint8   // scanner state (bodyData)
+	lines  int64   // lines so far, terminator excluded
+	octets int64   // wire bytes so far, stuffing included, terminator excluded
+}
+
+var (
+	nlDot  = []byte("\n.")
+	crOnly = []byte("\r")
+)
+
+// scanData scans RETR/TOP content from p[i:] without copying it and returns where it stopped:
+// at the end of p, or right after the terminating line. Lines are found with bytes.Index on
+// "\n." (only lines starting with a dot need a look) and counted with bytes.Count. A line
+// that starts with a dot is unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊"
+// from a server whose status lines use bare LF. A ".␊" from a CRLF server is reported and
+// treated as an ordinary line.
+func (t *Tracker) scanData(p []byte, i int) int {
+	b := &t.body
+	seg := i
+	for i < len(p) {
+		switch b.st {
+		case bsLine:
+			rest := p[i:]
+			k := bytes.Index(rest, nlDot)
+			if k < 0 {
+				b.lines += int64(bytes.Count(rest, nlDot[:1]))
+				b.octets += int64(len(rest))
+				if rest[len(rest)-1] == '\n' {
+					b.st = bsBOL
+				}
+				i = len(p)
+				continue
+			}
+			b.lines += int64(bytes.Count(rest[:k+1], nlDot[:1]))
+			b.octets += int64(k + 1)
+			i += k + 1
+			b.st = bsBOL
+		case bsBOL:
+			if p[i] != '.' {
+				b.st = bsLine
+				continue
+			}
+			t.bodyData(p[seg:i], i)
+			i++
+			seg = i
+			b.st = bsDot
+		case bsDot:
+			switch p[i] {
+			case '\r':
+				i++
+				seg = i
+				b.st = bsDotCR
+			case '\n':
+				if !t.crlf {
+					return t.endData(i + 1)
+				}
+				t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: i + 1, Note: noteLoneDotLF})
+				b.lines++
+				b.octets += 2
+				seg = i
+				i++
+				b.st = bsBOL
+			default:
+				b.octets++
+				b.st = bsLine
+			}
+		case bsDotCR:
+			if p[i] == '\n' {
+				return t.endData(i + 1)
+			}
+			b.octets += 2
+			t.bodyData(crOnly, i)
+			seg = i
+			b.st = bsLine
+		}
+	}
+	t.bodyData(p[seg:i], i)
+	return i
+}
+
+// bodyData emits a FrameBodyData for d when asked to and d is not empty.
+func (t *Tracker) bodyData(d []byte, end int) {
+	if t.BodyData && len(d) > 0 {
+		t.emit(Frame{Kind: FrameBodyData, Dir: FromServer, Cmd: t.body.cmd, Data: d, End: end})
+	}
+}
+
+// endData closes a RETR/TOP body whose terminator ends at end.
+func (t *Tracker) endData(end int) int {
+	t.endBody(end)
+	return end
+}
+
+// endBody emits FrameBodyEnd and closes the body.
+func (t *Tracker) endBody(end int) {
+	b := t.body
+	t.body = bodyState{}
+	t.emit(Frame{Kind: FrameBodyEnd, Dir: FromServer, Cmd: b.cmd, Lines: b.lines, Octets: b.octets, End: end})
+}
+
+// listLine handles one line of a multi-line reply framed line by line: the terminator, or a
+// body line, unstuffed (RFC 1939 §3).
+func (t *Tracker) listLine(l line, end int) {
+	b := &t.body
+	if l.full == 1 && l.b[0] == '.' {
+		if l.cr || !t.crlf {
+			t.endBody(end)
+			return
+		}
+		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteLoneDotLF})
+	}
+	b.lines++
+	b.octets += int64(l.full) + 1
+	if l.cr {
+		b.octets++
+	}
+	if l.full > 0 && l.b[0] == '.' {
+		l.b, l.full = l.b[1:], l.full-1
+		l.truncated = l.full > len(l.b)
+	}
+	t.emit(withLine(Frame{Kind: FrameListLine, Dir: FromServer, Cmd: b.cmd, End: end}, l))
+}

