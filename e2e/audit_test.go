@@ -61,9 +61,8 @@ func TestAuditCommitted(t *testing.T) {
 			}
 		}
 	}
-	lower := strings.ToLower(view)
-	if !strings.Contains(lower, "committed") || strings.Contains(lower, "not committed") {
-		t.Errorf("view --summary does not say the deletions were committed:\n%s", view)
+	if got := committedColumn(t, view, userCommit); !strings.HasPrefix(got, "yes") {
+		t.Errorf("view --summary says committed %q for %s, want yes:\n%s", got, userCommit, view)
 	}
 }
 
@@ -105,8 +104,8 @@ func TestAuditKilled(t *testing.T) {
 			t.Errorf("view --summary does not show UID %s:\n%s", uid, view)
 		}
 	}
-	if !strings.Contains(strings.ToLower(view), "not committed") {
-		t.Errorf("view --summary does not say the deletions were not committed:\n%s", view)
+	if got := committedColumn(t, view, userKilled); !strings.HasPrefix(got, "no") {
+		t.Errorf("view --summary says committed %q for %s, want no:\n%s", got, userKilled, view)
 	}
 }
 
@@ -210,6 +209,23 @@ func checkDeleted(t *testing.T, s session, uids []string) {
 	if s.close != nil && !slices.Equal(slices.Sorted(slices.Values(s.close.Deleted)), slices.Sorted(slices.Values(uids))) {
 		t.Errorf("close summary lists deleted %v, want %v", s.close.Deleted, uids)
 	}
+}
+
+// committedColumn returns the COMMITTED column of user's row in `view --summary` output.
+func committedColumn(t *testing.T, view, user string) string {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	col := strings.Index(lines[0], "COMMITTED")
+	if col < 0 {
+		t.Fatalf("view --summary has no COMMITTED column:\n%s", view)
+	}
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) > 2 && f[2] == user && len(l) > col {
+			return l[col:]
+		}
+	}
+	t.Fatalf("view --summary has no row for %s:\n%s", user, view)
+	return ""
 }
 
 // viewSummary runs `popwire view --summary` on a log file and returns its output.

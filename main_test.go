@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestExitCodes(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	tests := []struct {
+		args       []string
+		code       int
+		wantStdout string
+		wantStderr string
+	}{
+		{[]string{"--version"}, 0, "popwire ", ""},
+		{[]string{"serve", "--no-such-flag"}, 2, "", "flag provided but not defined"},
+		{[]string{"serve", "--upstream-tls", "none"}, 2, "", "--insecure-upstream-plaintext"},
+		{[]string{"serve", "--upstream-tls", "sometimes"}, 2, "", "unknown upstream TLS mode"},
+		{[]string{"serve", "--listen", ""}, 2, "", "nothing to serve"},
+		{[]string{"serve", "--cert", "x.pem"}, 2, "", "--cert and --key go together"},
+		{[]string{"serve", "--deny", "DELE,"}, 2, "", "--deny"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--upstream-ca", "/no/such/ca.pem"}, 1, "", "upstream CA"},
+		{[]string{"cert"}, 0, "SHA-256 fingerprint: ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"popwire"}, tt.args...), &out, &errb)
+			if code != tt.code || !strings.Contains(out.String(), tt.wantStdout) || !strings.Contains(errb.String(), tt.wantStderr) {
+				t.Fatalf("code %d (want %d)\nstdout %q\nstderr %q", code, tt.code, out.String(), errb.String())
+			}
+			if tt.code != 0 && strings.Count(errb.String(), "\n") != 1 {
+				t.Fatalf("stderr is not one line: %q", errb.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,83 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"time"
+
+	"github.com/popwire/popwire/logview"
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultUpstream         = "pop.gmail.com:995"
+	DefaultIdleTimeout      = 10 * time.Minute
+	DefaultMaxConns         = 1000
+	DefaultDialTimeout      = 15 * time.Second
+	DefaultHandshakeTimeout = 15 * time.Second
+)
+
+// Config configures a Server. The zero value proxies plaintext-or-TLS clients to
+// pop.gmail.com:995 over verified implicit TLS with the defaults above; it offers no STLS and
+// no TLS listener because it has no Certificate.
+type Config struct {
+	// Listen is the plaintext client listener address for ListenAndServe; "" means none.
+	Listen string
+	// ListenTLS is the implicit-TLS client listener address for ListenAndServe; "" means none.
+	ListenTLS string
+	// AllowRemotePlaintext permits a plaintext listener on an address that is not loopback.
+	AllowRemotePlaintext bool
+
+	// Upstream is the server's HOST:PORT; "" means DefaultUpstream.
+	Upstream string
+	// UpstreamMode says how the upstream leg is secured; the zero value is implicit TLS.
+	UpstreamMode UpstreamMode
+	// InsecureUpstreamPlaintext must be set for UpstreamPlaintext to be accepted.
+	InsecureUpstreamPlaintext bool
+	// UpstreamName is the SNI and verification name; "" means the host part of Upstream.
+	UpstreamName string
+	// UpstreamRoots verifies the upstream certificate; nil means the system pool.
+	UpstreamRoots *x509.CertPool
+	// InsecureSkipVerify turns upstream certificate verification off; every session logs a warning.
+	InsecureSkipVerify bool
+	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake); 0 means DefaultDialTimeout.
+	DialTimeout time.Duration
+
+	// Certificate is the client-leg certificate for STLS and the TLS listener; nil means the
+	// plaintext listener offers no STLS and a TLS listener is refused.
+	Certificate *tls.Certificate
+	// LegacyTLS allows TLS 1.0/1.1 and CBC cipher suites on the client leg only.
+	LegacyTLS bool
+	// RequireTLS refuses USER, PASS, APOP and AUTH on a plaintext client leg and hides USER
+	// and SASL from its CAPA until the leg is upgraded with STLS.
+	RequireTLS bool
+	// Deny lists command keywords (any case) answered locally with -ERR and never forwarded.
+	Deny []string
+	// HandshakeTimeout bounds a client-leg TLS handshake; 0 means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// IdleTimeout closes a session after this long without bytes in either direction; 0
+	// means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxConns caps concurrent sessions; 0 means DefaultMaxConns.
+	MaxConns int
+
+	// Sink receives the log events; nil discards them.
+	Sink logview.Sink
+	// Log says what the per-session recorder keeps and reveals.
+	Log LogOptions
+}
+
+func (c *Config) upstream() string {
+	if c.Upstream == "" {
+		return DefaultUpstream
+	}
+	return c.Upstream
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,301 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"io"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/popwire/popwire/logview"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testPKI is a CA and a leaf for 127.0.0.1, ::1 and localhost, made for one test run.
+type testPKI struct {
+	pool *x509.CertPool
+	leaf tls.Certificate
+}
+
+var (
+	pkiOnce           sync.Once
+	pkiGood, pkiOther testPKI
+)
+
+func pkis(t testing.TB) (testPKI, testPKI) {
+	pkiOnce.Do(func() { pkiGood, pkiOther = newPKI(t), newPKI(t) })
+	return pkiGood, pkiOther
+}
+
+func newPKI(t testing.TB) testPKI {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(caCert)
+	return testPKI{pool: pool, leaf: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}}
+}
+
+// recSink collects events.
+type recSink struct {
+	mu sync.Mutex
+	ev []logview.Event
+}
+
+func (r *recSink) Emit(e logview.Event) error {
+	r.mu.Lock()
+	r.ev = append(r.ev, e)
+	r.mu.Unlock()
+	return nil
+}
+
+// find waits up to 5 s for an event matching ok.
+func (r *recSink) find(t *testing.T, what string, ok func(logview.Event) bool) logview.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		r.mu.Lock()
+		for _, e := range r.ev {
+			if ok(e) {
+				r.mu.Unlock()
+				return e
+			}
+		}
+		r.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no %s event; got %+v", what, r.ev)
+	return logview.Event{}
+}
+
+// upstreamConn is one connection the fake upstream accepted: everything it received.
+type upstreamConn struct {
+	net.Conn
+	r   *bufio.Reader
+	got strings.Builder
+	mu  sync.Mutex
+}
+
+// line reads one client line and records it.
+func (u *upstreamConn) line() (string, error) {
+	l, err := u.r.ReadString('\n')
+	u.mu.Lock()
+	u.got.WriteString(l)
+	u.mu.Unlock()
+	return l, err
+}
+
+func (u *upstreamConn) received() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.got.String()
+}
+
+// fakeUpstream serves script on every connection, over TLS with the good PKI unless plain.
+type fakeUpstream struct {
+	ln    net.Listener
+	wg    sync.WaitGroup
+	conns chan *upstreamConn
+}
+
+func newUpstream(t *testing.T, plain bool, script func(*upstreamConn)) *fakeUpstream {
+	t.Helper()
+	good, _ := pkis(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !plain {
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{good.leaf}})
+	}
+	u := &fakeUpstream{ln: ln, conns: make(chan *upstreamConn, 16)}
+	u.wg.Add(1)
+	go u.serve(script)
+	t.Cleanup(func() { ln.Close(); u.wg.Wait() })
+	return u
+}
+
+func (u *fakeUpstream) serve(script func(*upstreamConn)) {
+	defer u.wg.Done()
+	for {
+		c, err := u.ln.Accept()
+		if err != nil {
+			return
+		}
+		uc := &upstreamConn{Conn: c, r: bufio.NewReader(c)}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		u.conns <- uc
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			defer c.Close()
+			script(uc)
+		}()
+	}
+}
+
+func (u *fakeUpstream) addr() string { return u.ln.Addr().String() }
+
+// next returns the next accepted upstream connection.
+func (u *fakeUpstream) next(t *testing.T) *upstreamConn {
+	t.Helper()
+	select {
+	case c := <-u.conns:
+		return c
+	case <-time.After(5 * time.Second):
+		t.Fatal("upstream: no connection")
+		return nil
+	}
+}
+
+// testProxy runs a Server with a plaintext and a TLS listener on loopback.
+type testProxy struct {
+	srv         *Server
+	plain, tlsl string
+	sink        *recSink
+	done        chan error
+}
+
+func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
+	t.Helper()
+	good, _ := pkis(t)
+	if cfg.Upstream == "" {
+		cfg.Upstream = upstreamAddr
+	}
+	if cfg.UpstreamRoots == nil {
+		cfg.UpstreamRoots = good.pool
+	}
+	if cfg.Certificate == nil {
+		cfg.Certificate = &good.leaf
+	}
+	sink := &recSink{}
+	cfg.Sink = sink
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testProxy{srv: srv, plain: pl.Addr().String(), tlsl: tl.Addr().String(), sink: sink, done: make(chan error, 1)}
+	go func() { p.done <- srv.Serve(Listener{Listener: pl}, Listener{Listener: tl, TLS: true}) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := <-p.done; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return p
+}
+
+// dial connects a client to the plaintext (or TLS) listener.
+func (p *testProxy) dial(t *testing.T, useTLS bool) *clientConn {
+	t.Helper()
+	good, _ := pkis(t)
+	var c net.Conn
+	var err error
+	if useTLS {
+		c, err = tls.Dial("tcp", p.tlsl, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
+	} else {
+		c, err = net.Dial("tcp", p.plain)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return &clientConn{Conn: c, r: bufio.NewReader(c)}
+}
+
+type clientConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *clientConn) send(t *testing.T, s string) {
+	t.Helper()
+	if _, err := io.WriteString(c, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *clientConn) line(t *testing.T) string {
+	t.Helper()
+	l, err := c.r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("client read: %v (got %q)", err, l)
+	}
+	return l
+}
+
+// rest reads until EOF.
+func (c *clientConn) rest(t *testing.T) string {
+	t.Helper()
+	b, err := io.ReadAll(c.r)
+	if err != nil && !isReset(err) {
+		t.Fatalf("client read: %v", err)
+	}
+	return string(b)
+}
+
+func isReset(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "connection reset")
+}
+
+// write sends s from the upstream.
+func (u *upstreamConn) write(s string) { io.WriteString(u.Conn, s) }
+
+// dialRaw opens a plain TCP connection to the TLS listener.
+func (p *testProxy) dialRaw(t *testing.T) (net.Conn, error) {
+	t.Helper()
+	c, err := net.Dial("tcp", p.tlsl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	t.Cleanup(func() { c.Close() })
+	return c, nil
+}
+
+// expiredContext returns a context that is already done.
+func expiredContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	return ctx
+}

@@ -1,0 +1,67 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Listener is a client listener and the kind of client leg it accepts.
+type Listener struct {
+	net.Listener
+	TLS bool // implicit TLS (RFC 8314); false: plaintext, with STLS when a certificate exists
+}
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
+var ErrServerClosed = errors.New("proxy: server closed")
+
+// isLoopback reports whether a listener address only accepts local peers.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// checkListener refuses a plaintext listener on a non-loopback address unless allowed
+// (credentials would cross the network in clear), and a TLS listener without a certificate.
+func (s *Server) checkListener(l Listener) error {
+	if l.TLS && s.clientTLS == nil {
+		return fmt.Errorf("proxy: TLS listener %s needs a certificate", l.Addr())
+	}
+	if !l.TLS && !s.cfg.AllowRemotePlaintext && !isLoopback(l.Addr()) {
+		return fmt.Errorf("proxy: plaintext listener on non-loopback address %s refused (credentials would cross the network in clear; allow it explicitly)", l.Addr())
+	}
+	return nil
+}
+
+// listen opens the listeners named by the Config.
+func (s *Server) listen() ([]Listener, error) {
+	var ls []Listener
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	for _, spec := range []struct {
+		addr string
+		tls  bool
+	}{{s.cfg.Listen, false}, {s.cfg.ListenTLS, true}} {
+		if spec.addr == "" {
+			continue
+		}
+		nl, err := net.Listen("tcp", spec.addr)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		l := Listener{Listener: nl, TLS: spec.tls}
+		ls = append(ls, l)
+		if err := s.checkListener(l); err != nil {
+			closeAll()
+			return nil, err
+		}
+	}
+	if len(ls) == 0 {
+		return nil, errors.New("proxy: no listener configured")
+	}
+	return ls, nil
+}

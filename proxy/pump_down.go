@@ -1,0 +1,179 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"io"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/logview"
+)
+
+// pumpDown carries the upstream's bytes to the client: read a chunk, let the tracker observe
+// it, forward the same bytes. Apart from the CAPA rewrite and local answers slotted between
+// replies, nothing is copied and nothing is allocated per chunk.
+func (s *session) pumpDown(done chan<- struct{}) {
+	defer close(done)
+	buf := make([]byte, smallServerBuf)
+	for {
+		n, err := s.upConn.Read(buf)
+		if n > 0 {
+			s.touch()
+			if werr := s.serverBytes(buf[:n]); werr != nil {
+				leg := "client"
+				if errors.Is(werr, errUpstreamWrite) {
+					leg = "upstream"
+				}
+				s.writeFailed(leg, werr)
+				return
+			}
+			if n == len(buf) && len(buf) < bigServerBuf {
+				buf = make([]byte, bigServerBuf)
+			}
+		}
+		if err != nil {
+			s.upstreamEnded(err)
+			return
+		}
+	}
+}
+
+// serverBytes handles one chunk from the upstream. While local answers wait, the chunk is
+// fed line by line so that each answer is written right after the reply that precedes it.
+func (s *session) serverBytes(p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(p) > 0 {
+		n := len(p)
+		if len(s.localq) > 0 {
+			if i := bytes.IndexByte(p, '\n'); i >= 0 {
+				n = i + 1
+			}
+		}
+		if err := s.serverPiece(p[:n]); err != nil {
+			return err
+		}
+		if err := s.deliverLocal(); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
+func (s *session) serverPiece(p []byte) error {
+	for s.paused && !s.ours() {
+		s.cond.Wait()
+	}
+	frames := s.t.Server(p)
+	w := 0 // p[:w] is written or deliberately dropped
+	for i := range frames {
+		f := &frames[i]
+		s.rec.frame(f, "upstream")
+		var err error
+		switch f.Kind {
+		case codec.FrameGreeting:
+			s.greeted = true
+		case codec.FrameReply:
+			switch {
+			case !f.Multi:
+				s.done++
+			case f.Cmd.Verb == "CAPA":
+				err = s.writeClient(p[w:f.End])
+				w = f.End
+				s.capa.begin(!s.clientTLS && s.srv.clientTLS != nil && f.State == codec.Authorization,
+					s.srv.cfg.RequireTLS && !s.clientTLS)
+			}
+		case codec.FrameListLine:
+			if s.capa.active {
+				err = s.capa.line(s, f.Line, p[w:f.End])
+				w = f.End
+			}
+		case codec.FrameBodyEnd:
+			s.done++
+			if s.capa.active {
+				err = s.capa.end(s, p[w:f.End])
+				w = f.End
+			}
+		case codec.FrameCommand:
+			// A held line turned out to be a command: decide it now.
+			line := s.popHeld()
+			seq := s.cmds
+			s.cmds++
+			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
+				s.localq = append(s.localq, a)
+			} else if line != nil {
+				s.fwd = append(s.fwd, line)
+			}
+		case codec.FrameSASL:
+			if line := s.popHeld(); line != nil {
+				s.fwd = append(s.fwd, line)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if s.capa.active {
+		if err := s.capa.hold(s, p[w:]); err != nil {
+			return err
+		}
+	} else if w < len(p) {
+		if err := s.writeClient(p[w:]); err != nil {
+			return err
+		}
+	}
+	return s.releaseHeld()
+}
+
+// popHeld returns the oldest held client line, or nil.
+func (s *session) popHeld() []byte {
+	if len(s.held) == 0 {
+		return nil
+	}
+	line := s.held[0]
+	s.held = append(s.held[:0], s.held[1:]...)
+	return line
+}
+
+// releaseHeld forwards the held lines the tracker has classified, in order. s.mu is held.
+func (s *session) releaseHeld() error {
+	if len(s.fwd) == 0 {
+		return nil
+	}
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	for i, line := range s.fwd {
+		if err := s.writeUpstream(line); err != nil {
+			s.fwd = s.fwd[:0]
+			return errors.Join(errUpstreamWrite, err)
+		}
+		s.fwd[i] = nil
+	}
+	s.fwd = s.fwd[:0]
+	return nil
+}
+
+// errUpstreamWrite marks a failed upstream write met while handling server bytes.
+var errUpstreamWrite = errors.New("proxy: writing to upstream")
+
+// upstreamEnded handles the end of the upstream's stream: the client is closed without any
+// byte invented for it (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
+func (s *session) upstreamEnded(err error) {
+	s.mu.Lock()
+	frames := s.t.EOF(codec.FromServer)
+	for i := range frames {
+		s.rec.frame(&frames[i], "upstream")
+	}
+	s.mu.Unlock()
+	if s.ours() {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		s.finish("upstream closed")
+		return
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine("proxy: upstream: "+err.Error(), 300)})
+	s.finish("upstream error")
+}

@@ -1,0 +1,196 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/logview"
+)
+
+// errClosed is returned by writes attempted after the session started closing.
+var errClosed = errors.New("proxy: session closed")
+
+// tlsRecordHandshake is the first byte of a TLS handshake record (RFC 8446 §5.1).
+const tlsRecordHandshake = 0x16
+
+// pumpUp carries the client's lines to the upstream, one line at a time: the tracker frames
+// each, the policy answers some locally, the rest is forwarded byte for byte.
+func (s *session) pumpUp() {
+	lr := newLineReader(s.client, maxClientLine)
+	first := true
+	for {
+		line, complete, err := lr.next()
+		if len(line) > 0 {
+			s.touch()
+			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
+				s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
+				s.finish("client spoke TLS on the plaintext listener")
+				return
+			}
+			first = false
+			if !s.clientLine(line, complete) {
+				return
+			}
+			if s.stlsWaiting() && !s.upgradeClient(lr) {
+				return
+			}
+		}
+		if err != nil {
+			s.clientEnded(err)
+			return
+		}
+	}
+}
+
+// clientLine frames, decides and forwards one client line (or a piece of an over-long one).
+// It reports false when the session must end.
+func (s *session) clientLine(line []byte, complete bool) bool {
+	s.mu.Lock()
+	if !s.longLine && !complete && s.controlled(firstWord(line)) {
+		s.mu.Unlock()
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: fmt.Sprintf("proxy: client line over %d bytes for a command popwire answers itself", maxClientLine)})
+		s.finish("client line too long")
+		return false
+	}
+	s.longLine = !complete
+	fwd := true
+	frames := s.t.Client(line)
+	for i := range frames {
+		f := &frames[i]
+		s.rec.frame(f, "client")
+		switch f.Kind {
+		case codec.FrameCommand:
+			seq := s.cmds
+			s.cmds++
+			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
+				s.localq = append(s.localq, a)
+				fwd = false
+			}
+		case codec.FrameHeld:
+			s.held = append(s.held, bytes.Clone(line))
+			fwd = false
+		}
+	}
+	if err := s.deliverLocal(); err != nil {
+		s.mu.Unlock()
+		s.writeFailed("client", err)
+		return false
+	}
+	if !fwd {
+		s.mu.Unlock()
+		return true
+	}
+	s.upMu.Lock()
+	s.mu.Unlock()
+	err := s.writeUpstream(line)
+	s.upMu.Unlock()
+	if err != nil {
+		s.writeFailed("upstream", err)
+		return false
+	}
+	return true
+}
+
+// writeUpstream writes p to the upstream leg. s.upMu is held.
+func (s *session) writeUpstream(p []byte) error {
+	n, err := s.upConn.Write(p)
+	s.bytesUp.Add(int64(n))
+	return err
+}
+
+// writeFailed ends the session after a failed write, logging it unless we caused it.
+func (s *session) writeFailed(leg string, err error) {
+	if !s.ours() {
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
+	}
+	s.finish(leg + " write failed")
+}
+
+// stlsWaiting reports whether the client's last line was an STLS that popwire will answer
+// itself (whether or not the answer has been written yet).
+func (s *session) stlsWaiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stls != stlsNone
+}
+
+// upgradeClient completes a client-leg STLS (RFC 2595 §4): the bytes the client sent after
+// STLS are discarded unread (STARTTLS command injection, CVE-2011-0411), the answer waits for
+// its turn, and after +OK the handshake runs on the raw connection. It reports false when the
+// session must end.
+func (s *session) upgradeClient(lr *lineReader) bool {
+	if n := lr.discard(); n > 0 {
+		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
+			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before the TLS handshake", n)})
+	}
+	s.mu.Lock()
+	for s.stls == stlsPending && !s.ours() {
+		s.cond.Wait()
+	}
+	st := s.stls
+	s.stls = stlsNone
+	s.mu.Unlock()
+	switch {
+	case s.ours():
+		return false
+	case st != stlsAccepted:
+		return true
+	}
+	if !s.handshakeClient("stls") {
+		return false
+	}
+	s.mu.Lock()
+	lr.r = s.client
+	s.mu.Unlock()
+	return true
+}
+
+// clientEnded handles the end of the client's stream: a clean EOF is passed on as a
+// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions); an error ends the session.
+func (s *session) clientEnded(err error) {
+	s.mu.Lock()
+	frames := s.t.EOF(codec.FromClient)
+	for i := range frames {
+		s.rec.frame(&frames[i], "client")
+	}
+	s.mu.Unlock()
+	if s.ours() {
+		return
+	}
+	if !errors.Is(err, io.EOF) {
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: client: "+err.Error(), 300)})
+		s.finish("client error")
+		return
+	}
+	s.setReason("client closed")
+	s.upMu.Lock()
+	closeWrite(s.upConn)
+	s.upMu.Unlock()
+}
+
+// closeWrite half-closes c: close_notify on TLS, then FIN on TCP.
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		closeWrite(tc.NetConn())
+	}
+}
+
+// firstWord returns the first blank-separated word of line in upper case.
+func firstWord(line []byte) string {
+	line = bytes.TrimLeft(line, " \t")
+	if i := bytes.IndexAny(line, " \t\r\n"); i >= 0 {
+		line = line[:i]
+	}
+	if len(line) > 8 {
+		return ""
+	}
+	return string(bytes.ToUpper(line))
+}

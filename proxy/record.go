@@ -1,0 +1,382 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/popwire/popwire/audit"
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/logview"
+)
+
+// Bodies values say what the recorder keeps of RETR and TOP content.
+const (
+	BodiesNone    = "none"    // line and byte counts only
+	BodiesHeaders = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
+	BodiesFull    = "full"    // plus the content itself, up to maxKeptBody bytes
+)
+
+// maxKeptBody caps the content kept per message with BodiesFull.
+const maxKeptBody = 16 << 20
+
+// maxTaint caps how many secrets a session remembers for scrubbing errors and echoes.
+const maxTaint = 16
+
+// LogOptions says what a session's log shows. The zero value keeps header summaries, shows
+// user names and redacts every secret.
+type LogOptions struct {
+	Bodies            string // BodiesNone, BodiesHeaders or BodiesFull; "" means BodiesHeaders
+	HideUsers         bool   // replace user names with a keyed hash (see UserKey)
+	UserKey           []byte // HMAC key for HideUsers; the same key gives the same names across runs
+	RevealCredentials bool   // log secrets in clear; every event that shows one is marked Revealed
+}
+
+// recorder turns one session's codec frames into log events. It is the one place where a
+// frame becomes an event, so it is also where redaction happens: every client line that the
+// codec marks as secret-bearing is logged through Auth.Safe, and the next server line is
+// scrubbed of the secrets just seen (servers do echo input). A recorder is used by one
+// session goroutine at a time; the proxy serialises calls.
+type recorder struct {
+	sink    logview.Sink
+	session string
+	opts    LogOptions
+	start   time.Time
+
+	user      string   // display name: as sent, or hashed with HideUsers
+	taint     [][]byte // secrets of the last secret-bearing client line, scrubbed from the next server line
+	secrets   [][]byte // the session's secrets, scrubbed from errors and texts of session events
+	state     codec.State
+	commands  int
+	msg       audit.Message
+	msgNum    int  // the message a RETR or TOP body belongs to
+	msgOpen   bool // a RETR or TOP body is being audited
+	listItems []string
+	uids      audit.UIDs
+	retrieved []string
+	deleted   []string
+	quitSent  bool
+	committed bool
+}
+
+// newRecorder returns a recorder for one session; a nil sink discards events.
+func newRecorder(sink logview.Sink, session string, opts LogOptions) *recorder {
+	if opts.Bodies == "" {
+		opts.Bodies = BodiesHeaders
+	}
+	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now()}
+	if opts.Bodies == BodiesFull {
+		r.msg.KeepBody = true
+		r.msg.MaxBody = maxKeptBody
+	}
+	return r
+}
+
+// event completes a session-level event (open, tls, policy, error, close, warning) and emits
+// it: it sets the schema version, the time, the session and the user, and scrubs every secret
+// the session has seen from Text and Err.
+func (r *recorder) event(e logview.Event) {
+	e.Text = r.scrub(e.Text, r.secrets)
+	e.Err = r.scrub(e.Err, r.secrets)
+	r.emit(e)
+}
+
+func (r *recorder) emit(e logview.Event) {
+	if r.sink == nil {
+		return
+	}
+	e.V = logview.Version
+	e.Time = time.Now().UTC()
+	e.Session = r.session
+	if e.User == "" {
+		e.User = r.user
+	}
+	// A sink that fails reports it itself; forwarding must not stop for the log.
+	_ = r.sink.Emit(e)
+}
+
+// legLocal is the leg of reply frames for answers popwire wrote itself (deny, STLS, require-TLS).
+const legLocal = "local"
+
+// frame records one tracker frame. leg names the side whose bytes produced it: "client",
+// "upstream", or legLocal for a local answer. It is written on anomalies so that a reader
+// knows whose framing broke.
+func (r *recorder) frame(f *codec.Frame, leg string) {
+	switch f.Kind {
+	case codec.FrameGreeting:
+		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
+			Code: f.Reply.Code, Text: r.serverText(f)})
+	case codec.FrameCommand:
+		r.command(f)
+	case codec.FrameSASL:
+		r.sasl(f)
+	case codec.FrameChallenge:
+		r.emit(logview.Event{Kind: logview.KindSASL, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Status: "+",
+			Text: r.serverText(f)})
+	case codec.FrameReply, codec.FrameTLS:
+		r.reply(f, leg)
+	case codec.FrameUnsolicited:
+		r.emit(logview.Event{Kind: logview.KindReply, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
+			Code: f.Reply.Code, Text: r.serverText(f)})
+	case codec.FrameListLine:
+		r.listLine(f)
+	case codec.FrameBodyData:
+		if r.msgOpen {
+			// Message.Write never fails.
+			_, _ = r.msg.Write(f.Data)
+		}
+	case codec.FrameBodyEnd:
+		r.bodyEnd(f)
+	case codec.FrameAnomaly, codec.FrameStopped, codec.FrameEOF:
+		if f.Note == "" {
+			return
+		}
+		text := f.Note
+		if f.Kind == codec.FrameStopped {
+			text = "framing stopped: " + text
+		}
+		r.emit(logview.Event{Kind: logview.KindAnomaly, Leg: leg, Text: r.scrub(text, r.secrets)})
+	}
+	r.state = f.State
+}
+
+func (r *recorder) command(f *codec.Frame) {
+	r.commands++
+	e := logview.Event{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: f.Cmd.Verb}
+	if f.Auth != nil {
+		r.learnUser(f.Auth.User)
+		r.remember(f.Auth.Secrets)
+		e.Text, e.Redacted, e.Revealed = r.authText(f)
+		if f.Auth.Mech != "" && f.Auth.Mech != "USER" && f.Auth.Mech != "PASS" && f.Auth.Mech != "APOP" {
+			e.Mech = f.Auth.Mech
+		}
+	} else {
+		e.Text = lineText(f)
+	}
+	if f.Cmd.Verb == "QUIT" {
+		r.quitSent = true
+	}
+	r.emit(e)
+}
+
+func (r *recorder) sasl(f *codec.Frame) {
+	e := logview.Event{Kind: logview.KindSASL, Dir: logview.DirClientToServer, Answers: f.Cmd.Verb}
+	if f.Auth != nil {
+		r.learnUser(f.Auth.User)
+		r.remember(f.Auth.Secrets)
+		e.Mech, e.Step = f.Auth.Mech, f.Auth.Step+1 // the log counts steps from 1
+		e.Text, e.Redacted, e.Revealed = r.authText(f)
+	} else {
+		e.Text = lineText(f)
+	}
+	r.emit(e)
+}
+
+// authText renders a secret-bearing client line: the codec's safe form, or with
+// RevealCredentials the line as sent.
+func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed bool) {
+	if r.opts.RevealCredentials && len(f.Auth.Secrets) > 0 {
+		return lineText(f), false, true
+	}
+	text = f.Auth.Safe
+	if r.opts.HideUsers && f.Auth.User != "" {
+		text = strings.ReplaceAll(text, f.Auth.User, r.user)
+	}
+	return text, len(f.Auth.Secrets) > 0, false
+}
+
+// reply records a status line; leg "local" marks an answer popwire wrote itself.
+func (r *recorder) reply(f *codec.Frame, leg string) {
+	dir := logview.DirServerToClient
+	if leg == legLocal {
+		dir = logview.DirLocal
+	}
+	e := logview.Event{Kind: logview.KindReply, Dir: dir, Answers: f.Cmd.Verb,
+		Status: statusText(f.Reply.Status), Code: f.Reply.Code, Text: r.serverText(f)}
+	if f.Reply.Status == codec.StatusOK {
+		r.okReply(f, &e)
+	}
+	r.emit(e)
+}
+
+// okReply follows the effects of a +OK on the mailbox: which message a body belongs to,
+// deletions marked and unmarked, and whether QUIT committed them (RFC 1939 §6).
+func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
+	switch f.Cmd.Verb {
+	case "RETR", "TOP":
+		n, ok := msgNumber(f.Cmd.Arg)
+		r.msgOpen = ok && f.Multi && r.opts.Bodies != BodiesNone
+		r.msgNum = n
+		if r.msgOpen {
+			r.msg.Reset()
+		}
+	case "UIDL":
+		if !f.Multi {
+			r.uids.Learn([]byte(f.Reply.Text))
+		}
+	case "DELE":
+		if n, ok := msgNumber(f.Cmd.Arg); ok {
+			e.Msg, e.UID = n, r.uids.Get(n)
+			r.deleted = append(r.deleted, r.msgName(n))
+			r.emit(logview.Event{Kind: logview.KindDelete, Dir: logview.DirServerToClient, Msg: n, UID: e.UID})
+		}
+	case "RSET":
+		r.deleted = r.deleted[:0]
+	case "QUIT":
+		r.committed = r.state == codec.Transaction
+	}
+	if f.Multi {
+		r.listItems = r.listItems[:0]
+	}
+}
+
+// maxListItems caps how many lines of a CAPA, AUTH or LANG listing the body event shows.
+const maxListItems = 64
+
+func (r *recorder) listLine(f *codec.Frame) {
+	switch f.Cmd.Verb {
+	case "UIDL":
+		r.uids.Learn(f.Line)
+	case "CAPA", "AUTH", "LANG":
+		if len(r.listItems) < maxListItems {
+			r.listItems = append(r.listItems, string(f.Line))
+		}
+	}
+}
+
+func (r *recorder) bodyEnd(f *codec.Frame) {
+	e := logview.Event{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Lines: f.Lines, Bytes: f.Octets}
+	if len(r.listItems) > 0 {
+		e.Text = strings.Join(r.listItems, ", ")
+		r.listItems = r.listItems[:0]
+	}
+	if r.msgOpen {
+		r.msgOpen = false
+		res := r.msg.Result()
+		top := f.Cmd.Verb == "TOP"
+		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
+			SHA256: res.SHA256, From: res.From, To: res.To, Cc: res.Cc, Subject: res.Subject, Date: res.Date,
+			MessageID: res.MessageID, Top: top}
+		if res.Body != nil {
+			e.Message.Content = string(res.Body)
+		}
+		if !top {
+			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
+		}
+	}
+	r.emit(e)
+}
+
+// closeSummary emits the session's close event.
+func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
+	r.event(logview.Event{Kind: logview.KindClose, Summary: &logview.Summary{
+		Duration:  time.Since(r.start).Round(time.Millisecond).String(),
+		Commands:  r.commands,
+		BytesUp:   bytesUp,
+		BytesDown: bytesDown,
+		Retrieved: r.retrieved,
+		Deleted:   r.deleted,
+		QuitSent:  r.quitSent,
+		Committed: r.committed,
+		Reason:    reason,
+	}})
+}
+
+// msgName names a message in summaries: its UID when the session learned it, else "#n".
+func (r *recorder) msgName(n int) string {
+	if uid := r.uids.Get(n); uid != "" {
+		return uid
+	}
+	return "#" + strconv.Itoa(n)
+}
+
+// learnUser records the identity a client authenticates as, hashed with HideUsers.
+func (r *recorder) learnUser(name string) {
+	if name == "" {
+		return
+	}
+	if !r.opts.HideUsers {
+		r.user = name
+		return
+	}
+	m := hmac.New(sha256.New, r.opts.UserKey)
+	m.Write([]byte(name))
+	r.user = "user-" + hex.EncodeToString(m.Sum(nil)[:6])
+}
+
+// remember makes secrets the taint for the next server line and keeps them, bounded, for
+// scrubbing session events.
+func (r *recorder) remember(secrets [][]byte) {
+	r.taint = r.taint[:0]
+	for _, s := range secrets {
+		if len(s) == 0 {
+			continue
+		}
+		c := bytes.Clone(s)
+		r.taint = append(r.taint, c)
+		if len(r.secrets) == maxTaint {
+			r.secrets = append(r.secrets[:0], r.secrets[1:]...)
+		}
+		r.secrets = append(r.secrets, c)
+	}
+}
+
+// serverText renders the text of a server status line (after its status and response code),
+// scrubbing the secrets of the client line just before it; the taint lasts for that one line.
+func (r *recorder) serverText(f *codec.Frame) string {
+	s := f.Reply.Text
+	if f.Truncated {
+		s += "…"
+	}
+	if len(r.taint) > 0 {
+		s = r.scrub(s, r.taint)
+		r.taint = r.taint[:0]
+	}
+	return s
+}
+
+// scrub replaces every occurrence of a secret in s with the redaction marker, unless the
+// options reveal credentials.
+func (r *recorder) scrub(s string, secrets [][]byte) string {
+	if r.opts.RevealCredentials || s == "" {
+		return s
+	}
+	for _, sec := range secrets {
+		if len(sec) > 0 && strings.Contains(s, string(sec)) {
+			s = strings.ReplaceAll(s, string(sec), codec.Redacted)
+		}
+	}
+	return s
+}
+
+func lineText(f *codec.Frame) string {
+	if f.Truncated {
+		return string(f.Line) + "…"
+	}
+	return string(f.Line)
+}
+
+func statusText(s codec.Status) string {
+	switch s {
+	case codec.StatusOK:
+		return "+OK"
+	case codec.StatusErr:
+		return "-ERR"
+	case codec.StatusContinue:
+		return "+"
+	}
+	return ""
+}
+
+// msgNumber parses the message number that starts a RETR, TOP or DELE argument.
+func msgNumber(arg string) (int, bool) {
+	if i := strings.IndexByte(arg, ' '); i >= 0 {
+		arg = arg[:i]
+	}
+	n, err := strconv.Atoi(arg)
+	return n, err == nil && n > 0
+}

@@ -1,0 +1,218 @@
+package proxy
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/popwire/popwire/logview"
+)
+
+// errShutdown is the cause of a session closed by Shutdown.
+var errShutdown = errors.New("shutdown")
+
+// Server accepts POP3 clients and proxies each to the upstream. Create it with New.
+type Server struct {
+	cfg       Config
+	dialer    Dialer
+	clientTLS *tls.Config // nil without a certificate: no STLS, no TLS listener
+	deny      map[string]bool
+	idPrefix  string
+	nextID    atomic.Uint64
+	active    atomic.Int64
+
+	base       context.Context
+	cancelBase context.CancelCauseFunc
+
+	mu        sync.Mutex
+	closing   bool
+	listeners map[net.Listener]struct{}
+	accepting sync.WaitGroup // accept loops
+	sessions  sync.WaitGroup // sessions and refusals
+}
+
+// New checks cfg and returns a Server. UpstreamPlaintext needs InsecureUpstreamPlaintext.
+func New(cfg Config) (*Server, error) {
+	if cfg.UpstreamMode == UpstreamPlaintext && !cfg.InsecureUpstreamPlaintext {
+		return nil, errors.New("proxy: a plaintext upstream must be allowed explicitly (InsecureUpstreamPlaintext)")
+	}
+	if cfg.UpstreamMode > UpstreamPlaintext {
+		return nil, fmt.Errorf("proxy: unknown upstream mode %d", cfg.UpstreamMode)
+	}
+	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
+		return nil, fmt.Errorf("proxy: upstream address: %w", err)
+	}
+	s := &Server{
+		cfg: cfg,
+		dialer: Dialer{
+			Addr:               cfg.upstream(),
+			Mode:               cfg.UpstreamMode,
+			ServerName:         cfg.UpstreamName,
+			RootCAs:            cfg.UpstreamRoots,
+			InsecureSkipVerify: cfg.InsecureSkipVerify,
+			Timeout:            cfg.DialTimeout,
+		},
+		deny:      make(map[string]bool),
+		listeners: make(map[net.Listener]struct{}),
+	}
+	for _, v := range cfg.Deny {
+		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
+			s.deny[v] = true
+		}
+	}
+	if cfg.Certificate != nil {
+		s.clientTLS = clientTLSConfig(cfg.Certificate, cfg.LegacyTLS)
+	}
+	var tag [3]byte
+	rand.Read(tag[:])
+	s.idPrefix = hex.EncodeToString(tag[:]) + "-"
+	s.base, s.cancelBase = context.WithCancelCause(context.Background())
+	return s, nil
+}
+
+// ListenAndServe listens on Config.Listen and Config.ListenTLS and serves until Shutdown,
+// then returns ErrServerClosed.
+func (s *Server) ListenAndServe() error {
+	ls, err := s.listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ls...)
+}
+
+// Serve accepts clients on every listener until Shutdown, then returns ErrServerClosed. It
+// refuses a plaintext listener on a non-loopback address unless AllowRemotePlaintext, and a
+// TLS listener without a certificate; it closes the listeners when it returns.
+func (s *Server) Serve(ls ...Listener) error {
+	for _, l := range ls {
+		if err := s.checkListener(l); err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return err
+		}
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		for _, l := range ls {
+			l.Close()
+		}
+		return ErrServerClosed
+	}
+	for _, l := range ls {
+		s.listeners[l.Listener] = struct{}{}
+		s.accepting.Add(1)
+		go s.acceptLoop(l)
+	}
+	s.mu.Unlock()
+	s.accepting.Wait()
+	return ErrServerClosed
+}
+
+// acceptLoop accepts clients on l until it is closed.
+func (s *Server) acceptLoop(l Listener) {
+	defer s.accepting.Done()
+	backoff := 5 * time.Millisecond
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.emit(logview.Event{Kind: logview.KindError, Listener: listenerName(l.TLS), Err: oneLine("proxy: accept: "+err.Error(), 300)})
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		if s.active.Add(1) > int64(s.maxConns()) {
+			s.active.Add(-1)
+			s.sessions.Add(1)
+			go s.refuse(c, l.TLS)
+			continue
+		}
+		s.sessions.Add(1)
+		sess := newSession(s, c, l.TLS, s.idPrefix+strconv.FormatUint(s.nextID.Add(1), 10))
+		go sess.run()
+	}
+}
+
+func (s *Server) maxConns() int {
+	if s.cfg.MaxConns <= 0 {
+		return DefaultMaxConns
+	}
+	return s.cfg.MaxConns
+}
+
+// refuse answers a client over the MaxConns cap with one -ERR line and closes it.
+func (s *Server) refuse(c net.Conn, isTLS bool) {
+	defer s.sessions.Done()
+	defer c.Close()
+	s.emit(logview.Event{Kind: logview.KindError, Client: c.RemoteAddr().String(), Listener: listenerName(isTLS),
+		Err: fmt.Sprintf("proxy: too many connections (%d): client refused", s.maxConns())})
+	c.SetDeadline(time.Now().Add(orDuration(s.cfg.HandshakeTimeout, DefaultHandshakeTimeout)))
+	conn := c
+	if isTLS {
+		conn = tls.Server(c, s.clientTLS)
+	}
+	conn.Write([]byte("-ERR [SYS/TEMP] too many connections\r\n"))
+}
+
+// Shutdown stops accepting, lets the sessions finish until ctx is done, then closes the
+// remaining ones (never sending QUIT for a client) and waits for them. It returns ctx's
+// error when it had to close sessions.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	s.accepting.Wait()
+	done := make(chan struct{})
+	go waitAll(&s.sessions, done)
+	select {
+	case <-done:
+		s.cancelBase(errShutdown)
+		return nil
+	case <-ctx.Done():
+	}
+	s.cancelBase(errShutdown)
+	<-done
+	return ctx.Err()
+}
+
+// waitAll closes done when wg is done.
+func waitAll(wg *sync.WaitGroup, done chan<- struct{}) {
+	wg.Wait()
+	close(done)
+}
+
+// emit sends a process-level event (no session).
+func (s *Server) emit(e logview.Event) {
+	if s.cfg.Sink == nil {
+		return
+	}
+	e.V, e.Time = logview.Version, time.Now().UTC()
+	s.cfg.Sink.Emit(e)
+}
+
+func listenerName(isTLS bool) string {
+	if isTLS {
+		return "tls"
+	}
+	return "plain"
+}

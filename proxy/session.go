@@ -1,0 +1,250 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/logview"
+)
+
+// Server read buffer sizes: a session starts with the small one and switches once, for good,
+// to the big one when a read fills it (a body is flowing). Idle sessions stay small.
+const (
+	smallServerBuf = 2 << 10
+	bigServerBuf   = 32 << 10
+)
+
+// session is one client and its upstream. Two goroutines run it: pumpUp (client→server, on
+// the goroutine of run) and pumpDown (server→client).
+type session struct {
+	srv     *Server
+	id      string
+	rec     *recorder
+	ctx     context.Context
+	finishC context.CancelCauseFunc
+	start   time.Time
+	last    atomic.Int64 // time of the last byte in either direction, as time.Since(start)
+	idle    *time.Timer
+
+	raw      net.Conn // the client's TCP connection
+	listener string
+
+	legsMu sync.Mutex
+	upRaw  net.Conn // the upstream's TCP connection; nil until dialed
+	closed bool
+	reason string
+
+	upConn net.Conn   // upstream leg for reads (pumpDown) and writes (under upMu)
+	upMu   sync.Mutex // orders writes to the upstream
+
+	// mu guards everything below: the tracker, client writes, and the local-answer queue.
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled when paused or stls change, and on close
+	client    net.Conn   // client leg for writes (and reads by pumpUp); a *tls.Conn once secured
+	clientTLS bool
+	clientSec string
+	t         codec.Tracker
+	greeted   bool
+	cmds      int           // commands the tracker has framed since the last framing restart
+	done      int           // replies completed since then (upstream or local)
+	localq    []localAnswer // local answers waiting for their turn, in order
+	held      [][]byte      // client lines held while AUTH is outstanding (codec.FrameHeld)
+	fwd       [][]byte      // held lines released for forwarding by the current server piece
+	paused    bool          // client writes wait: the client leg is switching to TLS
+	stls      stlsState
+	longLine  bool // a client line over maxClientLine is being passed on
+	capa      capaRewrite
+
+	bytesUp   atomic.Int64
+	bytesDown atomic.Int64
+}
+
+func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
+	s := &session{
+		srv:      srv,
+		id:       id,
+		rec:      newRecorder(srv.cfg.Sink, id, srv.cfg.Log),
+		start:    time.Now(),
+		raw:      c,
+		client:   c,
+		listener: listenerName(isTLS),
+	}
+	s.t.BodyData = true
+	s.cond = sync.NewCond(&s.mu)
+	s.ctx, s.finishC = context.WithCancelCause(srv.base)
+	s.clientSec = "plaintext"
+	if isTLS {
+		s.clientSec = "tls"
+	}
+	return s
+}
+
+// run serves the session to its end and emits the close summary.
+func (s *session) run() {
+	defer s.srv.sessions.Done()
+	defer s.srv.active.Add(-1)
+	stop := context.AfterFunc(s.ctx, s.closeLegs)
+	defer stop()
+	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
+	s.idle = time.AfterFunc(idle, s.checkIdle)
+	defer s.idle.Stop()
+
+	if s.listener == "tls" && !s.handshakeClient("tls") {
+		s.end()
+		return
+	}
+	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
+		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: s.srv.cfg.UpstreamMode.security()})
+	if s.srv.cfg.InsecureSkipVerify {
+		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
+	}
+	if !s.dialUpstream() {
+		s.end()
+		return
+	}
+	done := make(chan struct{})
+	go s.pumpDown(done)
+	s.pumpUp()
+	<-done
+	s.end()
+}
+
+// end closes both legs and emits the close summary.
+func (s *session) end() {
+	s.finish("closed")
+	s.closeLegs()
+	s.legsMu.Lock()
+	reason := s.reason
+	s.legsMu.Unlock()
+	s.rec.closeSummary(reason, s.bytesUp.Load(), s.bytesDown.Load())
+}
+
+// finish records why the session ends (the first reason wins) and cancels it, which closes
+// both legs without sending anything (never QUIT on the client's behalf, RFC 1939 §6).
+func (s *session) finish(reason string) {
+	s.legsMu.Lock()
+	if s.reason == "" {
+		s.reason = reason
+	}
+	s.legsMu.Unlock()
+	s.finishC(errors.New(reason))
+}
+
+// setReason records reason unless one is set, without ending the session.
+func (s *session) setReason(reason string) {
+	s.legsMu.Lock()
+	if s.reason == "" {
+		s.reason = reason
+	}
+	s.legsMu.Unlock()
+}
+
+// closeLegs closes both TCP connections and wakes every waiter; it runs once the session's
+// context is done. A Shutdown that cancels the server's context is recorded as the reason.
+func (s *session) closeLegs() {
+	s.legsMu.Lock()
+	if errors.Is(context.Cause(s.ctx), errShutdown) && s.reason == "" {
+		s.reason = "shutdown"
+	}
+	s.closed = true
+	s.raw.Close()
+	if s.upRaw != nil {
+		s.upRaw.Close()
+	}
+	s.legsMu.Unlock()
+	s.mu.Lock()
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+// ours reports whether the session is closing, so that I/O errors are our own doing.
+func (s *session) ours() bool { return s.ctx.Err() != nil }
+
+// touch records activity for the idle timer.
+func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
+
+// checkIdle ends the session when neither direction moved for the idle timeout, else re-arms.
+func (s *session) checkIdle() {
+	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
+	quiet := time.Since(s.start) - time.Duration(s.last.Load())
+	if quiet >= idle {
+		s.rec.event(logview.Event{Kind: logview.KindError, Err: "proxy: idle timeout " + idle.String()})
+		s.finish("idle timeout")
+		return
+	}
+	s.idle.Reset(idle - quiet)
+}
+
+// handshakeClient runs the client-leg TLS handshake (implicit TLS or after STLS) and logs it.
+func (s *session) handshakeClient(sec string) bool {
+	tc := tls.Server(s.raw, s.srv.clientTLS)
+	ctx, cancel := context.WithTimeout(s.ctx, orDuration(s.srv.cfg.HandshakeTimeout, DefaultHandshakeTimeout))
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		if !s.ours() {
+			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
+			s.finish("client handshake failed")
+		}
+		return false
+	}
+	st := tc.ConnectionState()
+	s.mu.Lock()
+	s.client, s.clientTLS, s.clientSec = tc, true, sec
+	s.paused = false
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "client", ClientSec: sec, TLS: tlsInfo(&st, false)})
+	return true
+}
+
+// dialUpstream opens the upstream leg; on failure the client gets one -ERR [SYS/TEMP] line.
+func (s *session) dialUpstream() bool {
+	up, err := s.srv.dialer.Dial(s.ctx)
+	if err != nil {
+		if s.ours() {
+			return false
+		}
+		var de *DialError
+		e := logview.Event{Kind: logview.KindError, Leg: "upstream", Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
+		if errors.As(err, &de) {
+			e.Extra, _ = json.Marshal(struct {
+				Step  Step     `json:"step"`
+				Names []string `json:"names,omitempty"`
+			}{de.Step, de.Names})
+		}
+		s.rec.event(e)
+		s.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		s.client.Write(errReply(err))
+		s.finish("upstream dial failed")
+		return false
+	}
+	s.legsMu.Lock()
+	s.upRaw = up.Raw
+	closed := s.closed
+	s.legsMu.Unlock()
+	if closed {
+		up.Raw.Close()
+		return false
+	}
+	s.upConn = up.Conn
+	if up.TLS != nil {
+		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: s.srv.cfg.UpstreamMode.security(),
+			TLS: tlsInfo(up.TLS, !s.srv.cfg.InsecureSkipVerify)})
+	}
+	if len(up.Greeting) > 0 {
+		s.touch()
+		if err := s.serverBytes(up.Greeting); err != nil {
+			s.finish("client write failed")
+			return false
+		}
+	}
+	return true
+}

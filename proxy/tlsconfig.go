@@ -1,0 +1,70 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/popwire/popwire/logview"
+)
+
+// clientTLSConfig returns the client-leg server configuration: TLS 1.2+ by default; with
+// legacy, TLS 1.0 and 1.1 and the CBC suites old clients need.
+func clientTLSConfig(cert *tls.Certificate, legacy bool) *tls.Config {
+	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	if legacy {
+		cfg.MinVersion = tls.VersionTLS10
+		for _, s := range tls.CipherSuites() {
+			cfg.CipherSuites = append(cfg.CipherSuites, s.ID)
+		}
+		for _, s := range tls.InsecureCipherSuites() {
+			if strings.Contains(s.Name, "_CBC_") && !strings.Contains(s.Name, "3DES") {
+				cfg.CipherSuites = append(cfg.CipherSuites, s.ID)
+			}
+		}
+	}
+	return cfg
+}
+
+// LoadRoots returns the system root pool with the PEM certificates of files added, for
+// verifying the upstream (--upstream-ca). With no files it returns nil: the system pool.
+func LoadRoots(files ...string) (*x509.CertPool, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("proxy: upstream CA: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("proxy: upstream CA %s: no PEM certificate found", f)
+		}
+	}
+	return pool, nil
+}
+
+// tlsInfo turns a connection state into the log's TLS record.
+func tlsInfo(st *tls.ConnectionState, verified bool) *logview.TLSInfo {
+	info := &logview.TLSInfo{
+		Version:  tls.VersionName(st.Version),
+		Cipher:   tls.CipherSuiteName(st.CipherSuite),
+		SNI:      st.ServerName,
+		Verified: verified && len(st.VerifiedChains) > 0,
+	}
+	if len(st.PeerCertificates) > 0 {
+		c := st.PeerCertificates[0]
+		info.PeerSubject = c.Subject.String()
+		info.PeerNames = append(info.PeerNames, c.DNSNames...)
+		for _, ip := range c.IPAddresses {
+			info.PeerNames = append(info.PeerNames, ip.String())
+		}
+	}
+	return info
+}

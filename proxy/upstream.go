@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Dialer opens the upstream leg. Its steps (Resolve, Connect, StartTLS, Handshake) are exported
+// so that a prober can run and time them one by one; Dial runs them all.
+type Dialer struct {
+	Addr               string         // upstream HOST:PORT
+	Mode               UpstreamMode   // zero: implicit TLS
+	ServerName         string         // SNI and verification name; "" means the host of Addr
+	RootCAs            *x509.CertPool // nil: the system pool
+	InsecureSkipVerify bool           // skip certificate verification (the caller warns)
+	Timeout            time.Duration  // bound on the whole Dial; 0 means DefaultDialTimeout
+	Resolver           *net.Resolver  // nil: net.DefaultResolver
+	// Trace, when not nil, is called after each step with its duration and error (nil on success).
+	Trace func(step Step, took time.Duration, err error)
+}
+
+// Upstream is an established upstream leg.
+type Upstream struct {
+	Conn     net.Conn             // the connection to speak POP3 on (a *tls.Conn unless plaintext)
+	Raw      net.Conn             // the TCP connection under Conn
+	Greeting []byte               // STARTTLS mode: the plaintext greeting line, line ending included; else nil
+	TLS      *tls.ConnectionState // nil on a plaintext leg
+}
+
+// maxDialLine bounds a greeting or STLS reply line read by StartTLS (RFC 2449 §4 allows 512).
+const maxDialLine = 4096
+
+func (d *Dialer) hostPort() (string, string, error) {
+	host, port, err := net.SplitHostPort(d.Addr)
+	if err != nil {
+		return "", "", &DialError{Step: StepDNS, Addr: d.Addr, Err: err}
+	}
+	return host, port, nil
+}
+
+// TLSConfig returns the client TLS configuration for the upstream leg: SNI and verification
+// name, roots, minimum TLS 1.2.
+func (d *Dialer) TLSConfig() *tls.Config {
+	name := d.ServerName
+	if name == "" {
+		name, _, _ = net.SplitHostPort(d.Addr)
+	}
+	return &tls.Config{
+		ServerName:         name,
+		RootCAs:            d.RootCAs,
+		InsecureSkipVerify: d.InsecureSkipVerify,
+		MinVersion:         tls.VersionTLS12,
+	}
+}
+
+// Resolve returns the addresses of the upstream host; an IP literal is returned as is.
+func (d *Dialer) Resolve(ctx context.Context) ([]string, error) {
+	host, _, err := d.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []string{ip.String()}, nil
+	}
+	r := d.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	addrs, err := r.LookupHost(ctx, host)
+	if err != nil {
+		return nil, &DialError{Step: StepDNS, Addr: d.Addr, Err: err}
+	}
+	return addrs, nil
+}
+
+// Connect opens a TCP connection to the first of addrs that answers.
+func (d *Dialer) Connect(ctx context.Context, addrs []string) (net.Conn, error) {
+	_, port, err := d.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	var nd net.Dialer
+	last := errors.New("no addresses")
+	for _, a := range addrs {
+		c, err := nd.DialContext(ctx, "tcp", net.JoinHostPort(a, port))
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, &DialError{Step: StepConnect, Addr: d.Addr, Err: last}
+}
+
+// StartTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
+// the server sends after the greeting or after that +OK, before the handshake, aborts: it
+// would be a response injected in plaintext. It returns the greeting line.
+func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
+	fail := func(err error) ([]byte, error) {
+		return nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	greeting, err := readDialLine(conn)
+	if err != nil {
+		return fail(fmt.Errorf("reading greeting: %w", err))
+	}
+	if !bytes.HasPrefix(greeting, []byte("+OK")) {
+		return fail(fmt.Errorf("greeting is not +OK: %q", oneLine(string(greeting), 80)))
+	}
+	if _, err := conn.Write([]byte("STLS\r\n")); err != nil {
+		return fail(err)
+	}
+	reply, err := readDialLine(conn)
+	if err != nil {
+		return fail(fmt.Errorf("reading STLS reply: %w", err))
+	}
+	if !bytes.HasPrefix(reply, []byte("+OK")) {
+		return fail(fmt.Errorf("server refused STLS: %q", oneLine(string(bytes.TrimRight(reply, "\r\n")), 120)))
+	}
+	if ctx.Err() != nil {
+		return fail(ctx.Err())
+	}
+	return greeting, nil
+}
+
+// errInjection reports bytes that arrived where the server must stay silent.
+var errInjection = errors.New("unexpected bytes after the line (response injection?)")
+
+// readDialLine reads one line, reading no further than the first read that completes it;
+// bytes after its LF are an error (errInjection).
+func readDialLine(conn net.Conn) ([]byte, error) {
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= maxDialLine {
+				return nil, errors.New("line too long")
+			}
+			buf = append(buf, make([]byte, cap(buf))...)[:len(buf)]
+		}
+		n, err := conn.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			if i+1 != len(buf) {
+				return nil, errInjection
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Handshake runs the TLS client handshake on conn; a certificate that fails verification
+// gives a DialError with StepVerify and the certificate's names and issuer.
+func (d *Dialer) Handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error) {
+	tc := tls.Client(conn, d.TLSConfig())
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, verifyError(d.Addr, err)
+	}
+	return tc, nil
+}
+
+// Dial runs every step for d.Mode and returns the ready upstream leg. On failure the
+// error is a *DialError naming the step and no connection stays open.
+func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
+	ctx, cancel := context.WithTimeout(ctx, orDuration(d.Timeout, DefaultDialTimeout))
+	defer cancel()
+	trace := func(s Step, start time.Time, err error) {
+		if d.Trace != nil {
+			d.Trace(s, time.Since(start), err)
+		}
+	}
+	start := time.Now()
+	addrs, err := d.Resolve(ctx)
+	trace(StepDNS, start, err)
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	raw, err := d.Connect(ctx, addrs)
+	trace(StepConnect, start, err)
+	if err != nil {
+		return nil, err
+	}
+	up := &Upstream{Conn: raw, Raw: raw}
+	if d.Mode == UpstreamPlaintext {
+		return up, nil
+	}
+	if d.Mode == UpstreamSTARTTLS {
+		start = time.Now()
+		up.Greeting, err = d.StartTLS(ctx, raw)
+		trace(StepSTLS, start, err)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+	}
+	start = time.Now()
+	tc, err := d.Handshake(ctx, raw)
+	var de *DialError
+	step := StepHandshake
+	if errors.As(err, &de) {
+		step = de.Step
+	}
+	trace(step, start, err)
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	st := tc.ConnectionState()
+	up.Conn, up.TLS = tc, &st
+	return up, nil
+}
