@@ -64,7 +64,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fmt.Fprintf(c.App.ErrWriter, "popwire: unknown command %q (see popwire --help)\n", name)
 			os.Exit(2)
 		},
-		Commands: []*cli.Command{serveCommand(), viewCommand(), certCommand()},
+		Commands: []*cli.Command{serveCommand(), demoCommand(), viewCommand(), certCommand()},
 	}
 }
 
@@ -166,15 +166,9 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	if c.Int("max-conns") < 1 {
 		return proxy.Config{}, usagef("--max-conns must be at least 1")
 	}
-	var deny []string
-	for _, v := range c.StringSlice("deny") {
-		for _, verb := range strings.Split(v, ",") {
-			verb = strings.ToUpper(strings.TrimSpace(verb))
-			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
-				return proxy.Config{}, usagef("--deny: %q is not a POP3 command keyword", verb)
-			}
-			deny = append(deny, verb)
-		}
+	deny, err := parseDeny(c.StringSlice("deny"))
+	if err != nil {
+		return proxy.Config{}, err
 	}
 	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
@@ -206,6 +200,24 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 		MaxConns:                  c.Int("max-conns"),
 		Log:                       logOpts,
 	}, nil
+}
+
+// parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
+func parseDeny(values []string) ([]string, error) {
+	var deny []string
+	for _, v := range values {
+		if v == "" {
+			continue
+		}
+		for _, verb := range strings.Split(v, ",") {
+			verb = strings.ToUpper(strings.TrimSpace(verb))
+			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
+				return nil, usagef("--deny: %q is not a POP3 command keyword", verb)
+			}
+			deny = append(deny, verb)
+		}
+	}
+	return deny, nil
 }
 
 // localCertificate loads --cert/--key, or the local certificate (created on first use).

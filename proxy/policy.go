@@ -85,7 +85,10 @@ func (s *session) deliverLocal() error {
 			s.rec.frame(&frames[i], legLocal)
 		}
 		s.done++
-		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: "local", Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
+		if !a.stls {
+			// An STLS answer shows as a local reply already; a refusal is a policy decision.
+			s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
+		}
 		if a.stls {
 			if accepted {
 				s.stls, s.paused = stlsAccepted, true

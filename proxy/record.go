@@ -60,6 +60,7 @@ type recorder struct {
 	retrieved []string
 	deleted   []string
 	quitSent  bool
+	quitOK    bool // the server answered QUIT with +OK: the session ended by QUIT
 	committed bool
 }
 
@@ -227,6 +228,7 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 	case "RSET":
 		r.deleted = r.deleted[:0]
 	case "QUIT":
+		r.quitOK = true
 		r.committed = r.state == codec.Transaction
 	}
 	if f.Multi {
@@ -271,8 +273,12 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 	r.emit(e)
 }
 
-// closeSummary emits the session's close event.
+// closeSummary emits the session's close event; reason says how the connection ended, and is
+// dropped when the session ended by QUIT.
 func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
+	if r.quitOK {
+		reason = ""
+	}
 	r.event(logview.Event{Kind: logview.KindClose, Summary: &logview.Summary{
 		Duration:  time.Since(r.start).Round(time.Millisecond).String(),
 		Commands:  r.commands,

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/popwire/popwire/internal/popserver"
+	"github.com/popwire/popwire/proxy"
+)
+
+// Demo account on the embedded server.
+const (
+	demoUser     = "demo"
+	demoPassword = "demo"
+)
+
+// demoCommand runs the embedded POP3 server with popwire in front of it.
+func demoCommand() *cli.Command {
+	return &cli.Command{
+		Name:         "demo",
+		Usage:        "run an embedded POP3 server (user demo, password demo) with popwire in front of it, and show the live transcript",
+		OnUsageError: onUsageError,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1110", Usage: "popwire's plaintext listener (STLS offered)"},
+			&cli.StringFlag{Name: "listen-tls", Value: "127.0.0.1:1995", Usage: "popwire's implicit-TLS listener"},
+			&cli.StringFlag{Name: "deny", Usage: "answer these commands locally with -ERR (CMD[,CMD]), to try the policy"},
+		}, logFlags()...),
+		Action: demo,
+	}
+}
+
+func demo(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("demo takes no arguments (got %q)", c.Args().First())
+	}
+	if c.String("listen") == "" || c.String("listen-tls") == "" {
+		return usagef("demo needs both --listen and --listen-tls")
+	}
+	// The embedded server gets a throw-away CA of its own, so that popwire verifies the
+	// upstream exactly as it would verify Gmail's.
+	tmp, err := os.MkdirTemp("", "popwire-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	upCert, err := proxy.LoadOrCreateLocalCert(filepath.Join(tmp, "upstream"))
+	if err != nil {
+		return err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(upCert.CAPEM)
+
+	store := &popserver.Store{}
+	if err := store.Put(demoUser, popserver.SampleMailbox()...); err != nil {
+		return err
+	}
+	upstream := &popserver.Server{
+		Users:     map[string]string{demoUser: demoPassword},
+		Store:     store,
+		Greeting:  "popwire demo server ready.",
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{upCert.Certificate}, MinVersion: tls.VersionTLS12},
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	upErr := make(chan error, 1)
+	go serveDemoUpstream(upstream, tls.NewListener(ln, upstream.TLSConfig), upErr)
+	defer upstream.Close()
+
+	cfg, err := demoConfig(c, ln.Addr().String(), roots)
+	if err != nil {
+		return err
+	}
+	sink, reopen, err := newSink(c)
+	if err != nil {
+		return err
+	}
+	cfg.Sink = sink
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		return err
+	}
+	warnStart(c.App.ErrWriter, sink, cfg)
+	ca, err := localCA()
+	if err != nil {
+		return err
+	}
+	printDemoHelp(c.App.Writer, cfg, ca)
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	errc := make(chan error, 1)
+	go listenAndServe(srv, errc)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case err := <-upErr:
+			return fmt.Errorf("demo server: %w", err)
+		case <-hup:
+			if err := reopen(); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "popwire: reopening logs: %v\n", err)
+			}
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			if err := <-errc; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+				return err
+			}
+			fmt.Fprintln(c.App.Writer, "demo stopped")
+			return nil
+		}
+	}
+}
+
+// serveDemoUpstream runs the embedded server and reports an unexpected end.
+func serveDemoUpstream(s *popserver.Server, l net.Listener, errc chan<- error) {
+	if err := s.Serve(l); !errors.Is(err, popserver.ErrServerClosed) {
+		errc <- err
+	}
+}
+
+// demoConfig is the proxy configuration of the demo: popwire's own listeners and local
+// certificate in front of the embedded server.
+func demoConfig(c *cli.Context, upstream string, roots *x509.CertPool) (proxy.Config, error) {
+	logOpts, err := logOptions(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	cert, err := localCertificate(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	deny, err := parseDeny([]string{c.String("deny")})
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	return proxy.Config{
+		Listen:        c.String("listen"),
+		ListenTLS:     c.String("listen-tls"),
+		Upstream:      upstream,
+		UpstreamName:  "localhost",
+		UpstreamRoots: roots,
+		Certificate:   cert,
+		Deny:          deny,
+		Log:           logOpts,
+	}, nil
+}
+
+// localCA returns the local CA (created on first use) that clients trust for popwire's TLS.
+func localCA() (*proxy.LocalCert, error) {
+	dir, err := proxy.DefaultCertDir()
+	if err != nil {
+		return nil, err
+	}
+	return proxy.LoadOrCreateLocalCert(dir)
+}
+
+// printDemoHelp tells the user what to try against the demo.
+func printDemoHelp(w io.Writer, cfg proxy.Config, ca *proxy.LocalCert) {
+	plainHost, plainPort, _ := net.SplitHostPort(cfg.Listen)
+	tlsHost, tlsPort, _ := net.SplitHostPort(cfg.ListenTLS)
+	fmt.Fprintf(w, `popwire demo: an embedded POP3 server (%d sample messages, user %s, password %s)
+behind popwire on %s (plaintext, STLS offered) and %s (implicit TLS).
+Every command and reply appears below, with credentials redacted. Try, in another terminal:
+
+  curl pop3://%s:%s@%s/                      # list the messages
+  curl pop3://%s:%s@%s/1                     # fetch message 1
+  curl --cacert %s pop3s://%s:%s@%s/2
+  python3 -c 'import poplib, ssl; p = poplib.POP3(%q, %s); p.stls(ssl.create_default_context(cafile=%q)); p.user(%q); p.pass_(%q); print(p.stat()); p.quit()'
+  openssl s_client -quiet -CAfile %s -connect %s      # then type CAPA, USER demo, PASS demo, LIST, RETR 1, QUIT
+
+The local CA is %s (SHA-256 %s).
+Ctrl-C stops the demo; QUIT in a session commits its DELEs on the demo server until then.
+
+`,
+		len(popserver.SampleMailbox()), demoUser, demoPassword, cfg.Listen, cfg.ListenTLS,
+		demoUser, demoPassword, cfg.Listen,
+		demoUser, demoPassword, cfg.Listen,
+		ca.CAFile, demoUser, demoPassword, cfg.ListenTLS,
+		plainHost, plainPort, ca.CAFile, demoUser, demoPassword,
+		ca.CAFile, net.JoinHostPort(tlsHost, tlsPort),
+		ca.CAFile, ca.Fingerprint)
+}
