@@ -64,7 +64,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			fmt.Fprintf(c.App.ErrWriter, "popwire: unknown command %q (see popwire --help)\n", name)
 			os.Exit(2)
 		},
-		Commands: []*cli.Command{serveCommand(), demoCommand(), viewCommand(), certCommand()},
+		Commands: []*cli.Command{serveCommand(), demoCommand(), viewCommand(), probeCommand(), shellCommand(), certCommand()},
 	}
 }
 
