@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// readyTimeout bounds how long a freshly started proxy may take to accept connections.
+const readyTimeout = 15 * time.Second
+
+// instance is one running contender: where a client connects and, for a proxy, its process.
+type instance struct {
+	addr string      // loopback HOST:PORT a client dials
+	tls  *tls.Config // non-nil when the client speaks TLS itself (the direct contender)
+	proc *child      // the proxy process; nil for the direct contender
+}
+
+// pid returns the proxy's process id, or 0 when there is no proxy.
+func (in *instance) pid() int {
+	if in.proc == nil {
+		return 0
+	}
+	return in.proc.pid()
+}
+
+// stop ends the proxy process, if any.
+func (in *instance) stop() {
+	if in.proc != nil {
+		in.proc.stop()
+	}
+}
+
+// contender is one way of reaching the upstream.
+type contender struct {
+	name  string // column heading
+	proxy bool   // a proxy process sits between client and upstream
+	start func(ctx context.Context) (*instance, error)
+}
+
+// directTLSConfig returns the client configuration of the direct contender: the bench CA,
+// name verification, and a session cache, as a real mail client keeps.
+func directTLSConfig(caFile string) (*tls.Config, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("bench: no certificate in %s", caFile)
+	}
+	return &tls.Config{
+		RootCAs:            roots,
+		ServerName:         upstreamName,
+		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: tls.NewLRUClientSessionCache(256),
+	}, nil
+}
+
+// freePort returns a loopback address whose port was free a moment ago, for a child process
+// to listen on.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("bench: free port: %w", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr, nil
+}
+
+// waitReady polls addr until it accepts a connection, the process exits, or readyTimeout
+// passes.
+func waitReady(ctx context.Context, addr string, proc *child) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if gone, err := proc.exited(); gone {
+			return fmt.Errorf("bench: %s before listening on %s: %w", proc.cmd.Path, addr, err)
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("bench: %s not listening on %s: %w", proc.cmd.Path, addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
