@@ -35,7 +35,7 @@ func demoCommand() *cli.Command {
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1110", Usage: "popwire's plaintext listener (STLS offered)"},
 			&cli.StringFlag{Name: "listen-tls", Value: "127.0.0.1:1995", Usage: "popwire's implicit-TLS listener"},
-			&cli.StringFlag{Name: "deny", Usage: "answer these commands locally with -ERR (CMD[,CMD]), to try the policy"},
+			&cli.StringSliceFlag{Name: "deny", Usage: "answer these commands locally with -ERR (CMD[,CMD]), to try the policy"},
 		}, logFlags()...),
 		Action: demo,
 	}
@@ -88,6 +88,7 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer sink.Close()
 	cfg.Sink = sink
 	srv, err := proxy.New(cfg)
 	if err != nil {
@@ -150,7 +151,7 @@ func demoConfig(c *cli.Context, upstream string, roots *x509.CertPool) (proxy.Co
 	if err != nil {
 		return proxy.Config{}, err
 	}
-	deny, err := parseDeny([]string{c.String("deny")})
+	deny, err := parseDeny(c.StringSlice("deny"))
 	if err != nil {
 		return proxy.Config{}, err
 	}

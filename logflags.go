@@ -92,8 +92,9 @@ func loadOrCreateKey(path string) ([]byte, error) {
 }
 
 // newSink returns where serve's events go, as the logging flags say, and the hook SIGHUP
-// calls to reopen the log file.
-func newSink(c *cli.Context) (logview.Sink, func() error, error) {
+// calls to reopen the log file. Events are written by a goroutine of their own, so that a
+// slow terminal or disk never holds up forwarding; Close the sink to flush it.
+func newSink(c *cli.Context) (*logview.Async, func() error, error) {
 	mode, err := logview.ParseColorMode(c.String("color"))
 	if err != nil {
 		return nil, nil, usageError{err}
@@ -120,7 +121,7 @@ func newSink(c *cli.Context) (logview.Sink, func() error, error) {
 		sinks = append(sinks, fsink)
 		reopen = fsink.Reopen
 	}
-	return logview.Multi(sinks...), reopen, nil
+	return logview.NewAsync(logview.Multi(sinks...), 0), reopen, nil
 }
 
 // revealBanner is printed on stderr at start when --reveal-credentials is on.

@@ -206,9 +206,6 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 func parseDeny(values []string) ([]string, error) {
 	var deny []string
 	for _, v := range values {
-		if v == "" {
-			continue
-		}
 		for _, verb := range strings.Split(v, ",") {
 			verb = strings.ToUpper(strings.TrimSpace(verb))
 			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
@@ -253,6 +250,7 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	defer sink.Close()
 	cfg.Sink = sink
 	srv, err := proxy.New(cfg)
 	if err != nil {

@@ -60,6 +60,7 @@ func New(cfg Config) (*Server, error) {
 			RootCAs:            cfg.UpstreamRoots,
 			InsecureSkipVerify: cfg.InsecureSkipVerify,
 			Timeout:            cfg.DialTimeout,
+			Sessions:           tls.NewLRUClientSessionCache(0),
 		},
 		deny:      make(map[string]bool),
 		listeners: make(map[net.Listener]struct{}),

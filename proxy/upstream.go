@@ -21,6 +21,9 @@ type Dialer struct {
 	InsecureSkipVerify bool           // skip certificate verification (the caller warns)
 	Timeout            time.Duration  // bound on the whole Dial; 0 means DefaultDialTimeout
 	Resolver           *net.Resolver  // nil: net.DefaultResolver
+	// Sessions caches TLS sessions so that later dials resume them (a cheaper handshake with
+	// the same verification); nil means every dial does a full handshake.
+	Sessions tls.ClientSessionCache
 	// Trace, when not nil, is called after each step with its duration and error (nil on success).
 	Trace func(step Step, took time.Duration, err error)
 }
@@ -56,6 +59,7 @@ func (d *Dialer) TLSConfig() *tls.Config {
 		RootCAs:            d.RootCAs,
 		InsecureSkipVerify: d.InsecureSkipVerify,
 		MinVersion:         tls.VersionTLS12,
+		ClientSessionCache: d.Sessions,
 	}
 }
 

@@ -1,0 +1,66 @@
+package logview
+
+import "sync"
+
+// DefaultQueue is the queue length NewAsync uses when given zero.
+const DefaultQueue = 1024
+
+// Async is a Sink that takes events off the caller's path: Emit queues the event and returns,
+// and one goroutine formats and writes queued events to the wrapped sink, in order. Forwarding
+// therefore never waits for a terminal or a disk, only for a queue slot: when the queue is full
+// Emit waits (back-pressure), so no event is ever dropped. Close drains the queue.
+//
+// Events must not be changed after Emit; the proxy builds a fresh Event for every call.
+type Async struct {
+	next  Sink
+	ch    chan Event
+	done  chan struct{}
+	mu    sync.RWMutex // held for reading by Emit, for writing by Close
+	close bool
+}
+
+// NewAsync starts the goroutine that feeds next and returns the sink; queue <= 0 means
+// DefaultQueue. Call Close to stop it.
+func NewAsync(next Sink, queue int) *Async {
+	if queue <= 0 {
+		queue = DefaultQueue
+	}
+	a := &Async{next: next, ch: make(chan Event, queue), done: make(chan struct{})}
+	go a.drain()
+	return a
+}
+
+// drain emits queued events until Close. Write errors are the wrapped sink's to report (a
+// FileSink reports them once on stderr); they never stop the queue.
+func (a *Async) drain() {
+	defer close(a.done)
+	for e := range a.ch {
+		_ = a.next.Emit(e)
+	}
+}
+
+// Emit queues e. After Close it emits e synchronously, so that late events (a session closing
+// during shutdown) are not lost.
+func (a *Async) Emit(e Event) error {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.close {
+		<-a.done // keep the order: everything queued before Close goes first
+		return a.next.Emit(e)
+	}
+	a.ch <- e
+	return nil
+}
+
+// Close waits until every queued event was emitted and stops the goroutine. It is safe to call
+// more than once.
+func (a *Async) Close() error {
+	a.mu.Lock()
+	if !a.close {
+		a.close = true
+		close(a.ch)
+	}
+	a.mu.Unlock()
+	<-a.done
+	return nil
+}

@@ -1,0 +1,88 @@
+package logview
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// slowSink records events, taking its time over each, like a terminal that scrolls slowly.
+type slowSink struct {
+	mu    sync.Mutex
+	delay time.Duration
+	got   []string
+}
+
+func (s *slowSink) Emit(e Event) error {
+	time.Sleep(s.delay)
+	s.mu.Lock()
+	s.got = append(s.got, e.Text)
+	s.mu.Unlock()
+	return nil
+}
+
+func TestAsyncKeepsOrderAndDropsNothing(t *testing.T) {
+	for _, queue := range []int{1, 4, 0} {
+		t.Run(fmt.Sprint("queue ", queue), func(t *testing.T) {
+			next := &slowSink{delay: 100 * time.Microsecond}
+			a := NewAsync(next, queue)
+			const n = 200
+			var want []string
+			for i := range n {
+				text := fmt.Sprint("event ", i)
+				want = append(want, text)
+				if err := a.Emit(Event{Kind: KindCommand, Text: text}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			late := Event{Kind: KindClose, Text: "after close"}
+			if err := a.Emit(late); err != nil {
+				t.Fatal(err)
+			}
+			a.Close()
+			want = append(want, late.Text)
+			if fmt.Sprint(next.got) != fmt.Sprint(want) {
+				t.Fatalf("emitted %d events %v…, want %d in order", len(next.got), next.got[:min(5, len(next.got))], len(want))
+			}
+		})
+	}
+}
+
+func TestAsyncEmitDoesNotWaitForTheSink(t *testing.T) {
+	block := make(chan struct{})
+	next := &blockingSink{release: block}
+	a := NewAsync(next, 8)
+	done := make(chan struct{})
+	go func() {
+		for range 8 {
+			a.Emit(Event{Kind: KindCommand})
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Emit waited for a blocked sink although the queue had room")
+	}
+	close(block)
+	a.Close()
+	if next.n != 8 {
+		t.Fatalf("sink got %d events, want 8", next.n)
+	}
+}
+
+// blockingSink blocks every Emit until release is closed.
+type blockingSink struct {
+	release chan struct{}
+	n       int
+}
+
+func (b *blockingSink) Emit(Event) error {
+	<-b.release
+	b.n++
+	return nil
+}
