@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,9 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -101,42 +98,17 @@ func demo(c *cli.Context) error {
 	}
 	printDemoHelp(c.App.Writer, cfg, ca)
 
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	errc := make(chan error, 1)
-	go listenAndServe(srv, errc)
-	for {
-		select {
-		case err := <-errc:
-			return err
-		case err := <-upErr:
-			return fmt.Errorf("demo server: %w", err)
-		case <-hup:
-			if err := reopen(); err != nil {
-				fmt.Fprintf(c.App.ErrWriter, "popwire: reopening logs: %v\n", err)
-			}
-		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			if err := <-errc; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
-				return err
-			}
-			fmt.Fprintln(c.App.Writer, "demo stopped")
-			return nil
-		}
+	if err := runUntilSignal(c, srv, reopen, 5*time.Second, upErr); err != nil {
+		return err
 	}
+	fmt.Fprintln(c.App.Writer, "demo stopped")
+	return nil
 }
 
 // serveDemoUpstream runs the embedded server and reports an unexpected end.
 func serveDemoUpstream(s *popserver.Server, l net.Listener, errc chan<- error) {
 	if err := s.Serve(l); !errors.Is(err, popserver.ErrServerClosed) {
-		errc <- err
+		errc <- fmt.Errorf("demo server: %w", err)
 	}
 }
 

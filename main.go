@@ -257,6 +257,13 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	warnStart(c.App.ErrWriter, sink, cfg)
+	return runUntilSignal(c, srv, reopen, c.Duration("shutdown-timeout"), nil)
+}
+
+// runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
+// finish for up to grace before closing them (never with QUIT). SIGHUP calls reopen. An error
+// on failed (nil: none) ends it too.
+func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grace time.Duration, failed <-chan error) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -269,12 +276,14 @@ func serve(c *cli.Context) error {
 		select {
 		case err := <-errc:
 			return err
+		case err := <-failed:
+			return err
 		case <-hup:
 			if err := reopen(); err != nil {
 				fmt.Fprintf(c.App.ErrWriter, "popwire: reopening logs: %v\n", err)
 			}
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), c.Duration("shutdown-timeout"))
+			sctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
 			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				return err
