@@ -3,15 +3,9 @@ package popserver
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -19,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/popwire/popwire/internal/testpki"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -27,42 +23,29 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // of hanging it.
 const testTimeout = 10 * time.Second
 
-// testCert is a self-signed certificate for 127.0.0.1, generated once per test binary.
-var testCert = sync.OnceValue(func() tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// testPKI is a CA and a certificate it issued for 127.0.0.1, generated once per test binary.
+var testPKI = sync.OnceValues(func() (*testpki.CA, tls.Certificate) {
+	ca, err := testpki.NewCA("popserver test CA")
 	if err != nil {
 		panic(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "popserver test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, err := ca.Issue("popserver test", "127.0.0.1")
 	if err != nil {
 		panic(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return ca, cert
 })
 
 // serverTLS returns a server configuration with the test certificate.
 func serverTLS() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{testCert()}, MinVersion: tls.VersionTLS12}
+	_, cert := testPKI()
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 }
 
-// clientTLS returns a client configuration that trusts only the test certificate.
+// clientTLS returns a client configuration that trusts only the test CA.
 func clientTLS() *tls.Config {
-	leaf, err := x509.ParseCertificate(testCert().Certificate[0])
-	if err != nil {
-		panic(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	ca, _ := testPKI()
+	return &tls.Config{RootCAs: ca.Pool(), ServerName: "127.0.0.1"}
 }
 
 // testPassword is the password of every test user; tests check it never reaches a log.
