@@ -65,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 		deny:      make(map[string]bool),
 		listeners: make(map[net.Listener]struct{}),
 	}
+	s.dialer.Config = s.dialer.TLSConfig()
 	for _, v := range cfg.Deny {
 		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
 			s.deny[v] = true

@@ -24,6 +24,10 @@ type Dialer struct {
 	// Sessions caches TLS sessions so that later dials resume them (a cheaper handshake with
 	// the same verification); nil means every dial does a full handshake.
 	Sessions tls.ClientSessionCache
+	// Config, when set, is the TLS configuration every handshake uses, shared so that an idle
+	// session does not keep a copy of its own; nil means TLSConfig() is built per handshake.
+	// Set it with d.Config = d.TLSConfig() once the other fields are final.
+	Config *tls.Config
 	// Trace, when not nil, is called after each step with its duration and error (nil on success).
 	Trace func(step Step, took time.Duration, err error)
 }
@@ -164,7 +168,11 @@ func readDialLine(conn net.Conn) ([]byte, error) {
 // Handshake runs the TLS client handshake on conn; a certificate that fails verification
 // gives a DialError with StepVerify and the certificate's names and issuer.
 func (d *Dialer) Handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error) {
-	tc := tls.Client(conn, d.TLSConfig())
+	cfg := d.Config
+	if cfg == nil {
+		cfg = d.TLSConfig()
+	}
+	tc := tls.Client(conn, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, verifyError(d.Addr, err)
 	}
