@@ -20,15 +20,15 @@ type bodyState struct {
 	octets int64   // wire bytes so far, stuffing included, terminator excluded
 }
 
-var (
-	nlDot  = []byte("\n.")
-	crOnly = []byte("\r")
-)
+// crOnly is the FrameBodyData for a CR that followed a line-initial dot but no LF (so the dot
+// was stuffing, not a terminator); it is emitted from here because that CR may lie in an
+// earlier chunk.
+var crOnly = []byte("\r")
 
 // scanData scans RETR/TOP content from p[i:] without copying it and returns where it stopped:
-// at the end of p, or right after the terminating line. Lines are found with bytes.Index on
-// "\n." (only lines starting with a dot need a look) and counted with bytes.Count. A line
-// that starts with a dot is unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊"
+// at the end of p, or right after the terminating line. Line ends are found with
+// bytes.IndexByte (one pass, no byte-at-a-time loop); only a line that starts with a dot needs
+// the state machine. A line that starts with a dot is unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊"
 // from a server whose status lines use bare LF. A ".␊" from a CRLF server is reported and
 // treated as an ordinary line.
 func (t *Tracker) scanData(p []byte, i int) int {
@@ -37,20 +37,18 @@ func (t *Tracker) scanData(p []byte, i int) int {
 	for i < len(p) {
 		switch b.st {
 		case bsLine:
-			rest := p[i:]
-			k := bytes.Index(rest, nlDot)
-			if k < 0 {
-				b.lines += int64(bytes.Count(rest, nlDot[:1]))
-				b.octets += int64(len(rest))
-				if rest[len(rest)-1] == '\n' {
-					b.st = bsBOL
-				}
+			j := bytes.IndexByte(p[i:], '\n')
+			if j < 0 {
+				b.octets += int64(len(p) - i)
 				i = len(p)
 				continue
 			}
-			b.lines += int64(bytes.Count(rest[:k+1], nlDot[:1]))
-			b.octets += int64(k + 1)
-			i += k + 1
+			b.lines++
+			b.octets += int64(j + 1)
+			i += j + 1
+			if i < len(p) && p[i] != '.' {
+				continue
+			}
 			b.st = bsBOL
 		case bsBOL:
 			if p[i] != '.' {

@@ -44,10 +44,9 @@ func ParseCommand(line []byte) (Command, error) {
 	if len(kw) == 0 {
 		return Command{}, fmt.Errorf("codec: command: %w: no keyword", ErrSyntax)
 	}
-	for _, c := range kw {
-		if c < 0x21 || c > 0x7e {
-			return Command{}, fmt.Errorf("codec: command: %w: keyword holds byte %#02x", ErrSyntax, c)
-		}
+	if junkKeyword(kw) {
+		// The byte is not quoted: the line may be a secret sent as a command.
+		return Command{}, fmt.Errorf("codec: command: %w: keyword holds a control or 8-bit byte", ErrSyntax)
 	}
 	return Command{Verb: verbOf(kw), Arg: string(trimBlanks(rest))}, nil
 }

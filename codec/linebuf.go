@@ -4,7 +4,7 @@ import "bytes"
 
 // shrinkAbove is the capacity beyond which a line buffer is dropped once its line is done, so
 // that an idle tracker holds only small buffers whatever lines it has seen.
-const shrinkAbove = 4 << 10
+const shrinkAbove = 1 << 10
 
 // line is one complete line found by lineBuf.next.
 type line struct {
@@ -90,8 +90,9 @@ func (lb *lineBuf) keep(seg []byte, limit int) {
 	}
 }
 
-// prefix returns the start of the line in progress (capped).
-func (lb *lineBuf) prefix() []byte { return lb.acc }
+// prefix returns the start of the line in progress, cut at limit like the line that will be
+// handed out, so that checks on it agree with checks on the finished line.
+func (lb *lineBuf) prefix(limit int) []byte { return lb.acc[:min(len(lb.acc), limit)] }
 
 // reset drops the line in progress.
 func (lb *lineBuf) reset() {

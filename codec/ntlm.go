@@ -26,7 +26,7 @@ func (r *render) ntlm(dec []byte) {
 			r.whole(dec)
 			return
 		}
-		unicode := len(dec) >= 64 && binary.LittleEndian.Uint32(dec[60:])&1 != 0
+		unicode := binary.LittleEndian.Uint32(dec[60:])&1 != 0
 		domain := ntlmField(dec, 28, unicode)
 		user := ntlmField(dec, 36, unicode)
 		ws := ntlmField(dec, 44, unicode)

@@ -1,7 +1,8 @@
 package codec
 
 // serverLine handles one complete server status line (no body open): it pairs it with the
-// oldest pending command and follows what the reply changes.
+// oldest pending command and follows what the reply changes. Anomalies of the line itself
+// (bare LF, lower case) come after the line's own frames, so that End never goes back.
 func (t *Tracker) serverLine(l line, end int) {
 	layer := t.layerSrv
 	t.layerSrv = false
@@ -10,15 +11,22 @@ func (t *Tracker) serverLine(l line, end int) {
 		t.stop(FromServer, end, t.junkNote(layer, "server"))
 		return
 	}
+	bareLF := !l.cr && !t.lfNoted
 	if l.cr {
 		t.crlf = true
-	} else if !t.lfNoted {
-		t.lfNoted = true
+	}
+	t.lfNoted = t.lfNoted || bareLF
+	t.reply(l, r, end)
+	if bareLF && !t.stopped {
 		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteBareLF})
 	}
-	if r.Status != StatusContinue && isLowerStatus(l.b) {
+	if r.Status != StatusContinue && isLowerStatus(l.b) && !t.stopped {
 		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteLowerStatus})
 	}
+}
+
+// reply pairs a parsed status line with the oldest pending command.
+func (t *Tracker) reply(l line, r Reply, end int) {
 	head, ok := t.fifo.front()
 	if !ok {
 		t.emit(withLine(Frame{Kind: FrameUnsolicited, Dir: FromServer, Reply: r, End: end}, l))

@@ -14,17 +14,18 @@ const minMaxLine = 32
 // maxHeld caps the client lines held while AUTH waits for the server; beyond it framing stops.
 const maxHeld = 16
 
-// maxFramesKept is the frame slice capacity a tracker keeps between calls; a larger one (from a
-// chunk with many lines) is dropped so that idle trackers stay small.
-const maxFramesKept = 64
+// maxFramesKept is the frame slice capacity a tracker always keeps. A larger one (grown by a
+// chunk with many lines) is kept while calls keep filling more than a quarter of it, so a busy
+// stream allocates nothing per chunk, and is dropped by the first call after a quiet one.
+const maxFramesKept = 16
 
 // stlsState follows an STLS command (RFC 2595 §4).
 type stlsState uint8
 
 const (
 	stlsNone     stlsState = iota
-	stlsSent             // STLS sent, its reply not yet seen
-	stlsInjected         // and the client sent more bytes: reported once, discarded
+	stlsSent               // STLS sent, its reply not yet seen
+	stlsInjected           // and the client sent more bytes: reported once, discarded
 )
 
 // Tracker follows one POP3 session in both directions. The zero value is ready to use and
@@ -33,13 +34,18 @@ const (
 // content is cut into FrameBodyData pieces. It never buffers a body and copies at most MaxLine
 // (+1) bytes of the line in progress per direction.
 //
-// Ordering: frames come in wire order. A client line sent while AUTH is outstanding and no
-// challenge is pending comes back as FrameHeld; Server resolves it when the next server status
-// line completes: before a continuation, as FrameSASL (End: where that server line starts in
-// the chunk, or 0 if it started in an earlier one), followed by the FrameChallenge; after a
-// final reply, the FrameReply first, then each held line classified afresh as if sent just
-// now (FrameCommand, queued after the AUTH, with End at the end of the reply line; a held
-// line may be held again if it opened another AUTH).
+// Ordering: frames come in wire order, and within one call End never decreases. A client line
+// sent while AUTH is outstanding and no challenge is pending (reference §3.2 rule 3) comes back
+// as FrameHeld, with an Auth that treats it all as secret. Server resolves it as soon as the
+// next server line answering that AUTH completes (lines answering commands pipelined before
+// the AUTH come first):
+//   - a continuation ("+ …", or "+OK" while the mechanism is unfinished): the oldest held line
+//     as FrameSASL, with End where that server line starts in the chunk (0 if it started in an
+//     earlier chunk), then the FrameChallenge; later held lines stay held;
+//   - a final reply: the FrameReply first, then every held line classified afresh as if the
+//     client sent it now (usually FrameCommand, queued in the FIFO after the AUTH), with End at
+//     the end of the reply line. A held line that opens another AUTH makes the lines after it
+//     held again (a second FrameHeld for the same line).
 //
 // STLS: after a client STLS, any further client bytes before its reply are reported once as a
 // FrameAnomaly and never framed. The server's +OK to STLS gives FrameTLS; framing then
@@ -94,7 +100,7 @@ func (t *Tracker) Client(p []byte) []Frame {
 		}
 		l, end, done := t.cli.next(p, i, t.limit())
 		if !done {
-			if !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix()) {
+			if !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix(t.limit())) {
 				t.stop(FromClient, len(p), t.junkNote(t.layerCli, "client"))
 			}
 			break
@@ -126,7 +132,7 @@ func (t *Tracker) Server(p []byte) []Frame {
 		}
 		l, end, done := t.srv.next(p, i, t.limit())
 		if !done {
-			if !t.body.open && !statusPrefixOK(t.srv.prefix()) {
+			if !t.body.open && !statusPrefixOK(t.srv.prefix(t.limit())) {
 				t.stop(FromServer, len(p), t.junkNote(t.layerSrv, "server"))
 			}
 			break
@@ -194,17 +200,22 @@ func (t *Tracker) State() State { return t.state }
 func (t *Tracker) InBody() bool { return t.body.open }
 
 // Pending returns the number of commands awaiting a reply, counting the greeting (the
-// pseudo-command of RFC 1939 §4) until it has arrived.
+// pseudo-command of RFC 1939 §4) until it has arrived, and a command whose multi-line reply
+// is still open.
 func (t *Tracker) Pending() int {
+	n := t.fifo.len()
 	if !t.started {
-		return 1
+		n = 1
 	}
-	return t.fifo.len()
+	if t.body.open {
+		n++
+	}
+	return n
 }
 
 // begin starts a call: it resets the frame slice and, on the first call, queues the greeting.
 func (t *Tracker) begin() {
-	if cap(t.frames) > maxFramesKept {
+	if cap(t.frames) > maxFramesKept && len(t.frames) <= cap(t.frames)/4 {
 		t.frames = nil
 	}
 	t.frames = t.frames[:0]
@@ -244,9 +255,10 @@ func (t *Tracker) stop(dir Direction, end int, note string) {
 	t.held = nil
 }
 
-// footprint returns the bytes the tracker holds on to between calls, roughly.
+// footprint returns the bytes the tracker holds on to between calls, roughly, frames apart
+// (see maxFramesKept).
 func (t *Tracker) footprint() int {
-	n := t.cli.footprint() + t.srv.footprint() + t.fifo.footprint() + cap(t.frames)*200
+	n := t.cli.footprint() + t.srv.footprint() + t.fifo.footprint()
 	for _, h := range t.held {
 		n += cap(h.b)
 	}

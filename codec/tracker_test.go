@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -184,6 +185,9 @@ func TestIdleFootprint(t *testing.T) {
 	if fp := tr.footprint(); fp > 16<<10 {
 		t.Errorf("idle tracker holds %d bytes, want at most 16 KiB", fp)
 	}
+	if n := cap(tr.frames); n > maxFramesKept {
+		t.Errorf("idle tracker keeps room for %d frames, want at most %d", n, maxFramesKept)
+	}
 }
 
 func TestNOOPExchangeAllocs(t *testing.T) {
@@ -212,4 +216,48 @@ func TestBodyChunkAllocs(t *testing.T) {
 			t.Errorf("BodyData %v: %v allocations per chunk (InBody %v), want 0", bodyData, allocs, tr.InBody())
 		}
 	}
+}
+
+// TestIdleSessionsMemory measures the heap that 10,000 trackers keep once their sessions have
+// gone idle after a typical exchange (greeting, CAPA, login, LIST, a RETR in 4 KiB chunks with
+// lines split across chunks).
+func TestIdleSessionsMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 10,000 trackers")
+	}
+	body := benchBody(64 << 10)
+	session := func(tr *Tracker) {
+		tr.Server([]byte("+OK Dovecot ready.\r\n"))
+		tr.Client([]byte("CAPA\r\n"))
+		tr.Server([]byte("+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nPIPELINING\r\nUSER\r\nSASL PLAIN LOGIN\r\n.\r\n"))
+		tr.Client([]byte("USER tim\r\n"))
+		tr.Server([]byte("+OK\r\n"))
+		tr.Client([]byte("PASS Tr0ub4dor&3\r\n"))
+		tr.Server([]byte("+OK Logged in.\r\n"))
+		tr.Client([]byte("LIST\r\n"))
+		tr.Server([]byte("+OK 2 messages:\r\n1 65536\r\n2 100\r\n.\r\n"))
+		tr.Client([]byte("RETR 1\r\n"))
+		tr.Server([]byte("+OK 65536 octets\r\n"))
+		for p := body; len(p) > 0; p = p[min(len(p), 4000):] {
+			tr.Server(p[:min(len(p), 4000)])
+		}
+		tr.Server([]byte(".\r\n"))
+	}
+	const n = 10000
+	trackers := make([]*Tracker, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range trackers {
+		trackers[i] = &Tracker{BodyData: i%2 == 0}
+		session(trackers[i])
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n
+	t.Logf("%d idle trackers: %d bytes each", n, per)
+	if per > 4<<10 {
+		t.Errorf("an idle tracker keeps %d bytes, want at most 4 KiB", per)
+	}
+	runtime.KeepAlive(trackers)
 }

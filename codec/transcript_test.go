@@ -289,11 +289,11 @@ func run(t testing.TB, opts Tracker, steps []step) string {
 }
 
 // maxFootprint is the memory bound a tracker must keep between calls: two line buffers of
-// the cap per direction, the full queue, the held lines and the kept frames.
+// the cap per direction, the full queue and the held lines.
 func maxFootprint(tr *Tracker) int {
 	lim := tr.limit() + 1
 	buf := 2 * max(2*lim, 2*shrinkAbove)
-	return 2*buf + maxPending*96*2 + maxHeld*lim*2 + maxFramesKept*200*2
+	return 2*buf + maxPending*96*2 + maxHeld*lim*2
 }
 
 func TestTranscripts(t *testing.T) {
