@@ -63,5 +63,6 @@ type Frame struct {
 	End       int    // offset in the chunk just passed, right after this frame's last byte (see Tracker)
 	Auth      *Auth  // set on secret-bearing client lines (PASS, APOP, AUTH and its SASL lines, unknown lines in AUTHORIZATION) and on USER
 	Note      string // FrameAnomaly, FrameStopped, FrameEOF, and a FrameChallenge for a "+OK" continuation: what happened
+	Clean     bool   // FrameEOF: the stream ended with nothing unfinished (no pending command, open body or partial line)
 	State     State  // session state after this frame
 }

@@ -186,6 +186,7 @@ func (t *Tracker) EOF(dir Direction) []Frame {
 		notes = append(notes, strconv.Itoa(len(t.held))+" held client line(s) never classified")
 	}
 	if len(notes) == 0 {
+		f.Clean = true
 		notes = append(notes, dir.String()+" closed the connection")
 	}
 	f.Note = strings.Join(notes, "; ")

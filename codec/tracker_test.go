@@ -261,3 +261,34 @@ func TestIdleSessionsMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(trackers)
 }
+
+// TestEOFClean checks that only an end of stream with nothing unfinished is Clean.
+func TestEOFClean(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		server string
+		client string
+		dir    Direction
+		clean  bool
+	}{
+		{"server after QUIT", "+OK hi\r\n+OK bye\r\n", "QUIT\r\n", FromServer, true},
+		{"server with a command pending", "+OK hi\r\n", "NOOP\r\n", FromServer, false},
+		{"server inside a body", "+OK hi\r\n+OK\r\nline\r\n", "CAPA\r\n", FromServer, false},
+		{"client in AUTHORIZATION", "+OK hi\r\n", "", FromClient, true},
+		{"client without QUIT in TRANSACTION", "+OK hi\r\n+OK\r\n+OK in\r\n", "USER a\r\nPASS b\r\n", FromClient, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr Tracker
+			tr.Server([]byte(tc.server[:strings.Index(tc.server, "\n")+1]))
+			tr.Client([]byte(tc.client))
+			tr.Server([]byte(tc.server[strings.Index(tc.server, "\n")+1:]))
+			frames := tr.EOF(tc.dir)
+			if len(frames) != 1 || frames[0].Kind != FrameEOF {
+				t.Fatalf("EOF frames = %v", frames)
+			}
+			if frames[0].Clean != tc.clean {
+				t.Errorf("Clean = %v (note %q), want %v", frames[0].Clean, frames[0].Note, tc.clean)
+			}
+		})
+	}
+}

@@ -133,8 +133,8 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 	case codec.FrameBodyEnd:
 		r.bodyEnd(f)
 	case codec.FrameAnomaly, codec.FrameStopped, codec.FrameEOF:
-		if f.Note == "" {
-			return
+		if f.Note == "" || f.Clean {
+			return // a clean end of stream is told by the close event
 		}
 		text := f.Note
 		if f.Kind == codec.FrameStopped {

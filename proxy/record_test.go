@@ -198,3 +198,25 @@ func TestRecorderQuitInAuthorizationCommitsNothing(t *testing.T) {
 		t.Fatalf("QUIT from AUTHORIZATION committed: %+v", s)
 	}
 }
+
+func TestRecorderCleanEOFIsNoAnomaly(t *testing.T) {
+	sink := &memSink{}
+	r := newRecorder(sink, "s1", LogOptions{})
+	r.frame(&codec.Frame{Kind: codec.FrameEOF, Dir: codec.FromServer, Note: "server closed the connection", Clean: true}, "upstream")
+	r.frame(&codec.Frame{Kind: codec.FrameEOF, Dir: codec.FromClient, Note: "client closed without QUIT: no UPDATE"}, "client")
+	got := sink.kinds(logview.KindAnomaly)
+	if len(got) != 1 || got[0].Text != "client closed without QUIT: no UPDATE" || got[0].Leg != "client" {
+		t.Fatalf("anomalies = %+v, want only the unclean client EOF", got)
+	}
+}
+
+func TestRecorderLocalReplyDir(t *testing.T) {
+	sink := &memSink{}
+	r := newRecorder(sink, "s1", LogOptions{})
+	r.frame(replyFrame("DELE 1", "-ERR [SYS/PERM] command denied by proxy policy", codec.Transaction, false), legLocal)
+	r.frame(replyFrame("NOOP", "+OK", codec.Transaction, false), "upstream")
+	got := sink.kinds(logview.KindReply)
+	if got[0].Dir != logview.DirLocal || got[1].Dir != logview.DirServerToClient {
+		t.Fatalf("dirs = %q %q, want local then s2c", got[0].Dir, got[1].Dir)
+	}
+}
