@@ -141,7 +141,7 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 	case st != stlsAccepted:
 		return true
 	}
-	if !s.handshakeClient("stls") {
+	if !onFreshStack(func() bool { return s.handshakeClient("stls") }) {
 		return false
 	}
 	s.mu.Lock()

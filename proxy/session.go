@@ -96,7 +96,7 @@ func (s *session) run() {
 	s.idle = time.AfterFunc(idle, s.checkIdle)
 	defer s.idle.Stop()
 
-	if s.listener == "tls" && !s.handshakeClient("tls") {
+	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
 		s.end()
 		return
 	}
@@ -105,7 +105,7 @@ func (s *session) run() {
 	if s.srv.cfg.InsecureSkipVerify {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
-	if !s.dialUpstream() {
+	if !onFreshStack(s.dialUpstream) {
 		s.end()
 		return
 	}
@@ -114,6 +114,17 @@ func (s *session) run() {
 	s.pumpUp()
 	<-done
 	s.end()
+}
+
+// onFreshStack runs f on a goroutine of its own and returns its result. A TLS handshake
+// (certificate verification, post-quantum key exchange) grows a goroutine's stack to tens of
+// KiB, and Go shrinks a stack only gradually, at garbage collections; running handshakes on a
+// short-lived goroutine keeps the session's long-lived goroutines small, which is most of the
+// memory of an idle session.
+func onFreshStack(f func() bool) bool {
+	ok := make(chan bool)
+	go func() { ok <- f() }()
+	return <-ok
 }
 
 // end closes both legs and emits the close summary.
