@@ -81,11 +81,11 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sink, reopen, err := newSink(c)
+	sink, stopLog, reopen, err := newSink(c)
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
+	defer stopLog()
 	cfg.Sink = sink
 	srv, err := proxy.New(cfg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -91,37 +92,51 @@ func loadOrCreateKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// newSink returns where serve's events go, as the logging flags say, and the hook SIGHUP
-// calls to reopen the log file. Events are written by a goroutine of their own, so that a
-// slow terminal or disk never holds up forwarding; Close the sink to flush it.
-func newSink(c *cli.Context) (*logview.Async, func() error, error) {
+// newSink returns where serve's events go, as the logging flags say (nil when nothing is
+// logged, so that sessions skip building events and auditing bodies), a function that flushes
+// and stops it, and the hook SIGHUP calls to reopen the log file. Events are formatted and
+// written by a goroutine of their own, in one write per burst, so that a slow terminal or disk
+// never holds up forwarding.
+func newSink(c *cli.Context) (logview.Sink, func(), func() error, error) {
 	mode, err := logview.ParseColorMode(c.String("color"))
 	if err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, nil, usageError{err}
 	}
 	stderr := c.App.ErrWriter
+	// Only the Async goroutine writes to (and flushes) the buffered stderr.
+	buffered := bufio.NewWriterSize(stderr, 64<<10)
 	var sinks []logview.Sink
+	var flush []func() error
 	switch f := c.String("log-format"); f {
 	case "text":
 		file, _ := stderr.(*os.File)
-		sinks = append(sinks, logview.NewPrinter(stderr, logview.PrinterOptions{
+		sinks = append(sinks, logview.NewPrinter(buffered, logview.PrinterOptions{
 			Color: logview.UseColor(mode, file, os.Getenv), Location: time.Local}))
+		flush = append(flush, buffered.Flush)
 	case "json":
-		sinks = append(sinks, logview.NewJSONWriter(stderr))
+		sinks = append(sinks, logview.NewJSONWriter(buffered))
+		flush = append(flush, buffered.Flush)
 	case "none":
 	default:
-		return nil, nil, usagef("--log-format must be text, json or none (got %q)", f)
+		return nil, nil, nil, usagef("--log-format must be text, json or none (got %q)", f)
 	}
 	reopen := func() error { return nil }
 	if path := c.String("log-file"); path != "" {
 		fsink, err := logview.OpenFile(path, stderr)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
+		fsink.Deferred = true
 		sinks = append(sinks, fsink)
+		flush = append(flush, fsink.Flush)
 		reopen = fsink.Reopen
 	}
-	return logview.NewAsync(logview.Multi(sinks...), 0), reopen, nil
+	if len(sinks) == 0 {
+		return nil, func() {}, reopen, nil
+	}
+	async := logview.NewAsync(logview.Multi(sinks...), 0, flush...)
+	// Close only flushes and stops the goroutine; it cannot fail.
+	return async, func() { _ = async.Close() }, reopen, nil
 }
 
 // revealBanner is printed on stderr at start when --reveal-credentials is on.
@@ -133,9 +148,13 @@ const revealBanner = `
   └────────────────────────────────────────────────────────────────────────────┘
 `
 
-// warnStart prints and logs the warnings that insecure flags call for at start.
+// warnStart prints and logs the warnings that insecure flags call for at start; a nil sink
+// logs nothing.
 func warnStart(w io.Writer, sink logview.Sink, cfg proxy.Config) {
 	emit := func(text string) {
+		if sink == nil {
+			return
+		}
 		// A failing sink reports itself; the warning is also on stderr for the banner case.
 		_ = sink.Emit(logview.Event{V: logview.Version, Time: time.Now().UTC(), Kind: logview.KindWarning, Text: text})
 	}

@@ -246,11 +246,11 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sink, reopen, err := newSink(c)
+	sink, stopLog, reopen, err := newSink(c)
 	if err != nil {
 		return err
 	}
-	defer sink.Close()
+	defer stopLog()
 	cfg.Sink = sink
 	srv, err := proxy.New(cfg)
 	if err != nil {

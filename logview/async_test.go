@@ -2,6 +2,8 @@ package logview
 
 import (
 	"fmt"
+	"io"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -85,4 +87,38 @@ func (b *blockingSink) Emit(Event) error {
 	<-b.release
 	b.n++
 	return nil
+}
+
+// TestAsyncFlushesBurstsWithinLinger checks that a Deferred FileSink behind an Async sink
+// shows a burst of events in the file soon after it, in fewer writes than events, and that
+// Close writes the rest.
+func TestAsyncFlushesBurstsWithinLinger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.jsonl")
+	fs, err := OpenFile(path, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs.Deferred = true
+	flushes := 0
+	a := NewAsync(fs, 0, func() error { flushes++; return fs.Flush() })
+	const burst = 100
+	for i := range burst {
+		a.Emit(Event{V: Version, Kind: KindCommand, Text: fmt.Sprint("line ", i)})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for countLines(t, path) < burst && time.Now().Before(deadline) {
+		time.Sleep(Linger)
+	}
+	if n := countLines(t, path); n != burst {
+		t.Fatalf("%d lines in the file %v after the burst, want %d", n, 5*time.Second, burst)
+	}
+	a.Emit(Event{V: Version, Kind: KindClose})
+	a.Close()
+	if flushes >= burst {
+		t.Errorf("%d flushes for %d events: not batched", flushes, burst+1)
+	}
+	if n := countLines(t, path); n != burst+1 {
+		t.Fatalf("%d lines after Close, want %d", n, burst+1)
+	}
+	fs.Close()
 }

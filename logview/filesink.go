@@ -12,13 +12,21 @@ import (
 // failure (disk full, file system gone) is reported once on the report writer and the event is
 // dropped: Emit still returns nil, so logging trouble never stops a session. Events stay dropped
 // until Reopen succeeds. A FileSink is safe for concurrent use.
+//
+// With Deferred set, Emit only appends the line to a buffer, and Flush writes what is
+// buffered in one call; an Async sink given Flush calls it a few milliseconds after each burst
+// of events, so a busy proxy writes its log in large pieces. A buffer that reaches 64 KiB is
+// written at once. The zero Deferred writes every line as it is emitted.
 type FileSink struct {
 	path   string
 	report io.Writer
 
+	// Deferred makes Emit buffer lines until Flush; set it before the first Emit.
+	Deferred bool
+
 	mu     sync.Mutex
 	f      io.WriteCloser // nil after a failed Reopen
-	buf    []byte         // reused line buffer
+	buf    []byte         // reused line buffer; with Deferred, the lines not yet written
 	broken bool           // a write or reopen failed; events are dropped until Reopen succeeds
 	open   func(path string) (io.WriteCloser, error)
 }
@@ -53,16 +61,41 @@ func (s *FileSink) Emit(e Event) error {
 	if s.broken || s.f == nil {
 		return nil
 	}
-	line, err := appendEvent(s.buf[:0], &e)
+	start := 0
+	if s.Deferred {
+		start = len(s.buf)
+	}
+	line, err := appendEvent(s.buf[:start], &e)
 	if err != nil {
 		return err
 	}
-	line = append(line, '\n')
-	s.buf = line
-	if _, err := s.f.Write(line); err != nil {
-		s.fail(fmt.Errorf("logview: write log file %s: %w; dropping events until it is reopened", s.path, err))
+	s.buf = append(line, '\n')
+	if !s.Deferred || len(s.buf) >= maxDeferred {
+		s.writeLocked()
 	}
 	return nil
+}
+
+// maxDeferred is the most a Deferred FileSink buffers before it writes.
+const maxDeferred = 64 << 10
+
+// Flush writes the lines a Deferred sink buffered. Like Emit it reports a failure once and
+// returns nil, so that logging trouble never stops the caller.
+func (s *FileSink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.buf) > 0 && !s.broken && s.f != nil {
+		s.writeLocked()
+	}
+	return nil
+}
+
+// writeLocked writes the buffered bytes and empties the buffer. s.mu is held.
+func (s *FileSink) writeLocked() {
+	if _, err := s.f.Write(s.buf); err != nil {
+		s.fail(fmt.Errorf("logview: write log file %s: %w; dropping events until it is reopened", s.path, err))
+	}
+	s.buf = s.buf[:0]
 }
 
 // fail marks the sink broken and reports err, unless a failure is already being reported.
@@ -80,6 +113,10 @@ func (s *FileSink) fail(err error) {
 func (s *FileSink) Reopen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.buf) > 0 && !s.broken && s.f != nil {
+		s.writeLocked() // lines emitted before the rotation belong in the old file
+	}
+	s.buf = s.buf[:0]
 	if s.f != nil {
 		_ = s.f.Close() // a close error of the old file says nothing about the new one
 		s.f = nil
@@ -98,12 +135,15 @@ func (s *FileSink) Reopen() error {
 	return nil
 }
 
-// Close closes the file. Emit after Close drops events.
+// Close writes what is buffered and closes the file. Emit after Close drops events.
 func (s *FileSink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f == nil {
 		return nil
+	}
+	if len(s.buf) > 0 && !s.broken {
+		s.writeLocked()
 	}
 	err := s.f.Close()
 	s.f = nil

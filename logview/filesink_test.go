@@ -259,3 +259,37 @@ func TestFileSinkConcurrentLinesIntact(t *testing.T) {
 		t.Errorf("%d events, want 800", n)
 	}
 }
+
+func TestFileSinkDeferred(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log.jsonl")
+	s, err := OpenFile(path, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Deferred = true
+	s.Emit(Event{V: Version, Kind: KindCommand, Text: "one"})
+	s.Emit(Event{V: Version, Kind: KindCommand, Text: "two"})
+	if n := countLines(t, path); n != 0 {
+		t.Fatalf("%d lines written before Flush, want 0", n)
+	}
+	s.Flush()
+	if n := countLines(t, path); n != 2 {
+		t.Fatalf("%d lines after Flush, want 2", n)
+	}
+	s.Emit(Event{V: Version, Kind: KindCommand, Text: "three"})
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reopen(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countLines(t, path+".1"); n != 3 {
+		t.Errorf("rotated file has %d lines, want the 3 emitted before Reopen", n)
+	}
+	s.Emit(Event{V: Version, Kind: KindCommand, Text: "four"})
+	s.Close()
+	if n := countLines(t, path); n != 1 {
+		t.Errorf("new file has %d lines after Close, want 1", n)
+	}
+}

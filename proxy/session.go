@@ -76,7 +76,7 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 		client:   c,
 		listener: listenerName(isTLS),
 	}
-	s.t.BodyData = srv.cfg.Log.Bodies != BodiesNone // the recorder audits RETR/TOP content
+	s.t.BodyData = srv.cfg.Sink != nil && srv.cfg.Log.Bodies != BodiesNone // the recorder audits RETR/TOP content
 	s.cond = sync.NewCond(&s.mu)
 	s.ctx, s.finishC = context.WithCancelCause(srv.base)
 	s.clientSec = "plaintext"
