@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/popwire/popwire/audit"
@@ -24,7 +25,7 @@ const (
 // maxKeptBody caps the content kept per message with BodiesFull.
 const maxKeptBody = 16 << 20
 
-// maxTaint caps how many secrets a session remembers for scrubbing errors and echoes.
+// maxTaint caps how many secrets a session remembers for scrubbing echoes and errors.
 const maxTaint = 16
 
 // LogOptions says what a session's log shows. The zero value keeps header summaries, shows
@@ -38,18 +39,21 @@ type LogOptions struct {
 
 // recorder turns one session's codec frames into log events. It is the one place where a
 // frame becomes an event, so it is also where redaction happens: every client line that the
-// codec marks as secret-bearing is logged through Auth.Safe, and the next server line is
-// scrubbed of the secrets just seen (servers do echo input). A recorder is used by one
-// session goroutine at a time; the proxy serialises calls.
+// codec marks as secret-bearing is logged through Auth.Safe, and every server line and error
+// text is scrubbed of the secrets the session has seen (servers do echo input, and a client
+// that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers the
+// user name is scrubbed the same way. A recorder is safe for concurrent use: both pumps and
+// the session's timers report to it.
 type recorder struct {
 	sink    logview.Sink
 	session string
 	opts    LogOptions
 	start   time.Time
 
-	user      string   // display name: as sent, or hashed with HideUsers
-	taint     [][]byte // secrets of the last secret-bearing client line, scrubbed from the next server line
-	secrets   [][]byte // the session's secrets, scrubbed from errors and texts of session events
+	mu        sync.Mutex // guards everything below
+	user      string     // display name: as sent, or hashed with HideUsers
+	rawUser   string     // the name as sent, scrubbed from texts with HideUsers
+	secrets   [][]byte   // the session's secrets (at most maxTaint), scrubbed from every text
 	state     codec.State
 	commands  int
 	msg       audit.Message
@@ -84,8 +88,10 @@ func (r *recorder) event(e logview.Event) {
 	if r.sink == nil {
 		return
 	}
-	e.Text = r.scrub(e.Text, r.secrets)
-	e.Err = r.scrub(e.Err, r.secrets)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e.Text = r.scrub(e.Text)
+	e.Err = r.scrub(e.Err)
 	r.emit(e)
 }
 
@@ -113,6 +119,8 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	switch f.Kind {
 	case codec.FrameGreeting:
 		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
@@ -146,7 +154,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		if f.Kind == codec.FrameStopped {
 			text = "framing stopped: " + text
 		}
-		r.emit(logview.Event{Kind: logview.KindAnomaly, Leg: leg, Text: r.scrub(text, r.secrets)})
+		r.emit(logview.Event{Kind: logview.KindAnomaly, Leg: leg, Text: r.scrub(text)})
 	}
 	r.state = f.State
 }
@@ -162,7 +170,7 @@ func (r *recorder) command(f *codec.Frame) {
 			e.Mech = f.Auth.Mech
 		}
 	} else {
-		e.Text = lineText(f)
+		e.Text = r.scrub(lineText(f))
 	}
 	if f.Cmd.Verb == "QUIT" {
 		r.quitSent = true
@@ -282,10 +290,15 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 // closeSummary emits the session's close event; reason says how the connection ended, and is
 // dropped when the session ended by QUIT.
 func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
+	if r.sink == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.quitOK {
 		reason = ""
 	}
-	r.event(logview.Event{Kind: logview.KindClose, Summary: &logview.Summary{
+	r.emit(logview.Event{Kind: logview.KindClose, Summary: &logview.Summary{
 		Duration:  time.Since(r.start).Round(time.Millisecond).String(),
 		Commands:  r.commands,
 		BytesUp:   bytesUp,
@@ -294,7 +307,7 @@ func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
 		Deleted:   r.deleted,
 		QuitSent:  r.quitSent,
 		Committed: r.committed,
-		Reason:    reason,
+		Reason:    r.scrub(reason),
 	}})
 }
 
@@ -315,52 +328,50 @@ func (r *recorder) learnUser(name string) {
 		r.user = name
 		return
 	}
+	r.rawUser = name
 	m := hmac.New(sha256.New, r.opts.UserKey)
 	m.Write([]byte(name))
 	r.user = "user-" + hex.EncodeToString(m.Sum(nil)[:6])
 }
 
-// remember makes secrets the taint for the next server line and keeps them, bounded, for
-// scrubbing session events.
+// remember keeps secrets, bounded, for scrubbing every later text of the session.
 func (r *recorder) remember(secrets [][]byte) {
-	r.taint = r.taint[:0]
 	for _, s := range secrets {
 		if len(s) == 0 {
 			continue
 		}
-		c := bytes.Clone(s)
-		r.taint = append(r.taint, c)
 		if len(r.secrets) == maxTaint {
 			r.secrets = append(r.secrets[:0], r.secrets[1:]...)
 		}
-		r.secrets = append(r.secrets, c)
+		r.secrets = append(r.secrets, bytes.Clone(s))
 	}
 }
 
 // serverText renders the text of a server status line (after its status and response code),
-// scrubbing the secrets of the client line just before it; the taint lasts for that one line.
+// scrubbed.
 func (r *recorder) serverText(f *codec.Frame) string {
 	s := f.Reply.Text
 	if f.Truncated {
 		s += "…"
 	}
-	if len(r.taint) > 0 {
-		s = r.scrub(s, r.taint)
-		r.taint = r.taint[:0]
-	}
-	return s
+	return r.scrub(s)
 }
 
-// scrub replaces every occurrence of a secret in s with the redaction marker, unless the
-// options reveal credentials.
-func (r *recorder) scrub(s string, secrets [][]byte) string {
-	if r.opts.RevealCredentials || s == "" {
+// scrub replaces every secret the session has seen in s with the redaction marker and, with
+// HideUsers, the user name with its hash; RevealCredentials leaves secrets in place.
+func (r *recorder) scrub(s string) string {
+	if s == "" {
 		return s
 	}
-	for _, sec := range secrets {
-		if len(sec) > 0 && strings.Contains(s, string(sec)) {
-			s = strings.ReplaceAll(s, string(sec), codec.Redacted)
+	if !r.opts.RevealCredentials {
+		for _, sec := range r.secrets {
+			if strings.Contains(s, string(sec)) {
+				s = strings.ReplaceAll(s, string(sec), codec.Redacted)
+			}
 		}
+	}
+	if r.rawUser != "" && strings.Contains(s, r.rawUser) {
+		s = strings.ReplaceAll(s, r.rawUser, r.user)
 	}
 	return s
 }

@@ -91,17 +91,32 @@ func TestRecorderRedactsPassAndItsEcho(t *testing.T) {
 	}
 }
 
-func TestRecorderTaintLastsOneLine(t *testing.T) {
+// TestRecorderScrubsPipelinedEcho sends USER and PASS in one go, as a pipelining client does,
+// so that the echo of the password comes two server lines after it, and later too.
+func TestRecorderScrubsPipelinedEcho(t *testing.T) {
 	sink := &memSink{}
 	r := newRecorder(sink, "s1", LogOptions{})
+	r.frame(cmdFrame("USER bob", codec.Authorization, &codec.Auth{Mech: "USER", User: "bob", Safe: "USER bob"}), "client")
 	r.frame(cmdFrame("PASS hunter2", codec.Authorization, &codec.Auth{Mech: "PASS", Safe: "PASS " + codec.Redacted,
 		Secrets: [][]byte{[]byte("hunter2")}}), "client")
-	r.frame(replyFrame("PASS x", "+OK welcome", codec.Transaction, false), "upstream")
-	r.frame(cmdFrame("NOOP", codec.Transaction, nil), "client")
-	r.frame(replyFrame("NOOP", "+OK hunter2 is a fine word", codec.Transaction, false), "upstream")
-	replies := sink.kinds(logview.KindReply)
-	if !strings.Contains(replies[1].Text, "hunter2") {
-		t.Errorf("a line two replies later was scrubbed too: %q", replies[1].Text)
+	r.frame(replyFrame("USER x", "+OK", codec.Authorization, false), "upstream")
+	r.frame(replyFrame("PASS x", "-ERR you said hunter2", codec.Authorization, false), "upstream")
+	r.frame(cmdFrame("NOOP", codec.Authorization, nil), "client")
+	r.frame(replyFrame("NOOP", "-ERR still hunter2", codec.Authorization, false), "upstream")
+	r.event(logview.Event{Kind: logview.KindError, Err: "proxy: upstream said hunter2"})
+	if out := sink.json(t); strings.Contains(out, "hunter2") {
+		t.Fatalf("echoed secret in the log:\n%s", out)
+	}
+}
+
+// TestRecorderHideUsersInServerText checks that a server line naming the user shows the hash.
+func TestRecorderHideUsersInServerText(t *testing.T) {
+	sink := &memSink{}
+	r := newRecorder(sink, "s1", LogOptions{HideUsers: true, UserKey: []byte("k")})
+	r.frame(cmdFrame("USER carol", codec.Authorization, &codec.Auth{Mech: "USER", User: "carol", Safe: "USER carol"}), "client")
+	r.frame(replyFrame("USER x", "+OK carol is known here", codec.Authorization, false), "upstream")
+	if out := sink.json(t); strings.Contains(out, "carol") {
+		t.Fatalf("user name in the log:\n%s", out)
 	}
 }
 
