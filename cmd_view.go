@@ -27,7 +27,7 @@ func viewCommand() *cli.Command {
 			&cli.StringFlag{Name: "command", Usage: "only events of this command verb (e.g. RETR, DELE)"},
 			&cli.BoolFlag{Name: "errors", Usage: "only -ERR replies, errors and anomalies"},
 			&cli.StringFlag{Name: "since", Usage: "only events at or after T (RFC 3339, YYYY-MM-DD, or a duration ago such as 15m)"},
-			&cli.StringFlag{Name: "until", Usage: "only events before T (same forms as --since)"},
+			&cli.StringFlag{Name: "until", Usage: "only events at or before T (same forms as --since)"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per session: user, messages retrieved and deleted, whether deletions were committed"},
 			&cli.BoolFlag{Name: "json", Usage: "write the filtered events (or summaries) as JSON lines"},
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "auto | always | never (auto: only on a terminal; NO_COLOR is honoured)"},

@@ -29,6 +29,7 @@ type Async struct {
 	done  chan struct{}
 	mu    sync.RWMutex // held for reading by Emit, for writing by Close
 	close bool
+	late  sync.Mutex // serialises the events emitted after Close, which bypass the goroutine
 }
 
 // NewAsync starts the goroutine that feeds next and returns the sink; queue <= 0 means
@@ -83,6 +84,8 @@ func (a *Async) Emit(e Event) error {
 	defer a.mu.RUnlock()
 	if a.close {
 		<-a.done // keep the order: everything queued before Close goes first
+		a.late.Lock()
+		defer a.late.Unlock()
 		err := a.next.Emit(e)
 		a.flushAll()
 		return err

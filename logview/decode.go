@@ -10,8 +10,10 @@ import (
 )
 
 // MaxLineSize is the longest JSON line the Decoder accepts, newline included. Longer lines are
-// skipped and reported as a LineError.
-const MaxLineSize = 1 << 20
+// skipped and reported as a LineError. It leaves room for the largest event popwire writes: a
+// body event under --bodies full carries up to 16 MiB of content, which JSON escaping can grow
+// sixfold. Memory is taken only as long lines arrive.
+const MaxLineSize = 100 << 20
 
 // LineError reports a line of a JSON-lines log that is not an event. The Decoder that returned
 // it can go on reading the following lines.

@@ -103,7 +103,7 @@ type MessageInfo struct {
 	Msg       int    `json:"msg"`                  // message number
 	UID       string `json:"uid,omitempty"`        // UIDL when known from a UIDL reply in the session
 	Octets    int64  `json:"octets"`               // octets of the unstuffed content
-	SHA256    string `json:"sha256,omitempty"`     // hex SHA-256 of the unstuffed content; RETR only
+	SHA256    string `json:"sha256,omitempty"`     // hex SHA-256 of the unstuffed content (for TOP, of what TOP returned)
 	From      string `json:"from,omitempty"`       // decoded From header
 	To        string `json:"to,omitempty"`         // decoded To header
 	Cc        string `json:"cc,omitempty"`         // decoded Cc header

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fatih/color"
 )
@@ -38,7 +40,7 @@ func newStyle(on bool, attrs ...color.Attribute) style {
 
 func (s style) add(dst []byte, text string) []byte {
 	dst = append(dst, s.open...)
-	dst = append(dst, text...)
+	dst = appendVisible(dst, text)
 	return append(dst, s.close...)
 }
 
@@ -131,7 +133,7 @@ func (p *Printer) appendPrefix(dst []byte, e *Event, mark string) []byte {
 	if session == "" {
 		session = "-"
 	}
-	dst = append(dst, session...)
+	dst = appendVisible(dst, session)
 	for i := len(session); i < sessionWidth; i++ {
 		dst = append(dst, ' ')
 	}
@@ -231,7 +233,7 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		dst = p.appendClose(dst, e)
 	default:
 		dst = p.appendPrefix(dst, e, "?")
-		dst = append(dst, e.Kind...)
+		dst = appendVisible(dst, string(e.Kind))
 		if e.Text != "" {
 			dst = append(dst, ' ')
 			dst = p.appendText(dst, style{}, e.Text)
@@ -268,18 +270,31 @@ func (p *Printer) appendText(dst []byte, s style, text string) []byte {
 	return append(dst, s.close...)
 }
 
-// appendVisible appends s with C0 controls and DEL shown as Unicode control pictures
-// (U+2400 block), so no escape sequence or line break from the wire reaches the terminal.
+// appendVisible appends s so that nothing in it can drive the terminal: C0 controls and DEL
+// become Unicode control pictures (U+2400 block), and C1 controls (U+0080–U+009F, which some
+// terminals take as CSI), bidirectional overrides and invalid UTF-8 become U+FFFD. Every
+// string that reaches the Printer from the wire or from a log file goes through it.
 func appendVisible(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c < 0x20:
 			dst = append(dst, 0xE2, 0x90, 0x80+c) // U+2400 + c
+			i++
 		case c == 0x7f:
 			dst = append(dst, "␡"...)
-		default:
+			i++
+		case c < utf8.RuneSelf:
 			dst = append(dst, c)
+			i++
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError || (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Bidi_Control, r) {
+				dst = append(dst, "\uFFFD"...)
+			} else {
+				dst = append(dst, s[i:i+n]...)
+			}
+			i += n
 		}
 	}
 	return dst
@@ -327,14 +342,18 @@ func (p *Printer) appendBody(dst []byte, e *Event) []byte {
 	return appendSize(dst, e.Bytes)
 }
 
+// appendMsgRef names a message by number and UID; a zero number (unknown) is left out.
 func appendMsgRef(dst []byte, msg int, uid string) []byte {
-	dst = append(dst, "msg "...)
-	dst = appendGrouped(dst, int64(msg))
-	if uid != "" {
-		dst = append(dst, " uid "...)
-		dst = appendVisible(dst, uid)
+	if msg != 0 || uid == "" {
+		dst = append(dst, "msg "...)
+		dst = appendGrouped(dst, int64(msg))
+		if uid == "" {
+			return dst
+		}
+		dst = append(dst, ' ')
 	}
-	return dst
+	dst = append(dst, "uid "...)
+	return appendVisible(dst, uid)
 }
 
 // sha256Prefix is how many hex digits of a SHA-256 the transcript shows.
@@ -461,7 +480,7 @@ func isLoopback(addr string) bool {
 
 func (p *Printer) appendTLS(dst []byte, e *Event) []byte {
 	dst = p.p.tls.add(dst, "TLS ")
-	dst = append(dst, orDash(e.Leg)...)
+	dst = appendVisible(dst, orDash(e.Leg))
 	dst = append(dst, " leg"...)
 	t := e.TLS
 	if t == nil {

@@ -151,3 +151,38 @@ var errDiskFull = errors.New("no space left on device")
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errDiskFull }
+
+// TestPrinterNeutralisesEveryField feeds server- and log-controlled text with terminal
+// controls into every field the Printer shows: no ESC, C1 control or bidi override may reach
+// the output.
+func TestPrinterNeutralisesEveryField(t *testing.T) {
+	const evil = "x\x1b[31mred\u009b2J\u202egnp.exe\xff"
+	events := []Event{
+		{Kind: KindSASL, Session: evil, Dir: evil, Mech: evil, Step: 1, Text: evil},
+		{Kind: KindPolicy, Action: evil, Verb: evil, Text: evil},
+		{Kind: KindReply, Status: evil, Code: evil, Answers: evil, Text: evil},
+		{Kind: KindError, Leg: evil, Err: evil},
+		{Kind: KindTLS, Leg: evil, TLS: &TLSInfo{Version: evil, Cipher: evil, SNI: evil, PeerSubject: evil, VerifyErr: evil}},
+		{Kind: KindBody, Answers: evil, Lines: 1, Bytes: 2, Text: evil,
+			Message: &MessageInfo{Msg: 1, UID: evil, Subject: evil, From: evil, SHA256: evil}},
+		{Kind: KindDelete, Msg: 1, UID: evil},
+		{Kind: KindClose, Summary: &Summary{Duration: evil, Reason: evil, Deleted: []string{evil}, Retrieved: []string{evil}}},
+		{Kind: Kind(evil), Text: evil},
+	}
+	var out bytes.Buffer
+	p := NewPrinter(&out, PrinterOptions{})
+	for _, e := range events {
+		if err := p.Emit(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := out.String()
+	for _, bad := range []string{"\x1b", "\u009b", "\u202e", "\xff"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("output holds %q:\n%s", bad, s)
+		}
+	}
+	if !strings.Contains(s, "␛[31mred") {
+		t.Errorf("ESC not shown as a control picture:\n%s", s)
+	}
+}

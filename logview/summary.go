@@ -3,6 +3,7 @@ package logview
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,8 +85,22 @@ func (sm *summariser) add(e Event) {
 		if sum := e.Summary; sum != nil {
 			a.s.Duration, a.s.Commands = sum.Duration, sum.Commands
 			a.s.Deleted, a.s.Committed, a.s.Reason = sum.Deleted, sum.Committed, sum.Reason
+			if len(a.s.Retrieved) == 0 {
+				// No audit records (--bodies none): the close event still names what was retrieved.
+				for _, id := range sum.Retrieved {
+					a.s.Retrieved = append(a.s.Retrieved, retrievedID(id))
+				}
+			}
 		}
 	}
+}
+
+// retrievedID turns an entry of Summary.Retrieved ("#n" or a UID) into a MessageInfo.
+func retrievedID(id string) MessageInfo {
+	if n, err := strconv.Atoi(strings.TrimPrefix(id, "#")); err == nil && strings.HasPrefix(id, "#") {
+		return MessageInfo{Msg: n}
+	}
+	return MessageInfo{UID: id}
 }
 
 // summaries returns the sessions that matched, completing what no close event supplied.

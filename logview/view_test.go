@@ -246,3 +246,26 @@ func TestParseTimeBound(t *testing.T) {
 		}
 	}
 }
+
+// TestSummaryRetrievedFromClose checks that a session logged with --bodies none, which has no
+// audit records, still shows what it retrieved, from its close event.
+func TestSummaryRetrievedFromClose(t *testing.T) {
+	sm := newSummariser(func(*Event) bool { return true })
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	sm.add(Event{Time: at, Session: "s", Kind: KindOpen, Client: "c"})
+	sm.add(Event{Time: at.Add(time.Second), Session: "s", Kind: KindClose,
+		Summary: &Summary{Retrieved: []string{"uid-a", "#2"}, QuitSent: true, Committed: true}})
+	sums := sm.summaries()
+	if len(sums) != 1 || len(sums[0].Retrieved) != 2 || sums[0].Retrieved[0].UID != "uid-a" || sums[0].Retrieved[1].Msg != 2 {
+		t.Fatalf("summaries %+v", sums)
+	}
+	var out bytes.Buffer
+	if err := writeSummaryTable(&out, sums, false, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"✉ uid uid-a\n", "✉ msg 2\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
