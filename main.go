@@ -261,8 +261,9 @@ func serve(c *cli.Context) error {
 }
 
 // runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
-// finish for up to grace before closing them (never with QUIT). SIGHUP calls reopen. An error
-// on failed (nil: none) ends it too.
+// finish for up to grace before closing them (never with QUIT); a second signal during that
+// time ends the process at once. SIGHUP calls reopen. An error on failed (nil: none), or the
+// server failing, ends it too, after the sessions are closed.
 func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grace time.Duration, failed <-chan error) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -275,14 +276,18 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grac
 	for {
 		select {
 		case err := <-errc:
+			closeNow(srv)
 			return err
 		case err := <-failed:
+			closeNow(srv)
+			<-errc
 			return err
 		case <-hup:
 			if err := reopen(); err != nil {
 				fmt.Fprintf(c.App.ErrWriter, "popwire: reopening logs: %v\n", err)
 			}
 		case <-ctx.Done():
+			stop() // a second Ctrl-C now kills the process
 			sctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
 			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
@@ -294,6 +299,15 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grac
 			return nil
 		}
 	}
+}
+
+// closeNow closes srv and every session at once (without QUIT).
+func closeNow(srv *proxy.Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// An expired context makes Shutdown close the sessions instead of waiting; its error only
+	// says so.
+	_ = srv.Shutdown(ctx)
 }
 
 // listenAndServe runs srv and reports how it ended.
