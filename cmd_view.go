@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -40,6 +41,9 @@ func view(c *cli.Context) error {
 	mode, err := logview.ParseColorMode(c.String("color"))
 	if err != nil {
 		return usageError{err}
+	}
+	if c.Bool("follow") && (c.NArg() == 0 || slices.Contains(c.Args().Slice(), "-")) {
+		return usagef("--follow needs files: standard input is read as it arrives anyway")
 	}
 	now := time.Now()
 	var f logview.Filter

@@ -172,7 +172,7 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	}
 	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
-		return proxy.Config{}, err
+		return proxy.Config{}, usageError{err} // a bad --upstream-ca, as in probe and shell
 	}
 	cert, err := localCertificate(c)
 	if err != nil {

@@ -57,9 +57,6 @@ func New(conn net.Conn) *Conn {
 // State returns the POP3 session state as the codec follows it (RFC 1939 §3).
 func (c *Conn) State() codec.State { return c.t.State() }
 
-// NetConn returns the connection the Conn currently speaks on (a *tls.Conn after Upgrade).
-func (c *Conn) NetConn() net.Conn { return c.conn }
-
 // Close closes the connection without sending anything: no QUIT, so nothing is committed
 // (RFC 1939 §6).
 func (c *Conn) Close() error { return c.conn.Close() }
@@ -75,7 +72,9 @@ func (c *Conn) Send(line string) (string, error) {
 	if c.upgrade {
 		return "", ErrUpgrade
 	}
-	if len(c.queue) > 0 || c.waiting {
+	// Parts still queued are notes about lines no command asked for (an unsolicited -ERR, an
+	// anomaly); they come before the next reply, so only an unread reply blocks a send.
+	if c.waiting {
 		return "", fmt.Errorf("popclient: send: the previous reply has not been read")
 	}
 	if bytes.ContainsAny([]byte(line), "\r\n") {

@@ -189,7 +189,12 @@ func TestStartTLS(t *testing.T) {
 // TestCutShort reports a body cut short as ErrClosed, with the codec's note.
 func TestCutShort(t *testing.T) {
 	s := popclienttest.Start(t, popclienttest.Config{Replies: map[string]string{"RETR 1": "+OK\r\nline\r\n"}})
-	c := dial(t, s.Addr)
+	nc, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := popclient.New(nc)
+	t.Cleanup(func() { c.Close() })
 	ctx := testCtx(t)
 	if _, err := c.Read(ctx); err != nil {
 		t.Fatal(err)
@@ -213,9 +218,7 @@ func TestCutShort(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("waiting for the rest of the body: %v, want a deadline", err)
 	}
-	if tcp, ok := c.NetConn().(*net.TCPConn); ok {
-		tcp.CloseWrite()
-	}
+	nc.(*net.TCPConn).CloseWrite()
 	var notes []string
 	for {
 		p, err = c.Next(ctx)
@@ -231,5 +234,29 @@ func TestCutShort(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(notes, ";"), "cut short") {
 		t.Errorf("notes %q: want the body cut short", notes)
+	}
+}
+
+// TestUnsolicitedLineDoesNotBlock checks that an extra server line after a reply is reported
+// with the next reply instead of refusing the next command.
+func TestUnsolicitedLineDoesNotBlock(t *testing.T) {
+	s := popclienttest.Start(t, popclienttest.Config{Replies: map[string]string{
+		"NOOP": "+OK\r\n-ERR extra line nobody asked for\r\n",
+		"STAT": "+OK 1 20\r\n",
+	}})
+	c := dial(t, s.Addr)
+	ctx := testCtx(t)
+	if _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Do(ctx, "NOOP"); err != nil || !r.OK() {
+		t.Fatalf("NOOP = %+v, %v", r, err)
+	}
+	r, err := c.Do(ctx, "STAT")
+	if err != nil || !r.OK() || r.Text != "1 20" {
+		t.Fatalf("STAT after an unsolicited line = %+v, %v", r, err)
+	}
+	if !strings.Contains(strings.Join(r.Notes, "|"), "extra line") {
+		t.Errorf("notes %q do not report the unsolicited line", r.Notes)
 	}
 }

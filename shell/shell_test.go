@@ -179,3 +179,18 @@ func TestTerminal(t *testing.T) {
 		t.Errorf("history = %q, want only the redacted line", term.hist.lines)
 	}
 }
+
+// TestTerminalOverwritesLineWithTrailingBlank types a password with a blank after it: the
+// shell sends the trimmed line, and the screen must still be overwritten.
+func TestTerminalOverwritesLineWithTrailingBlank(t *testing.T) {
+	tty := &fakeTTY{in: strings.NewReader("PASS " + secret + " ")}
+	term := newTerminal(tty, func() (func(), error) { return func() {}, nil }, func() (int, error) { return 200, nil })
+	line, err := term.ReadLine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	term.Echo(strings.TrimSpace(line), "PASS "+codec.Redacted)
+	if !strings.HasSuffix(tty.out.String(), "\x1b[1A\r\x1b[J"+Prompt+"PASS [redacted]\n") {
+		t.Errorf("screen not overwritten: %q", tty.out.String())
+	}
+}

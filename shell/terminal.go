@@ -3,6 +3,7 @@ package shell
 import (
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -84,14 +85,15 @@ func (t *Terminal) Answer() (string, error) {
 // secret, overwrites it with safe.
 func (t *Terminal) Echo(typed, safe string) {
 	t.hist.keep(safe)
-	if typed == safe || typed != t.shown {
+	// The shell trims what it sends; the screen shows the line as typed, blanks and all.
+	if typed == safe || strings.TrimSpace(typed) != strings.TrimSpace(t.shown) {
 		return
 	}
 	width, err := t.size()
 	if err != nil || width <= 0 {
 		width = 80
 	}
-	rows := (utf8.RuneCountInString(Prompt)+utf8.RuneCountInString(typed))/width + 1
+	rows := (utf8.RuneCountInString(Prompt)+utf8.RuneCountInString(t.shown))/width + 1
 	// Up rows lines, to column 0, erase to the end of the screen, then the safe line.
 	fmt.Fprintf(t.out, "\x1b[%dA\r\x1b[J%s%s\n", rows, Prompt, safe)
 }
