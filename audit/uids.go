@@ -61,11 +61,6 @@ func (u *UIDs) Get(n int) string {
 	return u.m[n]
 }
 
-// Len returns how many message numbers have a known UID.
-func (u *UIDs) Len() int {
-	return len(u.m)
-}
-
 // trimBlank strips spaces, tabs, CR and LF from both ends of b.
 func trimBlank(b []byte) []byte {
 	for len(b) > 0 && isBlank(b[0]) {

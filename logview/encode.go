@@ -105,6 +105,9 @@ func appendMessage(dst []byte, m *MessageInfo) []byte {
 	dst = appendStrField(dst, "message_id", m.MessageID)
 	dst = appendTrueField(dst, "top", m.Top)
 	dst = appendStrField(dst, "content", m.Content)
+	dst = appendTrueField(dst, "content_truncated", m.ContentTruncated)
+	dst = appendTrueField(dst, "header_truncated", m.HeaderTruncated)
+	dst = appendTrueField(dst, "header_malformed", m.HeaderMalformed)
 	return append(dst, '}')
 }
 

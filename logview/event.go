@@ -112,6 +112,10 @@ type MessageInfo struct {
 	MessageID string `json:"message_id,omitempty"` // Message-ID header as sent
 	Top       bool   `json:"top,omitempty"`        // the content came from TOP, so it may be partial
 	Content   string `json:"content,omitempty"`    // the unstuffed content itself, only under --bodies full
+
+	ContentTruncated bool `json:"content_truncated,omitempty"` // Content holds only the first 16 MiB
+	HeaderTruncated  bool `json:"header_truncated,omitempty"`  // the header block passed 64 KiB; fields come from what was kept
+	HeaderMalformed  bool `json:"header_malformed,omitempty"`  // lines that are not header fields were skipped
 }
 
 // Summary closes a session.

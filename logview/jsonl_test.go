@@ -26,9 +26,10 @@ func fullEvent() Event {
 		Leg: "upstream", ClientSec: "plaintext", UpstreamSec: "tls", Verb: "RETR", Answers: "RETR",
 		Status: "+OK", Code: "IN-USE", Text: "t", Redacted: true, Revealed: true, Mech: "PLAIN", Step: 2,
 		Lines: 3, Bytes: 4, Action: "deny", Err: "e",
-		TLS:     &TLSInfo{Version: "TLS 1.3", Cipher: "c", SNI: "h", PeerSubject: "CN=h", PeerNames: []string{"h", "i"}, Verified: true, VerifyErr: "v"},
-		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: "body"},
-		Msg:     7, UID: "y",
+		TLS: &TLSInfo{Version: "TLS 1.3", Cipher: "c", SNI: "h", PeerSubject: "CN=h", PeerNames: []string{"h", "i"}, Verified: true, VerifyErr: "v"},
+		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: "body",
+			ContentTruncated: true, HeaderTruncated: true, HeaderMalformed: true},
+		Msg: 7, UID: "y",
 		Summary: &Summary{Duration: "1s", Commands: 2, BytesUp: 3, BytesDown: 4, Retrieved: []string{"a"}, Deleted: []string{"b", "c"}, QuitSent: true, Committed: true, Reason: "r"},
 		Extra:   json.RawMessage(`{ "later" : [1, 2] }`),
 	}

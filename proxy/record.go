@@ -276,7 +276,8 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 		top := f.Cmd.Verb == "TOP"
 		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
 			SHA256: res.SHA256, From: res.From, To: res.To, Cc: res.Cc, Subject: res.Subject, Date: res.Date,
-			MessageID: res.MessageID, Top: top}
+			MessageID: res.MessageID, Top: top, ContentTruncated: res.BodyTruncated,
+			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
 		if res.Body != nil {
 			e.Message.Content = string(res.Body)
 		}
