@@ -160,7 +160,8 @@ func benchmarksFile(o *options, report string) string {
 		"seconds of the proxy process per 10^9 octets, from /proc/PID/stat); NOOP round trips on one " +
 		"session; complete sessions (connect, greeting, USER/PASS, STAT, RETR of a 4 KiB message, QUIT) " +
 		"from 200 concurrent clients; VmRSS of the proxy with idle logged-in sessions minus its VmRSS " +
-		"after one warm-up session. Every fetched message is checked by SHA-256.\n\n" + report
+		"after one warm-up session. Every fetched message is checked by SHA-256. What limits each figure, " +
+		"with profiles, is in [docs/performance.md](docs/performance.md).\n\n" + report
 }
 
 // measure starts the upstream, runs the rounds and returns the report and the exit status
