@@ -15,7 +15,7 @@ func (t *Tracker) clientLine(l line, end int) {
 		t.emit(withLine(Frame{Kind: FrameSASL, Dir: FromClient, Auth: a, End: end}, l))
 		return
 	}
-	if len(t.held) >= maxHeld {
+	if len(t.held) >= MaxHeld {
 		t.stop(FromClient, end, noteHeld)
 		return
 	}
@@ -51,7 +51,7 @@ func (t *Tracker) command(l line, end int) {
 			a = unknownAuth(l.b)
 		}
 	}
-	if t.fifo.len() >= maxPending {
+	if t.fifo.len() >= MaxPending {
 		t.stop(FromClient, end, notePipeline)
 		return
 	}

@@ -1,8 +1,8 @@
 package codec
 
-// maxPending caps the commands awaiting replies; beyond it framing stops, so that a client
+// MaxPending caps the commands awaiting replies; beyond it framing stops, so that a client
 // pipelining without end cannot grow a tracker without bound.
-const maxPending = 256
+const MaxPending = 256
 
 // bodyKind says what follows a +OK to a command.
 type bodyKind uint8

@@ -11,8 +11,9 @@ const DefaultMaxLine = 16 << 10
 // minMaxLine is the smallest line cap a tracker uses, whatever MaxLine says.
 const minMaxLine = 32
 
-// maxHeld caps the client lines held while AUTH waits for the server; beyond it framing stops.
-const maxHeld = 16
+// MaxHeld caps the client lines held while AUTH waits for the server (FrameHeld); one more
+// stops framing. A proxy that reads client lines one at a time can stay under it by pausing.
+const MaxHeld = 16
 
 // maxFramesKept is the frame slice capacity a tracker always keeps. A larger one (grown by a
 // chunk with many lines) is kept while calls keep filling more than a quarter of it, so a busy
@@ -197,8 +198,20 @@ func (t *Tracker) EOF(dir Direction) []Frame {
 // State returns the session state.
 func (t *Tracker) State() State { return t.state }
 
-// InBody reports whether a multi-line body is open on the server side.
-func (t *Tracker) InBody() bool { return t.body.open }
+// ServerMidLine reports whether the server has sent part of a line whose end the tracker has
+// not seen yet: a status line, a line of a multi-line reply, or a line of RETR/TOP content. A
+// writer that slots its own lines into the server's stream (a proxy answering a command
+// itself) must wait while it is true, or its line would land inside the server's. It is false
+// once framing has stopped, since lines are no longer followed.
+func (t *Tracker) ServerMidLine() bool {
+	if t.stopped {
+		return false
+	}
+	if t.body.open && t.body.kind == bodyData {
+		return t.body.st != bsBOL
+	}
+	return t.srv.active
+}
 
 // Pending returns the number of commands awaiting a reply, counting the greeting (the
 // pseudo-command of RFC 1939 §4) until it has arrived, and a command whose multi-line reply

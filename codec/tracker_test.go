@@ -38,7 +38,9 @@ func TestEndOffsets(t *testing.T) {
 		{"pipelined replies", [][2]string{{"S", "+OK\r\n"}, {"C", "USER a\r\nLIST\r\nQUIT\r\n"}}, "S",
 			"+OK\r\n+OK\r\n1 1\r\n.\r\n+OK\r\n", "reply@5 reply@10 list-line@15 body-end@18 reply@23"},
 		{"held line resolved by a challenge", [][2]string{{"S", "+OK\r\n"}, {"C", "AUTH PLAIN\r\n"}, {"C", "AGEAYg==\r\n"}}, "S",
-			"xx+ \r\n", ""},
+			"+ \r\n", "sasl@0 challenge@4"},
+		{"held line resolved by a challenge later in the chunk", [][2]string{{"S", "+OK\r\n"}, {"C", "NOOP\r\n"}, {"C", "AUTH PLAIN\r\n"}, {"C", "AGEAYg==\r\n"}}, "S",
+			"+OK\r\n+ \r\n", "reply@5 sasl@5 challenge@9"},
 		{"STLS reply then injected bytes", [][2]string{{"S", "+OK\r\n"}, {"C", "STLS\r\n"}}, "S",
 			"+OK go\r\n+OK\r\n", "tls@8 anomaly@13"},
 		{"client STLS then injected command", [][2]string{{"S", "+OK\r\n"}}, "C",
@@ -51,11 +53,6 @@ func TestEndOffsets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{BodyData: true}
-			if tt.name == "held line resolved by a challenge" {
-				// The server line starts at offset 2 of a chunk whose first bytes end a
-				// previous unsolicited line; resolve with a clean chunk instead.
-				tt.chunk, tt.want = "+ \r\n", "sasl@0 challenge@4"
-			}
 			for _, b := range tt.before {
 				if b[0] == "C" {
 					tr.Client([]byte(b[1]))
@@ -123,8 +120,8 @@ func lines(fs []Frame) []string {
 
 func TestStateAccessors(t *testing.T) {
 	tr := &Tracker{}
-	if tr.Pending() != 1 || tr.State() != Authorization || tr.InBody() {
-		t.Fatalf("new tracker: Pending %d State %v InBody %v", tr.Pending(), tr.State(), tr.InBody())
+	if tr.Pending() != 1 || tr.State() != Authorization || tr.body.open {
+		t.Fatalf("new tracker: Pending %d State %v body open %v", tr.Pending(), tr.State(), tr.body.open)
 	}
 	tr.Server([]byte("+OK\r\n"))
 	tr.Client([]byte("USER a\r\nPASS b\r\nRETR 1\r\n"))
@@ -132,12 +129,12 @@ func TestStateAccessors(t *testing.T) {
 		t.Errorf("Pending = %d, want 3", tr.Pending())
 	}
 	tr.Server([]byte("+OK\r\n+OK\r\n+OK\r\nbody"))
-	if tr.Pending() != 1 || !tr.InBody() || tr.State() != Transaction {
-		t.Errorf("in body: Pending %d InBody %v State %v", tr.Pending(), tr.InBody(), tr.State())
+	if tr.Pending() != 1 || !tr.body.open || tr.State() != Transaction {
+		t.Errorf("in body: Pending %d body open %v State %v", tr.Pending(), tr.body.open, tr.State())
 	}
 	tr.Server([]byte("\r\n.\r\n"))
-	if tr.Pending() != 0 || tr.InBody() {
-		t.Errorf("after body: Pending %d InBody %v", tr.Pending(), tr.InBody())
+	if tr.Pending() != 0 || tr.body.open {
+		t.Errorf("after body: Pending %d body open %v", tr.Pending(), tr.body.open)
 	}
 	tr.Client([]byte("QUIT\r\n"))
 	tr.Server([]byte("+OK\r\n"))
@@ -161,7 +158,7 @@ func TestStoppedIsReportedOnce(t *testing.T) {
 
 func TestPipelineBound(t *testing.T) {
 	tr := &Tracker{}
-	fs := tr.Client(bytes.Repeat([]byte("NOOP\r\n"), maxPending+10))
+	fs := tr.Client(bytes.Repeat([]byte("NOOP\r\n"), MaxPending+10))
 	last := fs[len(fs)-1]
 	if last.Kind != FrameStopped || last.Note != notePipeline {
 		t.Fatalf("last frame %v %q, want stopped for the pipeline bound", last.Kind, last.Note)
@@ -212,8 +209,8 @@ func TestBodyChunkAllocs(t *testing.T) {
 		tr.Server([]byte("+OK\r\n"))
 		chunk := bytes.Repeat([]byte("a line of a message body, long enough to look like real mail.\r\n..x\r\n"), 400)
 		allocs := testing.AllocsPerRun(200, func() { tr.Server(chunk) })
-		if allocs != 0 || !tr.InBody() {
-			t.Errorf("BodyData %v: %v allocations per chunk (InBody %v), want 0", bodyData, allocs, tr.InBody())
+		if allocs != 0 || !tr.body.open {
+			t.Errorf("BodyData %v: %v allocations per chunk (body open %v), want 0", bodyData, allocs, tr.body.open)
 		}
 	}
 }
@@ -288,6 +285,43 @@ func TestEOFClean(t *testing.T) {
 			}
 			if frames[0].Clean != tc.clean {
 				t.Errorf("Clean = %v (note %q), want %v", frames[0].Clean, frames[0].Note, tc.clean)
+			}
+		})
+	}
+}
+
+func TestServerMidLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		feed   [][2]string // direction ("C"/"S") and bytes, in order
+		midway bool
+	}{
+		{"fresh", nil, false},
+		{"half a greeting", [][2]string{{"S", "+OK rea"}}, true},
+		{"greeting done", [][2]string{{"S", "+OK ready\r\n"}}, false},
+		{"unsolicited line cut before its LF", [][2]string{{"S", "+OK\r\n"}, {"S", "-ERR autologout\r"}}, true},
+		{"list line cut", [][2]string{{"S", "+OK\r\n"}, {"C", "LIST\r\n"}, {"S", "+OK\r\n1 12"}}, true},
+		{"list line done", [][2]string{{"S", "+OK\r\n"}, {"C", "LIST\r\n"}, {"S", "+OK\r\n1 12\r\n"}}, false},
+		{"body line cut", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}, {"S", "+OK\r\nSubject: x"}}, true},
+		{"body line done", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}, {"S", "+OK\r\nSubject: x\r\n"}}, false},
+		{"body dot line cut", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}, {"S", "+OK\r\na\r\n."}}, true},
+		{"body ended", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}, {"S", "+OK\r\na\r\n.\r\n"}}, false},
+		{"framing stopped mid-line", [][2]string{{"S", "+OK\r\n"}, {"S", "\x01junk"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, bodyData := range []bool{false, true} {
+				tr := &Tracker{BodyData: bodyData}
+				for _, f := range tt.feed {
+					if f[0] == "C" {
+						tr.Client([]byte(f[1]))
+					} else {
+						tr.Server([]byte(f[1]))
+					}
+				}
+				if got := tr.ServerMidLine(); got != tt.midway {
+					t.Errorf("BodyData %v: ServerMidLine = %v, want %v", bodyData, got, tt.midway)
+				}
 			}
 		})
 	}

@@ -293,7 +293,7 @@ func run(t testing.TB, opts Tracker, steps []step) string {
 func maxFootprint(tr *Tracker) int {
 	lim := tr.limit() + 1
 	buf := 2 * max(2*lim, 2*shrinkAbove)
-	return 2*buf + maxPending*96*2 + maxHeld*lim*2
+	return 2*buf + MaxPending*96*2 + MaxHeld*lim*2
 }
 
 func TestTranscripts(t *testing.T) {

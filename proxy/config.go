@@ -17,9 +17,9 @@ const (
 	DefaultHandshakeTimeout = 15 * time.Second
 )
 
-// Config configures a Server. The zero value proxies plaintext-or-TLS clients to
-// pop.gmail.com:995 over verified implicit TLS with the defaults above; it offers no STLS and
-// no TLS listener because it has no Certificate.
+// Config configures a Server. The zero value proxies plaintext clients to pop.gmail.com:995
+// over verified implicit TLS with the defaults above; having no Certificate, it offers no
+// STLS and refuses a TLS listener.
 type Config struct {
 	// Listen is the plaintext client listener address for ListenAndServe; "" means none.
 	Listen string

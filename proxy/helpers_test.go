@@ -84,9 +84,21 @@ func (r *recSink) find(t *testing.T, what string, ok func(logview.Event) bool) l
 // upstreamConn is one connection the fake upstream accepted: everything it received.
 type upstreamConn struct {
 	net.Conn
-	r   *bufio.Reader
-	got strings.Builder
-	mu  sync.Mutex
+	r    *bufio.Reader
+	got  strings.Builder
+	mu   sync.Mutex
+	done chan struct{} // closed when the script returned
+}
+
+// all waits for the script to return and returns everything it received.
+func (u *upstreamConn) all(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-u.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("upstream script did not finish")
+	}
+	return u.received()
 }
 
 // line reads one client line and records it.
@@ -135,12 +147,13 @@ func (u *fakeUpstream) serve(script func(*upstreamConn)) {
 		if err != nil {
 			return
 		}
-		uc := &upstreamConn{Conn: c, r: bufio.NewReader(c)}
+		uc := &upstreamConn{Conn: c, r: bufio.NewReader(c), done: make(chan struct{})}
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		u.conns <- uc
 		u.wg.Add(1)
 		go func() {
 			defer u.wg.Done()
+			defer close(uc.done)
 			defer c.Close()
 			script(uc)
 		}()
@@ -172,14 +185,22 @@ type testProxy struct {
 func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 	t.Helper()
 	good, _ := pkis(t)
+	if cfg.Certificate == nil {
+		cfg.Certificate = &good.leaf
+	}
+	return startProxyCert(t, cfg, upstreamAddr)
+}
+
+// startProxyCert is startProxy keeping cfg.Certificate as it is; without one, only the
+// plaintext listener serves.
+func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
+	t.Helper()
+	good, _ := pkis(t)
 	if cfg.Upstream == "" {
 		cfg.Upstream = upstreamAddr
 	}
 	if cfg.UpstreamRoots == nil {
 		cfg.UpstreamRoots = good.pool
-	}
-	if cfg.Certificate == nil {
-		cfg.Certificate = &good.leaf
 	}
 	sink := &recSink{}
 	cfg.Sink = sink
@@ -196,7 +217,12 @@ func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 		t.Fatal(err)
 	}
 	p := &testProxy{srv: srv, plain: pl.Addr().String(), tlsl: tl.Addr().String(), sink: sink, done: make(chan error, 1)}
-	go func() { p.done <- srv.Serve(Listener{Listener: pl}, Listener{Listener: tl, TLS: true}) }()
+	ls := []Listener{{Listener: pl}, {Listener: tl, TLS: true}}
+	if cfg.Certificate == nil {
+		tl.Close()
+		ls = ls[:1]
+	}
+	go func() { p.done <- srv.Serve(ls...) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -6,14 +6,16 @@ import (
 )
 
 // Client line buffer sizes: small while a session idles, growing up to maxClientLine for a
-// long SASL response. A line longer than maxClientLine is handed on in pieces, never cut.
+// long SASL response and shrinking back once it is consumed. A line longer than
+// maxClientLine is handed on in pieces, never cut.
 const (
 	initClientLine = 512
 	maxClientLine  = 64 << 10
 )
 
 // lineReader reads client lines one at a time from r. Its buffer grows from initClientLine
-// to max and is owned by the reader: a returned line is valid until the next call.
+// to max when a line needs it, goes back to initClientLine once every buffered byte is
+// consumed, and is owned by the reader: a returned line is valid until the next call.
 type lineReader struct {
 	r    io.Reader
 	buf  []byte
@@ -28,9 +30,13 @@ func newLineReader(r io.Reader, max int) *lineReader {
 }
 
 // next returns the next line with its LF and complete=true; or, when max bytes hold no LF,
-// those bytes with complete=false (the line continues); or, at the end of input, the
-// unterminated rest with complete=false and the read error.
+// those bytes with complete=false (the line continues). When reading fails, an unterminated
+// rest comes first, with complete=false and a nil error, and the read error on the next call.
 func (lr *lineReader) next() (line []byte, complete bool, err error) {
+	if lr.head == lr.tail && len(lr.buf) > initClientLine {
+		lr.buf = make([]byte, initClientLine)
+		lr.head, lr.tail = 0, 0
+	}
 	for {
 		unread := lr.buf[lr.head:lr.tail]
 		if i := bytes.IndexByte(unread, '\n'); i >= 0 {

@@ -22,7 +22,7 @@ import (
 
 // The file names of the local certificate authority and leaf under the certificate directory.
 const (
-	CAFileName   = "ca.pem"
+	caFileName   = "ca.pem"
 	caKeyName    = "ca-key.pem"
 	leafFileName = "cert.pem"
 	leafKeyName  = "key.pem"
@@ -58,9 +58,9 @@ func LoadOrCreateLocalCert(dir string) (*LocalCert, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("proxy: local certificate: %w", err)
 	}
-	caCert, caKey, err := loadPair(filepath.Join(dir, CAFileName), filepath.Join(dir, caKeyName))
+	caCert, caKey, err := loadPair(filepath.Join(dir, caFileName), filepath.Join(dir, caKeyName))
 	if errors.Is(err, fs.ErrNotExist) {
-		caCert, caKey, err = createCert(dir, CAFileName, caKeyName, nil, nil)
+		caCert, caKey, err = createCert(dir, caFileName, caKeyName, nil, nil)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("proxy: local CA: %w", err)
@@ -79,7 +79,7 @@ func LoadOrCreateLocalCert(dir string) (*LocalCert, error) {
 	}
 	return &LocalCert{
 		Dir:         dir,
-		CAFile:      filepath.Join(dir, CAFileName),
+		CAFile:      filepath.Join(dir, caFileName),
 		Fingerprint: strings.Join(hexes, ":"),
 		CAPEM:       pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caCert.Raw}),
 		Certificate: tls.Certificate{Certificate: [][]byte{leaf.Raw, caCert.Raw}, PrivateKey: leafKey, Leaf: leaf},

@@ -31,8 +31,8 @@ type localAnswer struct {
 	seq    int    // the command's position since the last framing restart
 	verb   string // the command answered
 	action string // logview policy action
-	reply  []byte // the line, CRLF included
-	stls   bool   // an STLS to accept or refuse at delivery time
+	reply  []byte // the line, CRLF included; nil for an STLS decided at delivery time
+	stls   bool   // an STLS: pumpUp waits for its answer
 }
 
 // decide returns the local answer for a command, or ok=false when it goes upstream.
@@ -41,13 +41,17 @@ func (s *session) decide(verb string, seq int) (a localAnswer, ok bool) {
 	switch {
 	case s.srv.deny[verb]:
 		a.action, a.reply = "deny", replyDenied
-	case verb == "STLS" && s.clientTLS:
-		a.action, a.reply = "stls", replyTLSActive
-	case verb == "STLS" && s.srv.clientTLS == nil:
-		a.action, a.reply = "stls", replyNoSTLS
 	case verb == "STLS":
+		// Accepted or refused, nothing the client sends after STLS before its answer is
+		// read (RFC 2595 §4): pumpUp waits for the answer.
 		a.action, a.stls = "stls", true
 		s.stls = stlsPending
+		switch {
+		case s.clientTLS:
+			a.reply = replyTLSActive
+		case s.srv.clientTLS == nil:
+			a.reply = replyNoSTLS
+		}
 	case s.srv.cfg.RequireTLS && !s.clientTLS && (verb == "USER" || verb == "PASS" || verb == "APOP" || verb == "AUTH"):
 		a.action, a.reply = "require-tls", replyTLSRequired
 	default:
@@ -64,17 +68,18 @@ func (s *session) controlled(verb string) bool {
 }
 
 // deliverLocal writes every local answer whose turn has come, and shows each to the tracker
-// as the reply the client received, so that later replies pair with the right commands.
-// s.mu is held.
+// as the reply the client received, so that later replies pair with the right commands. An
+// answer never lands inside a server line: while one is partly received (an unsolicited
+// line, say), answers wait for serverBytes to deliver them once it completes. s.mu is held.
 func (s *session) deliverLocal() error {
-	for len(s.localq) > 0 && s.greeted && s.done == s.localq[0].seq {
+	for len(s.localq) > 0 && s.greeted && s.done == s.localq[0].seq && !s.t.ServerMidLine() {
 		a := s.localq[0]
 		s.localq = append(s.localq[:0], s.localq[1:]...)
-		accepted := a.stls && s.t.State() == codec.Authorization
+		accepted := a.stls && a.reply == nil && s.t.State() == codec.Authorization
 		switch {
 		case accepted:
 			a.reply = replySTLS
-		case a.stls:
+		case a.reply == nil:
 			a.reply = replySTLSState
 		}
 		if err := s.writeClient(a.reply); err != nil {
@@ -85,8 +90,8 @@ func (s *session) deliverLocal() error {
 			s.rec.frame(&frames[i], legLocal)
 		}
 		s.done++
-		if !a.stls {
-			// An STLS answer shows as a local reply already; a refusal is a policy decision.
+		if !accepted {
+			// An accepted STLS shows as a local reply already; a refusal is a policy decision.
 			s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
 		}
 		if a.stls {

@@ -20,6 +20,10 @@ func (s *session) pumpDown(done chan<- struct{}) {
 		if n > 0 {
 			s.touch()
 			if werr := s.serverBytes(buf[:n]); werr != nil {
+				if errors.Is(werr, errFramingLost) {
+					s.finish("framing lost")
+					return
+				}
 				leg := "client"
 				if errors.Is(werr, errUpstreamWrite) {
 					leg = "upstream"
@@ -58,6 +62,7 @@ func (s *session) serverBytes(p []byte) error {
 		}
 		p = p[n:]
 	}
+	s.wakeUp()
 	return nil
 }
 
@@ -109,6 +114,14 @@ func (s *session) serverPiece(p []byte) error {
 		case codec.FrameSASL:
 			if line := s.popHeld(); line != nil {
 				s.fwd = append(s.fwd, line)
+			}
+		case codec.FrameStopped:
+			err = s.serverFramingLost(f.Note)
+			if err == nil && s.capa.active {
+				// The CAPA reply will never end: pass on what it held, unchanged.
+				err = s.capa.flush(s, p[w:f.End])
+				w = f.End
+				s.capa.active, s.capa.pend = false, s.capa.pend[:0]
 			}
 		}
 		if err != nil {

@@ -57,6 +57,17 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.finish("client line too long")
 		return false
 	}
+	if !s.longLine {
+		s.waitRoom()
+	}
+	if s.stls != stlsNone {
+		// An STLS met among held lines is waiting for its answer: like every byte sent
+		// after STLS before its answer, this line is never framed nor forwarded.
+		s.mu.Unlock()
+		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
+			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line))})
+		return true
+	}
 	s.longLine = !complete
 	fwd := true
 	frames := s.t.Client(line)
@@ -64,6 +75,8 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		f := &frames[i]
 		s.rec.frame(f, "client")
 		switch f.Kind {
+		case codec.FrameStopped:
+			return s.clientFramingLost(f.Note, line)
 		case codec.FrameCommand:
 			seq := s.cmds
 			s.cmds++
@@ -111,22 +124,22 @@ func (s *session) writeFailed(leg string, err error) {
 	s.finish(leg + " write failed")
 }
 
-// stlsWaiting reports whether the client's last line was an STLS that popwire will answer
-// itself (whether or not the answer has been written yet).
+// stlsWaiting reports whether an STLS awaits or just got its answer (popwire answers every
+// STLS itself, accepting or refusing it).
 func (s *session) stlsWaiting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stls != stlsNone
 }
 
-// upgradeClient completes a client-leg STLS (RFC 2595 §4): the bytes the client sent after
-// STLS are discarded unread (STARTTLS command injection, CVE-2011-0411), the answer waits for
-// its turn, and after +OK the handshake runs on the raw connection. It reports false when the
-// session must end.
+// upgradeClient completes a client-leg STLS, accepted or refused (RFC 2595 §4): the bytes the
+// client sent after STLS are discarded unread (STARTTLS command injection, CVE-2011-0411),
+// reading waits until the answer has been delivered, and after +OK the handshake runs on the
+// raw connection. It reports false when the session must end.
 func (s *session) upgradeClient(lr *lineReader) bool {
 	if n := lr.discard(); n > 0 {
 		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
-			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before the TLS handshake", n)})
+			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n)})
 	}
 	s.mu.Lock()
 	for s.stls == stlsPending && !s.ours() {

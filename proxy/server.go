@@ -29,6 +29,7 @@ type Server struct {
 	idPrefix  string
 	nextID    atomic.Uint64
 	active    atomic.Int64
+	refusing  atomic.Int64 // refusals in progress (see maxRefusing)
 
 	base       context.Context
 	cancelBase context.CancelCauseFunc
@@ -142,6 +143,12 @@ func (s *Server) acceptLoop(l Listener) {
 		backoff = 5 * time.Millisecond
 		if s.active.Add(1) > int64(s.maxConns()) {
 			s.active.Add(-1)
+			if s.refusing.Add(1) > maxRefusing {
+				// A flood: no goroutine, handshake or log line per connection.
+				s.refusing.Add(-1)
+				c.Close()
+				continue
+			}
 			s.sessions.Add(1)
 			go s.refuse(c, l.TLS)
 			continue
@@ -159,9 +166,14 @@ func (s *Server) maxConns() int {
 	return s.cfg.MaxConns
 }
 
+// maxRefusing caps the clients over MaxConns being refused at once (each refusal may wait
+// for a TLS handshake up to the handshake timeout); beyond it a connection is closed at once.
+const maxRefusing = 64
+
 // refuse answers a client over the MaxConns cap with one -ERR line and closes it.
 func (s *Server) refuse(c net.Conn, isTLS bool) {
 	defer s.sessions.Done()
+	defer s.refusing.Add(-1)
 	defer c.Close()
 	s.emit(logview.Event{Kind: logview.KindError, Client: c.RemoteAddr().String(), Listener: listenerName(isTLS),
 		Err: fmt.Sprintf("proxy: too many connections (%d): client refused", s.maxConns())})

@@ -60,7 +60,10 @@ type session struct {
 	paused    bool          // client writes wait: the client leg is switching to TLS
 	stls      stlsState
 	longLine  bool // a client line over maxClientLine is being passed on
-	capa      capaRewrite
+	upWait    bool // pumpUp waits for the server to catch up (waitRoom)
+	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
+	passThrough bool
+	capa        capaRewrite
 
 	bytesUp   atomic.Int64
 	bytesDown atomic.Int64

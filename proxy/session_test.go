@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"crypto/tls"
 	"io"
 	"strings"
@@ -130,9 +131,14 @@ func TestClientSTLSInjection(t *testing.T) {
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(tc, "STLS\r\nNOOP\r\nQUIT\r\n")
-	got, _ := io.ReadAll(tc)
-	if want := string(replyTLSActive) + "+OK\r\n+OK\r\n"; string(got) != want {
+	io.WriteString(tc, "STLS\r\n")
+	r := bufio.NewReader(tc)
+	if l, _ := r.ReadString('\n'); l != string(replyTLSActive) {
+		t.Fatalf("second STLS answer %q", l)
+	}
+	io.WriteString(tc, "NOOP\r\nQUIT\r\n")
+	got, _ := io.ReadAll(r)
+	if want := "+OK\r\n+OK\r\n"; string(got) != want {
 		t.Fatalf("after TLS got %q, want %q", got, want)
 	}
 	if u := up.next(t); u.received() != "NOOP\r\nQUIT\r\n" {
@@ -262,6 +268,27 @@ func TestMaxConns(t *testing.T) {
 		if got := second.rest(t); got != "-ERR [SYS/TEMP] too many connections\r\n" {
 			t.Fatalf("tls=%v: second client got %q", useTLS, got)
 		}
+	}
+}
+
+func TestRefusalsAreCapped(t *testing.T) {
+	up := newUpstream(t, false, func(u *upstreamConn) {
+		u.write(greeting)
+		u.line()
+	})
+	p := startProxy(t, Config{MaxConns: 1, HandshakeTimeout: time.Minute}, up.addr())
+	first := p.dial(t, false)
+	first.line(t)
+	// Each of these is refused on the TLS listener, where the refusal waits for a handshake
+	// the client never starts.
+	for range maxRefusing {
+		p.dialRaw(t)
+	}
+	over, _ := p.dialRaw(t)
+	over.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := over.Read(make([]byte, 1))
+	if n != 0 || (err != io.EOF && !isReset(err)) {
+		t.Fatalf("connection over the refusal cap: read %d bytes, %v; want it closed at once", n, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -28,8 +29,10 @@ type Dialer struct {
 	// session does not keep a copy of its own; nil means TLSConfig() is built per handshake.
 	// Set it with d.Config = d.TLSConfig() once the other fields are final.
 	Config *tls.Config
-	// Trace, when not nil, is called after each step with its duration and error (nil on success).
-	Trace func(step Step, took time.Duration, err error)
+
+	// control, when not nil, runs before each connection attempt of Connect (tests stand in
+	// a black hole with it).
+	control func(ctx context.Context, network, address string, c syscall.RawConn) error
 }
 
 // Upstream is an established upstream leg.
@@ -87,22 +90,46 @@ func (d *Dialer) Resolve(ctx context.Context) ([]string, error) {
 	return addrs, nil
 }
 
-// Connect opens a TCP connection to the first of addrs that answers.
+// Connect opens a TCP connection to the first of addrs that answers, trying them in order.
+// When ctx has a deadline each attempt gets an equal share of the time left (see
+// attemptTimeout), so that an address that drops packets cannot use up the time of the
+// addresses after it.
 func (d *Dialer) Connect(ctx context.Context, addrs []string) (net.Conn, error) {
 	_, port, err := d.hostPort()
 	if err != nil {
 		return nil, err
 	}
-	var nd net.Dialer
+	nd := net.Dialer{ControlContext: d.control}
 	last := errors.New("no addresses")
-	for _, a := range addrs {
-		c, err := nd.DialContext(ctx, "tcp", net.JoinHostPort(a, port))
+	for i, a := range addrs {
+		actx, cancel := attemptContext(ctx, len(addrs)-i)
+		c, err := nd.DialContext(actx, "tcp", net.JoinHostPort(a, port))
+		cancel()
 		if err == nil {
 			return c, nil
 		}
 		last = err
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	return nil, &DialError{Step: StepConnect, Addr: d.Addr, Err: last}
+}
+
+// attemptContext returns the context of one connection attempt out of left: when ctx has a
+// deadline, it gets an equal share of the time left.
+func attemptContext(ctx context.Context, left int) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, attemptTimeout(time.Until(deadline), left))
+}
+
+// attemptTimeout returns the time one connection attempt may take when left attempts (at
+// least one) share the time remaining.
+func attemptTimeout(remaining time.Duration, left int) time.Duration {
+	return remaining / time.Duration(max(left, 1))
 }
 
 // StartTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
@@ -184,20 +211,11 @@ func (d *Dialer) Handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error
 func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 	ctx, cancel := context.WithTimeout(ctx, orDuration(d.Timeout, DefaultDialTimeout))
 	defer cancel()
-	trace := func(s Step, start time.Time, err error) {
-		if d.Trace != nil {
-			d.Trace(s, time.Since(start), err)
-		}
-	}
-	start := time.Now()
 	addrs, err := d.Resolve(ctx)
-	trace(StepDNS, start, err)
 	if err != nil {
 		return nil, err
 	}
-	start = time.Now()
 	raw, err := d.Connect(ctx, addrs)
-	trace(StepConnect, start, err)
 	if err != nil {
 		return nil, err
 	}
@@ -206,22 +224,13 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		return up, nil
 	}
 	if d.Mode == UpstreamSTARTTLS {
-		start = time.Now()
 		up.Greeting, err = d.StartTLS(ctx, raw)
-		trace(StepSTLS, start, err)
 		if err != nil {
 			raw.Close()
 			return nil, err
 		}
 	}
-	start = time.Now()
 	tc, err := d.Handshake(ctx, raw)
-	var de *DialError
-	step := StepHandshake
-	if errors.As(err, &de) {
-		step = de.Step
-	}
-	trace(step, start, err)
 	if err != nil {
 		raw.Close()
 		return nil, err

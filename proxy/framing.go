@@ -1,0 +1,119 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/logview"
+)
+
+// Client pipelining limits. pumpUp stops reading client lines while pendingHigh commands
+// await replies, or while heldHigh lines are held during AUTH, until the server catches up:
+// an honest client then never reaches the codec's limits (codec.MaxPending, codec.MaxHeld),
+// where framing would stop. The server waits for nothing from us while replies are pending,
+// so the pause always ends.
+const (
+	pendingHigh = codec.MaxPending / 2
+	heldHigh    = codec.MaxHeld - 4
+)
+
+// replyCannotFrame tells the client why the session ends when its input cannot be framed
+// (RFC 3206 SYS/PERM: retrying will not help).
+var replyCannotFrame = []byte("-ERR [SYS/PERM] popwire cannot frame this input; closing\r\n")
+
+// errFramingLost ends a session whose server side could not be framed while a policy needs
+// framing; the event is already logged.
+var errFramingLost = errors.New("proxy: framing lost")
+
+// waitRoom waits, releasing s.mu, while the client is as far ahead of the server as
+// pendingHigh and heldHigh allow, and while an unsolicited server line is half received (a
+// command framed now would be paired with it, and its local answer would wait inside it).
+// pumpDown wakes it as server bytes arrive; closing wakes it too. s.mu is held.
+func (s *session) waitRoom() {
+	for !s.passThrough && !s.ours() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
+		s.t.Pending() == 0 && s.t.ServerMidLine()) {
+		s.upWait = true
+		s.cond.Wait()
+	}
+	s.upWait = false
+}
+
+// wakeUp wakes pumpUp if it waits for room. s.mu is held.
+func (s *session) wakeUp() {
+	if s.upWait {
+		s.cond.Broadcast()
+	}
+}
+
+// needsFraming reports whether a policy depends on every client command being framed: a
+// denied command, RequireTLS, STLS answered with the client-leg certificate, or a local
+// answer still waiting for its turn. Without one, lost framing only ends the logging.
+// s.mu is held.
+func (s *session) needsFraming() bool {
+	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil || len(s.localq) > 0
+}
+
+// clientFramingLost handles a codec.FrameStopped met on a client line. When a policy needs
+// framing the session ends (fail closed): the line and the held lines are not forwarded, and
+// the client is told why when no reply is outstanding. Otherwise the session passes the rest
+// through unframed, the held lines first, in order. It reports false when the session must
+// end. s.mu is held on entry and released on return.
+func (s *session) clientFramingLost(note string, line []byte) bool {
+	if s.needsFraming() {
+		held := len(s.held)
+		s.held = nil
+		var err error
+		if s.greeted && s.t.Pending() == 0 {
+			err = s.writeClient(replyCannotFrame)
+		}
+		s.mu.Unlock()
+		s.framingLostEvent("client", note, held)
+		if err != nil && !s.ours() {
+			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
+		}
+		s.finish("framing lost")
+		return false
+	}
+	s.startPassThrough()
+	s.fwd = append(s.fwd, line)
+	err := s.releaseHeld()
+	s.mu.Unlock()
+	if err != nil {
+		s.writeFailed("upstream", err)
+		return false
+	}
+	return true
+}
+
+// serverFramingLost handles a codec.FrameStopped met on server bytes: errFramingLost when a
+// policy needs framing, else the session passes the rest through unframed and the held client
+// lines are released, in order. s.mu is held.
+func (s *session) serverFramingLost(note string) error {
+	if s.needsFraming() {
+		held := len(s.held)
+		s.held = nil
+		s.framingLostEvent("upstream", note, held)
+		return errFramingLost
+	}
+	s.startPassThrough()
+	return nil
+}
+
+// startPassThrough switches the session to forwarding without framing; the lines held for
+// the tracker queue up for forwarding, oldest first. s.mu is held.
+func (s *session) startPassThrough() {
+	s.passThrough = true
+	s.fwd = append(s.fwd, s.held...)
+	s.held = nil
+	s.cond.Broadcast()
+}
+
+// framingLostEvent logs that the session ends because leg's input could not be framed.
+func (s *session) framingLostEvent(leg, note string, held int) {
+	msg := fmt.Sprintf("proxy: %s input cannot be framed (%s) and a policy (deny, require-tls, STLS) needs framing: session closed", leg, note)
+	if held > 0 {
+		msg += fmt.Sprintf("; %d held client line(s) not forwarded", held)
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: msg})
+}
