@@ -310,9 +310,14 @@ func closeNow(srv *proxy.Server) {
 	_ = srv.Shutdown(ctx)
 }
 
-// listenAndServe runs srv and reports how it ended.
+// listenAndServe runs srv and reports how it ended; a refused remote plaintext listener is a
+// usage error.
 func listenAndServe(srv *proxy.Server, errc chan<- error) {
-	errc <- srv.ListenAndServe()
+	err := srv.ListenAndServe()
+	if errors.Is(err, proxy.ErrRemotePlaintext) {
+		err = usagef("%v; add --allow-remote-plaintext to accept that", err)
+	}
+	errc <- err
 }
 
 func certCommand() *cli.Command {

@@ -15,6 +15,10 @@ type Listener struct {
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
 var ErrServerClosed = errors.New("proxy: server closed")
 
+// ErrRemotePlaintext is wrapped by the error that refuses a plaintext listener on an address
+// that is not loopback without Config.AllowRemotePlaintext: a configuration mistake.
+var ErrRemotePlaintext = errors.New("plaintext listener on a non-loopback address refused")
+
 // isLoopback reports whether a listener address only accepts local peers.
 func isLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
@@ -28,7 +32,7 @@ func (s *Server) checkListener(l Listener) error {
 		return fmt.Errorf("proxy: TLS listener %s needs a certificate", l.Addr())
 	}
 	if !l.TLS && !s.cfg.AllowRemotePlaintext && !isLoopback(l.Addr()) {
-		return fmt.Errorf("proxy: plaintext listener on non-loopback address %s refused (credentials would cross the network in clear; allow it explicitly)", l.Addr())
+		return fmt.Errorf("proxy: %w: %s (credentials would cross the network in clear; allow it explicitly)", ErrRemotePlaintext, l.Addr())
 	}
 	return nil
 }
