@@ -17,7 +17,7 @@ import (
 // Server read buffer sizes: a session starts with the small one and switches once, for good,
 // to the big one when a read fills it (a body is flowing). Idle sessions stay small.
 const (
-	smallServerBuf = 2 << 10
+	smallServerBuf = 1 << 10
 	bigServerBuf   = 32 << 10
 )
 
