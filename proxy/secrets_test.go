@@ -181,7 +181,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 			for range *secretRounds {
 				secret := randomSecret(r)
 				steps, extra := path.steps(secret)
-				events := runAuthSession(t, path.greeting, steps)
+				events := runAuthSession(t, path.greeting, steps, path.unframed)
 				checkNoSecret(t, events, secret, extra, !path.unframed)
 			}
 		})
@@ -189,7 +189,9 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 }
 
 // runAuthSession runs one session through the proxy and returns its events once it closed.
-func runAuthSession(t *testing.T, greeting string, steps []authStep) []logview.Event {
+// With unframed, popwire may refuse a line it cannot frame and close the session (it fails
+// closed because it answers STLS itself); the exchange then ends there.
+func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bool) []logview.Event {
 	t.Helper()
 	if greeting == "" {
 		greeting = "+OK ready\r\n"
@@ -209,7 +211,11 @@ func runAuthSession(t *testing.T, greeting string, steps []authStep) []logview.E
 	c.line(t)
 	for _, s := range steps {
 		c.send(t, s.client+"\r\n")
-		if got := c.line(t); got != s.server {
+		got := c.line(t)
+		if unframed && got == string(replyCannotFrame) {
+			break
+		}
+		if got != s.server {
 			t.Fatalf("after %q the client got %q, want %q", s.client, got, s.server)
 		}
 	}
