@@ -216,6 +216,10 @@ func (r *recorder) reply(f *codec.Frame, leg string) {
 		r.okReply(f, &e)
 	}
 	r.emit(e)
+	if e.Answers == "DELE" && e.Msg != 0 {
+		// After the +OK that it follows from.
+		r.emit(logview.Event{Kind: logview.KindDelete, Dir: dir, Msg: e.Msg, UID: e.UID})
+	}
 }
 
 // okReply follows the effects of a +OK on the mailbox: which message a body belongs to,
@@ -237,7 +241,6 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 		if n, ok := msgNumber(f.Cmd.Arg); ok {
 			e.Msg, e.UID = n, r.uids.Get(n)
 			r.deleted = append(r.deleted, r.msgName(n))
-			r.emit(logview.Event{Kind: logview.KindDelete, Dir: logview.DirServerToClient, Msg: n, UID: e.UID})
 		}
 	case "RSET":
 		r.deleted = r.deleted[:0]

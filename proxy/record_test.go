@@ -188,6 +188,11 @@ func TestRecorderMailboxAudit(t *testing.T) {
 		m.MessageID != "<m1@x>" || m.Msg != 1 {
 		t.Fatalf("message audit = %+v", m)
 	}
+	for i, e := range sink.events {
+		if e.Kind == logview.KindDelete && (i == 0 || sink.events[i-1].Answers != "DELE" || sink.events[i-1].Kind != logview.KindReply) {
+			t.Errorf("delete event at %d does not follow the +OK to DELE: %+v", i, sink.events[max(i-1, 0)])
+		}
+	}
 	del := sink.kinds(logview.KindDelete)
 	if len(del) != 1 || del[0].UID != "uid-one" || del[0].Msg != 1 {
 		t.Fatalf("delete events = %+v", del)
