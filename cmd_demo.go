@@ -81,24 +81,12 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	sink, stopLog, reopen, err := newSink(c)
-	if err != nil {
-		return err
-	}
-	defer stopLog()
-	cfg.Sink = sink
-	srv, err := proxy.New(cfg)
-	if err != nil {
-		return err
-	}
-	warnStart(c.App.ErrWriter, sink, cfg)
 	ca, err := localCA()
 	if err != nil {
 		return err
 	}
 	printDemoHelp(c.App.Writer, cfg, ca)
-
-	if err := runUntilSignal(c, srv, reopen, 5*time.Second, upErr); err != nil {
+	if err := runProxy(c, cfg, 5*time.Second, upErr); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, "demo stopped")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -27,17 +28,13 @@ func probeCommand() *cli.Command {
 		Usage:        "diagnose a POP3 server step by step: DNS, TCP, TLS, greeting, CAPA, login, STAT (never deletes)",
 		ArgsUsage:    "[HOST:PORT]",
 		OnUsageError: onUsageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "starttls", Usage: "read a plaintext greeting, then upgrade with STLS (port 110) instead of implicit TLS (port 995)"},
-			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "extra PEM root certificates to trust (added to the system roots)"},
-			&cli.StringFlag{Name: "upstream-name", Usage: "SNI and certificate name to check (default: the HOST)"},
-			&cli.BoolFlag{Name: "insecure-skip-verify", Usage: "do not fail on the certificate (the report still says whether it would verify)"},
 			&cli.StringFlag{Name: "user", Usage: "log in as this user (password from " + passwordEnv + " or a prompt), then STAT"},
 			&cli.StringFlag{Name: "auth", Value: "auto", Usage: "login method: auto (AUTH PLAIN when offered), user (USER/PASS) or plain (AUTH PLAIN)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "bound on each step"},
-			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
-		},
+		}, serverFlags("do not fail on the certificate (the report still says whether it would verify)")...),
 		Action: runProbe,
 	}
 }
@@ -54,13 +51,9 @@ func runProbe(c *cli.Context) error {
 	default:
 		return usagef("--auth must be auto, user or plain (got %q)", auth)
 	}
-	colour, err := colorFlag(c)
+	roots, colour, err := serverOptions(c)
 	if err != nil {
 		return err
-	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
-	if err != nil {
-		return usagef("%v", err)
 	}
 	o := probe.Options{
 		Addr: c.Args().First(), StartTLS: c.Bool("starttls"), ServerName: c.String("upstream-name"),
@@ -87,6 +80,31 @@ func runProbe(c *cli.Context) error {
 		return errors.New("probe: a step failed")
 	}
 	return nil
+}
+
+// serverFlags are the flags probe and shell share to reach and verify a POP3 server, and to
+// colour their output; skipVerify explains --insecure-skip-verify for the command.
+func serverFlags(skipVerify string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "upstream-ca", Usage: "extra PEM root certificates to trust (added to the system roots)"},
+		&cli.StringFlag{Name: "upstream-name", Usage: "SNI and certificate name to check (default: the HOST)"},
+		&cli.BoolFlag{Name: "insecure-skip-verify", Usage: skipVerify},
+		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
+	}
+}
+
+// serverOptions reads serverFlags: the roots to verify the server with, and whether stdout
+// gets colour.
+func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
+	colour, err := colorFlag(c)
+	if err != nil {
+		return nil, false, err
+	}
+	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
+	if err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	return roots, colour, nil
 }
 
 // colorFlag decides from --color whether stdout gets colour.

@@ -21,17 +21,13 @@ func shellCommand() *cli.Command {
 		Usage:        "talk POP3 to a server by hand: multi-line replies end by themselves, secrets stay hidden",
 		ArgsUsage:    "[HOST:PORT]",
 		OnUsageError: onUsageError,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "starttls", Usage: "read a plaintext greeting, then upgrade with STLS instead of implicit TLS"},
 			&cli.BoolFlag{Name: "plaintext", Usage: "no TLS at all: the password crosses the network in clear"},
-			&cli.StringSliceFlag{Name: "upstream-ca", Usage: "extra PEM root certificates to trust (added to the system roots)"},
-			&cli.StringFlag{Name: "upstream-name", Usage: "SNI and certificate name to check (default: the HOST)"},
-			&cli.BoolFlag{Name: "insecure-skip-verify", Usage: "do not verify the server certificate"},
 			&cli.StringFlag{Name: "script", Usage: "run the commands of FILE (one per line; - for stdin) instead of prompting; " +
 				"a bare PASS takes " + passwordEnv},
 			&cli.DurationFlag{Name: "timeout", Value: proxy.DefaultDialTimeout, Usage: "bound on connecting"},
-			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
-		},
+		}, serverFlags("do not verify the server certificate")...),
 		Action: runShell,
 	}
 }
@@ -49,13 +45,9 @@ func runShell(c *cli.Context) error {
 	case c.Bool("plaintext"):
 		mode = proxy.UpstreamPlaintext
 	}
-	colour, err := colorFlag(c)
+	roots, colour, err := serverOptions(c)
 	if err != nil {
 		return err
-	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
-	if err != nil {
-		return usagef("%v", err)
 	}
 	in, closeIn, err := shellInput(c)
 	if err != nil {

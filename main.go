@@ -246,6 +246,12 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	return runProxy(c, cfg, c.Duration("shutdown-timeout"), nil)
+}
+
+// runProxy sets up the logging flags' sinks for cfg, warns about insecure settings, and serves
+// until a signal (see runUntilSignal), flushing the logs at the end.
+func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-chan error) error {
 	sink, stopLog, reopen, err := newSink(c)
 	if err != nil {
 		return err
@@ -257,7 +263,7 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	warnStart(c.App.ErrWriter, sink, cfg)
-	return runUntilSignal(c, srv, reopen, c.Duration("shutdown-timeout"), nil)
+	return runUntilSignal(c, srv, reopen, grace, failed)
 }
 
 // runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
