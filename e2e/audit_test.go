@@ -21,6 +21,7 @@ func TestAuditCommitted(t *testing.T) {
 	t.Parallel()
 	needTool(t, "fetchmail")
 	d := dovecotInstance(t)
+	d.refillSmall(t, userCommit)
 	uids := uidlDirect(t, d, userCommit)
 	pw := startPopwire(t, d, popwireOpts{logFile: true})
 

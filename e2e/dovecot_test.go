@@ -201,6 +201,30 @@ func (d *dovecot) writeMailboxes(id identity) error {
 	return nil
 }
 
+// refillSmall gives user u the small mailbox again when an earlier run of a test in this
+// binary (go test -count=N) committed its deletion, so that tests that delete can repeat.
+func (d *dovecot) refillSmall(t *testing.T, u string) {
+	t.Helper()
+	if d.storedCount(t, u) > 0 {
+		return
+	}
+	id, err := mailIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := filepath.Join(d.maildir(u), "cur")
+	for i, m := range d.small {
+		// A new name: Dovecot gives the files new UIDs instead of reusing expunged ones.
+		name := fmt.Sprintf("%d.M%dP%d.popwire:2,S", 1700000000+i, i, time.Now().UnixNano())
+		if err := os.WriteFile(filepath.Join(cur, name), m.Data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chownTree(filepath.Join(d.dir, "mail", u), id.uid, id.gid); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // maildirName is the file name of the i-th message; names sort in mailbox order.
 func maildirName(i int) string {
 	return fmt.Sprintf("%d.M%dP1.popwire:2,S", 1700000000+i, i)
