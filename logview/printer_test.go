@@ -22,7 +22,13 @@ func readEvents(t testing.TB, name string) []Event {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	d := NewDecoder(f, name)
+	return decodeAll(t, f, name)
+}
+
+// decodeAll decodes every event of r, failing on any bad line.
+func decodeAll(t testing.TB, r io.Reader, name string) []Event {
+	t.Helper()
+	d := NewDecoder(r, name)
 	var events []Event
 	for {
 		e, err := d.Next()

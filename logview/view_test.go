@@ -27,18 +27,7 @@ func viewJSON(t *testing.T, f Filter) []Event {
 	if err := View(context.Background(), opts, []string{filepath.Join("testdata", "sample.jsonl")}, &out); err != nil {
 		t.Fatal(err)
 	}
-	var events []Event
-	d := NewDecoder(&out, "")
-	for {
-		e, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return events
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, e)
-	}
+	return decodeAll(t, &out, "")
 }
 
 func TestViewFilters(t *testing.T) {
