@@ -171,15 +171,20 @@ func (s *session) releaseHeld() error {
 // errUpstreamWrite marks a failed upstream write met while handling server bytes.
 var errUpstreamWrite = errors.New("proxy: writing to upstream")
 
+// recordEOF tells the tracker that leg's stream ended and logs what that leaves unfinished.
+func (s *session) recordEOF(dir codec.Direction, leg string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	frames := s.t.EOF(dir)
+	for i := range frames {
+		s.rec.frame(&frames[i], leg)
+	}
+}
+
 // upstreamEnded handles the end of the upstream's stream: the client is closed without any
 // byte invented for it (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
 func (s *session) upstreamEnded(err error) {
-	s.mu.Lock()
-	frames := s.t.EOF(codec.FromServer)
-	for i := range frames {
-		s.rec.frame(&frames[i], "upstream")
-	}
-	s.mu.Unlock()
+	s.recordEOF(codec.FromServer, "upstream")
 	if s.ours() {
 		return
 	}

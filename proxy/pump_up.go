@@ -166,12 +166,7 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 // clientEnded handles the end of the client's stream: a clean EOF is passed on as a
 // half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions); an error ends the session.
 func (s *session) clientEnded(err error) {
-	s.mu.Lock()
-	frames := s.t.EOF(codec.FromClient)
-	for i := range frames {
-		s.rec.frame(&frames[i], "client")
-	}
-	s.mu.Unlock()
+	s.recordEOF(codec.FromClient, "client")
 	if s.ours() {
 		return
 	}
