@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"time"
 )
 
@@ -71,6 +72,20 @@ func freePort() (string, error) {
 	addr := l.Addr().String()
 	l.Close()
 	return addr, nil
+}
+
+// startReady starts a proxy process and returns it once it accepts on addr; a process that
+// does not get there is stopped.
+func startReady(ctx context.Context, cs *children, cmd *exec.Cmd, addr string) (*instance, error) {
+	proc, err := cs.start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := waitReady(ctx, addr, proc); err != nil {
+		proc.stop()
+		return nil, err
+	}
+	return &instance{addr: addr, proc: proc}, nil
 }
 
 // waitReady polls addr until it accepts a connection, the process exits, or readyTimeout

@@ -91,15 +91,7 @@ func popwireContender(cs *children, name, bin, dir, upstream, caFile string, max
 		}
 		defer f.Close()
 		cmd.Stdout, cmd.Stderr = f, f
-		proc, err := cs.start(cmd)
-		if err != nil {
-			return nil, err
-		}
-		if err := waitReady(ctx, addr, proc); err != nil {
-			proc.stop()
-			return nil, err
-		}
-		return &instance{addr: addr, proc: proc}, nil
+		return startReady(ctx, cs, cmd, addr)
 	}}
 }
 

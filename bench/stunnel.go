@@ -48,15 +48,7 @@ func stunnelContender(cs *children, bin, dir, upstream, caFile string) contender
 		defer log.Close()
 		cmd := exec.Command(bin, conf)
 		cmd.Stdout, cmd.Stderr = log, log
-		proc, err := cs.start(cmd)
-		if err != nil {
-			return nil, err
-		}
-		if err := waitReady(ctx, addr, proc); err != nil {
-			proc.stop()
-			return nil, err
-		}
-		return &instance{addr: addr, proc: proc}, nil
+		return startReady(ctx, cs, cmd, addr)
 	}}
 }
 
