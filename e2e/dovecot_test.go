@@ -23,11 +23,12 @@ const (
 	userSTLS      = "stls"      // small mailbox: popwire's upstream in STLS mode
 	userCommit    = "commit"    // small mailbox: fetchmail retrieves and deletes
 	userKilled    = "killed"    // small mailbox: client killed after DELE
+	userBeside    = "beside"    // small mailbox: fetchmail --keep beside another fetchmail
 	userWrongCA   = "wrongca"   // small mailbox: never reached
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).

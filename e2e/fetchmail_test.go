@@ -2,9 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -78,14 +82,31 @@ func fetchmailUnsplit(data []byte) []byte {
 // plainRC is the fetchmail 6.4 server option that allows a plaintext connection.
 const plainRC = "sslproto '' no sslcertck"
 
-// runFetchmail runs one fetchmail pass as user against 127.0.0.1:port with the server options
-// in rcOpts, delivering each message to its own file through an MDA that alters nothing (no
-// Received line, no address rewriting, CRs kept). It asks UIDL (so popwire learns UIDs), and
-// with keep false it deletes what it fetched.
-// It returns the delivered messages.
+// runFetchmail runs one fetchmail pass as user against 127.0.0.1:port (see fetchmailArgs) and
+// returns the delivered messages.
 func runFetchmail(t *testing.T, port int, user, rcOpts string, keep bool) [][]byte {
 	t.Helper()
 	dir := t.TempDir()
+	env, args := fetchmailArgs(t, dir, port, user, rcOpts, keep)
+	if log, err := runCmd(3*time.Minute, env, "fetchmail", args...); err != nil {
+		t.Fatalf("fetchmail to port %d: %v\n%s", port, err, log)
+	}
+	var msgs [][]byte
+	for _, data := range readOutputs(t, filepath.Join(dir, "out")) {
+		msgs = append(msgs, data)
+	}
+	return msgs
+}
+
+// fetchmailArgs prepares one fetchmail pass in dir as user against 127.0.0.1:port with the
+// server options in rcOpts, delivering each message to its own file in dir/out through an MDA
+// that alters nothing (no Received line, no address rewriting, CRs kept). The pass asks UIDL
+// (so popwire learns UIDs), and with keep false it deletes what it fetched. Its lock file is in
+// dir too: as root, fetchmail would otherwise lock /var/run/fetchmail.pid whatever
+// FETCHMAILHOME says, and refuse to run beside another pass. It returns the environment and the
+// arguments to run fetchmail with.
+func fetchmailArgs(t *testing.T, dir string, port int, user, rcOpts string, keep bool) (env, args []string) {
+	t.Helper()
 	out := filepath.Join(dir, "out")
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
@@ -106,15 +127,8 @@ poll 127.0.0.1 service %d protocol pop3 auth password timeout 120 uidl
 	if err := os.WriteFile(rcPath, []byte(rc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir)
-	if log, err := runCmd(3*time.Minute, env, "fetchmail", "-f", rcPath, "-v", "--nosyslog"); err != nil {
-		t.Fatalf("fetchmail to port %d: %v\n%s", port, err, log)
-	}
-	var msgs [][]byte
-	for _, data := range readOutputs(t, out) {
-		msgs = append(msgs, data)
-	}
-	return msgs
+	env = append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir)
+	return env, []string{"-f", rcPath, "--pidfile", filepath.Join(dir, "fetchmail.pid"), "-v", "--nosyslog"}
 }
 
 // sums returns the sorted SHA-256 digests of msgs.
@@ -134,4 +148,48 @@ func short(digests []string) []string {
 		s[i] = d[:12]
 	}
 	return s
+}
+
+// TestFetchmailBeside runs a fetchmail pass while another fetchmail of the run is still
+// connected, as parallel tests do: each pass must keep its own lock file (as root, fetchmail's
+// default is /var/run/fetchmail.pid whatever FETCHMAILHOME says, and a second one refuses to
+// run).
+func TestFetchmailBeside(t *testing.T) {
+	t.Parallel()
+	needTool(t, "fetchmail")
+	d := dovecotInstance(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	env, args := fetchmailArgs(t, t.TempDir(), l.Addr().(*net.TCPAddr).Port, userBeside, plainRC, true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first := exec.CommandContext(ctx, "fetchmail", args...)
+	first.Env = env
+	first.WaitDelay = 5 * time.Second
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The first pass holds its lock from start until it exits, which it does once its silent
+	// server closes the connection: its error is the point of it.
+	defer func() { _ = first.Wait() }()
+	if err := l.(*net.TCPListener).SetDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := l.Accept()
+	if err != nil {
+		t.Fatalf("the first fetchmail did not connect: %v", err)
+	}
+	defer conn.Close()
+
+	got := runFetchmail(t, d.plainPort, userBeside, plainRC, true)
+	var want [][]byte
+	for _, m := range d.small {
+		want = append(want, m.served())
+	}
+	if g, w := sums(got), sums(want); !slices.Equal(g, w) {
+		t.Errorf("fetchmail delivered sha256 %v, want %v", short(g), short(w))
+	}
 }
