@@ -37,8 +37,7 @@ func usagef(format string, args ...any) error {
 // run runs the app and returns the exit status: 0 success, 1 runtime failure, 2 usage error.
 // Every failure prints one line on stderr.
 func run(args []string, stdout, stderr io.Writer) int {
-	app := newApp(stdout, stderr)
-	err := app.Run(args)
+	err := runApp(newApp(stdout, stderr), args)
 	if err == nil {
 		return 0
 	}
@@ -48,6 +47,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 1
+}
+
+// runApp runs app with args (the program name, then its arguments); an unknown command is a
+// usage error.
+func runApp(app *cli.App, args []string) error {
+	var unknown string
+	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
+	if err := app.Run(args); err != nil {
+		return err
+	}
+	if unknown != "" {
+		return usagef("unknown command %q (see popwire --help)", unknown)
+	}
+	return nil
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
@@ -60,11 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		CommandNotFound: func(c *cli.Context, name string) {
-			fmt.Fprintf(c.App.ErrWriter, "popwire: unknown command %q (see popwire --help)\n", name)
-			os.Exit(2)
-		},
-		Commands: []*cli.Command{serveCommand(), demoCommand(), viewCommand(), probeCommand(), shellCommand(), certCommand()},
+		Commands:       []*cli.Command{serveCommand(), demoCommand(), viewCommand(), probeCommand(), shellCommand(), certCommand()},
 	}
 }
 

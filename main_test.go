@@ -40,3 +40,17 @@ func TestExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownCommand checks that an unknown command is a usage error that run reports itself
+// (exit status 2, one line), as with "help" and an unknown topic.
+func TestUnknownCommand(t *testing.T) {
+	for _, args := range [][]string{{"serv"}, {"help", "serv"}, {"serv", "--listen", "x"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"popwire"}, args...), &out, &errb)
+			if code != 2 || errb.String() != "popwire: unknown command \"serv\" (see popwire --help)\n" {
+				t.Fatalf("code %d (want 2)\nstdout %q\nstderr %q", code, out.String(), errb.String())
+			}
+		})
+	}
+}
