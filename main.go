@@ -49,11 +49,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// runApp runs app with args (the program name, then its arguments); an unknown command is a
-// usage error.
+// runApp runs app with args (the program name, then its arguments), flags first wherever they
+// were typed (see flagsFirst); an unknown command is a usage error.
 func runApp(app *cli.App, args []string) error {
 	var unknown string
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
+	if len(args) > 1 {
+		rest, err := flagsFirst(app.Flags, app.Commands, args[1:])
+		if err != nil {
+			return err
+		}
+		args = append(args[:1:1], rest...)
+	}
 	if err := app.Run(args); err != nil {
 		return err
 	}

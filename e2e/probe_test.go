@@ -85,6 +85,23 @@ func TestProbeDovecot(t *testing.T) {
 			want: []string{"✗ connect", "connection refused"},
 		},
 		{
+			name: "flags after the server",
+			env:  []string{pw},
+			args: []string{loopback(d.tlsPort), "--upstream-ca", d.ca.CertPEM, "--upstream-name=" + serverName, "--user", userDirect},
+			want: []string{"✓ tls", "certificate verified", "✓ login", "✓ quit", "every step passed"},
+		},
+		{
+			name: "--insecure-skip-verify after the server",
+			args: []string{loopback(d.tlsPort), "--insecure-skip-verify", "--upstream-name", serverName},
+			want: []string{"✓ tls", "verification is off; with it on the handshake would fail", "✓ greeting", "every step passed"},
+		},
+		{
+			name: "a flag after -- is an argument",
+			args: []string{loopback(d.tlsPort), "--", "--insecure-skip-verify"},
+			code: 2,
+			want: []string{"probe takes at most one HOST:PORT (got 2 arguments)"},
+		},
+		{
 			name: "bad credentials",
 			env:  []string{"POPWIRE_PASSWORD=not-the-password"},
 			args: []string{"--upstream-ca", d.ca.CertPEM, "--upstream-name", serverName, "--user", userDirect, loopback(d.tlsPort)},
