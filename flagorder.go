@@ -84,3 +84,15 @@ func takesValue(flags []cli.Flag, arg string) bool {
 	}
 	return false
 }
+
+// noHelpSubcommands keeps urfave/cli from giving each of commands without subcommands of its
+// own a "help" subcommand, which would take an argument "help" or "h", even after "--", for
+// itself; --help and `popwire help CMD` still show the help.
+func noHelpSubcommands(commands []*cli.Command) {
+	for _, c := range commands {
+		if len(c.Subcommands) == 0 {
+			c.HideHelpCommand = true
+		}
+		noHelpSubcommands(c.Subcommands)
+	}
+}

@@ -50,10 +50,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runApp runs app with args (the program name, then its arguments), flags first wherever they
-// were typed (see flagsFirst); an unknown command is a usage error.
+// were typed (see flagsFirst), every other word an argument (see noHelpSubcommands); an
+// unknown command is a usage error.
 func runApp(app *cli.App, args []string) error {
 	var unknown string
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
+	noHelpSubcommands(app.Commands)
 	if len(args) > 1 {
 		rest, err := flagsFirst(app.Flags, app.Commands, args[1:])
 		if err != nil {

@@ -58,7 +58,7 @@ func openEvent(id string) string {
 func TestFlagsAnywhere(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Chdir(t.TempDir())
-	for name, data := range map[string]string{"a.jsonl": openEvent("sess-one") + openEvent("sess-two"), "--json": openEvent("sess-dash")} {
+	for name, data := range map[string]string{"a.jsonl": openEvent("sess-one") + openEvent("sess-two"), "--json": openEvent("sess-dash"), "help": openEvent("sess-help"), "h": openEvent("sess-h")} {
 		if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -82,6 +82,8 @@ func TestFlagsAnywhere(t *testing.T) {
 		{[]string{"view", "--summary", "a.jsonl", "--json"}, 0, []string{`"session":"sess-one"`, `"session":"sess-two"`}, nil, ""},
 		{[]string{"view", "a.jsonl", "--", "--json"}, 0, []string{"sess-one", "sess-dash"}, []string{`"v":1`}, ""},
 		{[]string{"view", "--session", "sess-dash", "--", "--json", "a.jsonl"}, 0, []string{"sess-dash"}, []string{"sess-one", `"v":1`}, ""},
+		{[]string{"view", "--", "help"}, 0, []string{"sess-help"}, []string{"USAGE"}, ""},
+		{[]string{"view", "h", "--json"}, 0, []string{`"session":"sess-h"`}, []string{"USAGE"}, ""},
 		{[]string{"view", "a.jsonl", "--since", "yesterday-ish"}, 2, nil, nil, "--since"},
 		{[]string{"view", "a.jsonl", "--no-such-flag"}, 2, nil, nil, "flag provided but not defined: -no-such-flag"},
 		{[]string{"probe", closed, "--json"}, 1, []string{`"ok": false`}, nil, "a step failed"},
