@@ -12,7 +12,7 @@ import (
 // popwireOpts configures one `popwire serve` process in front of the test Dovecot.
 type popwireOpts struct {
 	upstreamPort int    // Dovecot port; 0 means its implicit-TLS port
-	upstreamTLS  string // --upstream-tls; "" means implicit
+	upstreamTLS  string // --upstream-tls; "" means implicit; "none" adds --insecure-upstream-plaintext
 	upstreamCA   string // --upstream-ca; "" means the CA that signed Dovecot's certificate
 	logFile      bool   // pass --log-file (JSON lines) under the test's temp dir
 }
@@ -62,6 +62,9 @@ func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
 		"--upstream-tls", o.upstreamTLS,
 		"--upstream-ca", o.upstreamCA,
 		"--upstream-name", serverName,
+	}
+	if o.upstreamTLS == "none" {
+		args = append(args, "--insecure-upstream-plaintext")
 	}
 	if o.logFile {
 		pw.jsonLog = filepath.Join(dir, "popwire.jsonl")

@@ -29,9 +29,10 @@ var errFramingLost = errors.New("proxy: framing lost")
 // waitRoom waits, releasing s.mu, while the client is as far ahead of the server as
 // pendingHigh and heldHigh allow, and while an unsolicited server line is half received (a
 // command framed now would be paired with it, and its local answer would wait inside it).
-// pumpDown wakes it as server bytes arrive; closing wakes it too. s.mu is held.
+// pumpDown wakes it as server bytes arrive; closing and losing the upstream wake it too.
+// s.mu is held.
 func (s *session) waitRoom() {
-	for !s.passThrough && !s.ours() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
+	for !s.passThrough && !s.ours() && !s.upLost.Load() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
 		s.t.Pending() == 0 && s.t.ServerMidLine()) {
 		s.upWait = true
 		s.cond.Wait()

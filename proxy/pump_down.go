@@ -3,7 +3,10 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
+	"os"
+	"time"
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/logview"
@@ -16,6 +19,9 @@ func (s *session) pumpDown(done chan<- struct{}) {
 	defer close(done)
 	buf := make([]byte, smallServerBuf)
 	for {
+		if s.upLost.Load() {
+			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
+		}
 		n, err := s.upConn.Read(buf)
 		if n > 0 {
 			s.touch()
@@ -24,11 +30,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 					s.finish("framing lost")
 					return
 				}
-				leg := "client"
-				if errors.Is(werr, errUpstreamWrite) {
-					leg = "upstream"
-				}
-				s.writeFailed(leg, werr)
+				s.writeFailed("client", werr)
 				return
 			}
 			if n == len(buf) && len(buf) < bigServerBuf {
@@ -137,7 +139,10 @@ func (s *session) serverPiece(p []byte) error {
 			return err
 		}
 	}
-	return s.releaseHeld()
+	if err := s.releaseHeld(); err != nil {
+		s.loseUpstream(err)
+	}
+	return nil
 }
 
 // popHeld returns the oldest held client line, or nil.
@@ -150,17 +155,22 @@ func (s *session) popHeld() []byte {
 	return line
 }
 
-// releaseHeld forwards the held lines the tracker has classified, in order. s.mu is held.
+// releaseHeld forwards the held lines the tracker has classified, in order; once the upstream
+// is lost they are dropped. s.mu is held.
 func (s *session) releaseHeld() error {
 	if len(s.fwd) == 0 {
+		return nil
+	}
+	if s.upLost.Load() {
+		s.dropFwd(0)
 		return nil
 	}
 	s.upMu.Lock()
 	defer s.upMu.Unlock()
 	for i, line := range s.fwd {
 		if err := s.writeUpstream(line); err != nil {
-			s.fwd = s.fwd[:0]
-			return errors.Join(errUpstreamWrite, err)
+			s.dropFwd(i + 1)
+			return err
 		}
 		s.fwd[i] = nil
 	}
@@ -168,8 +178,14 @@ func (s *session) releaseHeld() error {
 	return nil
 }
 
-// errUpstreamWrite marks a failed upstream write met while handling server bytes.
-var errUpstreamWrite = errors.New("proxy: writing to upstream")
+// dropFwd empties s.fwd, counting the lines from the i-th on as unsent. s.mu is held.
+func (s *session) dropFwd(i int) {
+	for _, line := range s.fwd[i:] {
+		s.unsent.Add(int64(len(line)))
+	}
+	clear(s.fwd)
+	s.fwd = s.fwd[:0]
+}
 
 // recordEOF tells the tracker that leg's stream ended and logs what that leaves unfinished.
 func (s *session) recordEOF(dir codec.Direction, leg string) {
@@ -181,17 +197,22 @@ func (s *session) recordEOF(dir codec.Direction, leg string) {
 	}
 }
 
-// upstreamEnded handles the end of the upstream's stream: the client is closed without any
-// byte invented for it (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
+// upstreamEnded handles the end of the upstream's stream, every byte of which has been
+// written to the client: the client leg is closed gracefully without any byte invented for it
+// (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
 func (s *session) upstreamEnded(err error) {
 	s.recordEOF(codec.FromServer, "upstream")
 	if s.ours() {
 		return
 	}
 	if errors.Is(err, io.EOF) {
-		s.finish("upstream closed")
+		s.finishDelivered("upstream closed")
 		return
 	}
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine("proxy: upstream: "+err.Error(), 300)})
-	s.finish("upstream error")
+	msg := "proxy: upstream: " + err.Error()
+	if s.upLost.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		msg = fmt.Sprintf("proxy: upstream neither closed nor sent anything for %s after a write to it failed", drainTimeout)
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine(msg, 300)})
+	s.finishDelivered("upstream error")
 }

@@ -34,6 +34,9 @@ func (s *session) pumpUp() {
 			}
 			first = false
 			if !s.clientLine(line, complete) {
+				if s.upLost.Load() {
+					s.discardClient(lr)
+				}
 				return
 			}
 			if s.stlsWaiting() && !s.upgradeClient(lr) {
@@ -48,7 +51,7 @@ func (s *session) pumpUp() {
 }
 
 // clientLine frames, decides and forwards one client line (or a piece of an over-long one).
-// It reports false when the session must end.
+// It reports false when the session must end, or when the upstream is lost (loseUpstream).
 func (s *session) clientLine(line []byte, complete bool) bool {
 	s.mu.Lock()
 	if !s.longLine && !complete && s.controlled(firstWord(line)) {
@@ -59,6 +62,11 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	}
 	if !s.longLine {
 		s.waitRoom()
+	}
+	if s.upLost.Load() {
+		s.mu.Unlock()
+		s.unsent.Add(int64(len(line)))
+		return false
 	}
 	if s.stls != stlsNone {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
@@ -109,15 +117,26 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	return true
 }
 
-// writeUpstream writes p to the upstream leg. s.upMu is held.
+// writeUpstream writes p to the upstream leg; what a failed write leaves out counts as
+// unsent. s.upMu is held.
 func (s *session) writeUpstream(p []byte) error {
 	n, err := s.upConn.Write(p)
 	s.bytesUp.Add(int64(n))
+	if err != nil && !s.ours() {
+		s.unsent.Add(int64(len(p) - n))
+	}
 	return err
 }
 
-// writeFailed ends the session after a failed write, logging it unless we caused it.
+// writeFailed handles a failed write to leg, logging it unless we caused it. The session ends
+// when the client cannot be written to; an upstream is drained first (loseUpstream).
 func (s *session) writeFailed(leg string, err error) {
+	if leg == "upstream" {
+		s.mu.Lock()
+		s.loseUpstream(err)
+		s.mu.Unlock()
+		return
+	}
 	if !s.ours() {
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
 	}
@@ -175,6 +194,7 @@ func (s *session) clientEnded(err error) {
 		s.finish("client error")
 		return
 	}
+	s.clientEOF = true
 	s.setReason("client closed")
 	s.upMu.Lock()
 	closeWrite(s.upConn)

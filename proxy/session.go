@@ -40,6 +40,11 @@ type session struct {
 	upRaw  net.Conn // the upstream's TCP connection; nil until dialed
 	closed bool
 	reason string
+	linger bool // the upstream's stream is over: the client leg closes gracefully (lingerClient)
+
+	upLost    atomic.Bool  // a write to the upstream failed: pumpDown drains it (loseUpstream)
+	unsent    atomic.Int64 // client bytes dropped since then
+	clientEOF bool         // the client's stream ended cleanly (pumpUp's goroutine only)
 
 	upConn net.Conn   // upstream leg for reads (pumpDown) and writes (under upMu)
 	upMu   sync.Mutex // orders writes to the upstream
@@ -130,13 +135,19 @@ func onFreshStack(f func() bool) bool {
 	return <-ok
 }
 
-// end closes both legs and emits the close summary.
+// end closes both legs, the client's gracefully once the upstream's stream is over, and
+// emits the close summary.
 func (s *session) end() {
 	s.finish("closed")
 	s.closeLegs()
 	s.legsMu.Lock()
-	reason := s.reason
+	reason, linger := s.reason, s.linger
 	s.legsMu.Unlock()
+	if linger && !s.clientEOF {
+		s.lingerClient()
+	}
+	s.raw.Close()
+	s.unsentEvent()
 	s.rec.closeSummary(reason, s.bytesUp.Load(), s.bytesDown.Load())
 }
 
@@ -162,13 +173,23 @@ func (s *session) setReason(reason string) {
 
 // closeLegs closes both TCP connections and wakes every waiter; it runs once the session's
 // context is done. A Shutdown that cancels the server's context is recorded as the reason.
+// When the client leg is to close gracefully, it stays open for end, its I/O stopped.
 func (s *session) closeLegs() {
 	s.legsMu.Lock()
+	if s.closed {
+		s.legsMu.Unlock()
+		return
+	}
 	if errors.Is(context.Cause(s.ctx), errShutdown) && s.reason == "" {
 		s.reason = "shutdown"
 	}
 	s.closed = true
-	s.raw.Close()
+	if s.linger {
+		s.stopClientReads()
+		s.raw.SetWriteDeadline(time.Now().Add(lingerTimeout))
+	} else {
+		s.raw.Close()
+	}
 	if s.upRaw != nil {
 		s.upRaw.Close()
 	}
