@@ -3,30 +3,19 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+
+	"github.com/popwire/popwire/internal/pop3wire"
 )
 
 // terminator is the end of a multi-line reply, including the CRLF that ends the last data line
 // (RFC 1939 §3). Dot-stuffing guarantees it never occurs inside the data.
 var terminator = []byte("\r\n.\r\n")
 
-// stuff returns data with one '.' prepended to every line that begins with '.' (RFC 1939 §3).
-// data must use CRLF line endings and end in CRLF (or be empty). The result is a new slice.
-func stuff(data []byte) []byte {
-	out := make([]byte, 0, len(data)+len(data)/64)
-	for i := 0; i < len(data); i++ {
-		if data[i] == '.' && (i == 0 || data[i-1] == '\n') {
-			out = append(out, '.')
-		}
-		out = append(out, data[i])
-	}
-	return out
-}
-
 // wireSum returns the SHA-256 of what a server sends after the "+OK" line of RETR for a
 // message whose CRLF data is data: the stuffed data followed by ".\r\n".
 func wireSum(data []byte) [sha256.Size]byte {
 	h := sha256.New()
-	h.Write(stuff(data))
+	h.Write(pop3wire.Stuff(data))
 	h.Write([]byte(".\r\n"))
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])

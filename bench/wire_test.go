@@ -4,22 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"testing"
-)
 
-func TestStuff(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"a\r\n", "a\r\n"},
-		{".\r\n", "..\r\n"},
-		{".a\r\nb.\r\n..c\r\n", "..a\r\nb.\r\n...c\r\n"},
-		{"x\r\n.\r\n", "x\r\n..\r\n"},
-	}
-	for _, tt := range tests {
-		if got := string(stuff([]byte(tt.in))); got != tt.want {
-			t.Errorf("stuff(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
+	"github.com/popwire/popwire/internal/pop3wire"
+)
 
 func TestWireSum(t *testing.T) {
 	data := []byte("Subject: x\r\n\r\n.hidden\r\nend\r\n")
@@ -47,7 +34,7 @@ func scanAll(stream []byte, n int) (int, bool) {
 }
 
 func TestEndScanner(t *testing.T) {
-	big := stuff(makeMessage(9, 20000))
+	big := pop3wire.Stuff(makeMessage(9, 20000))
 	tests := []struct {
 		name     string
 		stream   string // what follows the status line's CRLF
@@ -94,7 +81,7 @@ func TestMakeMessage(t *testing.T) {
 	if !bytes.Contains(a, []byte("\r\n.\r\n")) || !bytes.Contains(a, []byte("\r\n.")) {
 		t.Error("message has no lines that need dot-stuffing")
 	}
-	if bytes.Contains(stuff(a), []byte("\r\n.\r\n")) {
+	if bytes.Contains(pop3wire.Stuff(a), []byte("\r\n.\r\n")) {
 		t.Error("stuffed message contains the terminator")
 	}
 }

@@ -2,8 +2,6 @@ package proxy
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,12 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/popwire/popwire/internal/certgen"
 )
 
 // The file names of the local certificate authority and leaf under the certificate directory.
@@ -111,55 +109,41 @@ func loadPair(certPath, keyPath string) (*x509.Certificate, *ecdsa.PrivateKey, e
 	return cert, key, nil
 }
 
-// createCert makes a CA (parent nil) or a localhost leaf signed by parent, and writes both files.
+// createCert makes a CA (parent nil) or a localhost leaf signed by parent with certgen, and
+// writes both files.
 func createCert(dir, certName, keyName string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, nil, err
-	}
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		NotBefore:    now.Add(-time.Hour),
-	}
+	req := certgen.Request{Subject: pkix.Name{Organization: []string{"popwire"}}, NotBefore: now.Add(-time.Hour)}
+	var issuer *certgen.Pair
 	if parent == nil {
 		host, _ := os.Hostname()
-		tmpl.Subject = pkix.Name{Organization: []string{"popwire"}, CommonName: "popwire local CA " + host}
-		tmpl.NotAfter = now.AddDate(10, 0, 0)
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.MaxPathLenZero = true, true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
-		parent, parentKey = tmpl, key
+		req.Subject.CommonName = "popwire local CA " + host
+		req.NotAfter = now.AddDate(10, 0, 0)
+		req.CA = true
+		req.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	} else {
-		tmpl.Subject = pkix.Name{Organization: []string{"popwire"}, CommonName: "localhost"}
-		tmpl.NotAfter = now.AddDate(0, 0, 825)
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
-		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		req.Subject.CommonName = "localhost"
+		req.NotAfter = now.AddDate(0, 0, 825)
+		req.Names = []string{"localhost", "127.0.0.1", "::1"}
+		req.KeyUsage = x509.KeyUsageDigitalSignature
+		req.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		issuer = &certgen.Pair{Cert: parent, Key: parentKey}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	p, err := certgen.Generate(req, issuer)
 	if err != nil {
 		return nil, nil, err
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, nil, err
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
+	keyDER, err := x509.MarshalECPrivateKey(p.Key)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := writeFileAtomic(filepath.Join(dir, keyName), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.Cert.Raw}), 0o644); err != nil {
 		return nil, nil, err
 	}
-	return cert, key, nil
+	return p.Cert, p.Key, nil
 }
 
 // writeFileAtomic writes data to a temporary file with mode perm and renames it over path,

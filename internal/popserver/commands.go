@@ -1,16 +1,11 @@
 package popserver
 
-import "github.com/popwire/popwire/codec"
-
-// execute parses and runs one command line (with codec.ParseCommand; a line it rejects is an
-// unknown command) and queues its reply. It returns a non-nil error only when the session must
-// end (errQuit after QUIT, or a transport failure).
+// execute parses and runs one command line (with parseCommand; a line it rejects is an unknown
+// command) and queues its reply. It returns a non-nil error only when the session must end
+// (errQuit after QUIT, or a transport failure).
 func (s *session) execute(line []byte) error {
-	c, err := codec.ParseCommand(line)
-	if err != nil {
-		c = codec.Command{}
-	}
-	switch c.Verb {
+	c, _ := parseCommand(line)
+	switch c.verb {
 	case "CAPA":
 		if s.noArg(c) {
 			s.capa()
@@ -36,16 +31,16 @@ func (s *session) execute(line []byte) error {
 }
 
 // executeAuthorization runs a command in the AUTHORIZATION state (RFC 1939 §4).
-func (s *session) executeAuthorization(c codec.Command) error {
-	switch c.Verb {
+func (s *session) executeAuthorization(c command) error {
+	switch c.verb {
 	case "USER":
-		s.cmdUser(c.Arg)
+		s.cmdUser(c.arg)
 	case "PASS":
-		s.cmdPass(c.Arg)
+		s.cmdPass(c.arg)
 	case "APOP":
-		s.cmdAPOP(c.Arg)
+		s.cmdAPOP(c.arg)
 	case "AUTH":
-		return s.cmdAuth(c.Arg)
+		return s.cmdAuth(c.arg)
 	case "STLS":
 		if s.noArg(c) {
 			return s.cmdSTLS()
@@ -60,22 +55,22 @@ func (s *session) executeAuthorization(c codec.Command) error {
 }
 
 // executeTransaction runs a command in the TRANSACTION state (RFC 1939 §5).
-func (s *session) executeTransaction(c codec.Command) {
-	switch c.Verb {
+func (s *session) executeTransaction(c command) {
+	switch c.verb {
 	case "STAT":
 		if s.noArg(c) {
 			s.cmdStat()
 		}
 	case "LIST":
-		s.cmdList(c.Arg)
+		s.cmdList(c.arg)
 	case "RETR":
-		s.cmdRetr(c.Arg)
+		s.cmdRetr(c.arg)
 	case "TOP":
-		s.cmdTop(c.Arg)
+		s.cmdTop(c.arg)
 	case "UIDL":
-		s.cmdUIDL(c.Arg)
+		s.cmdUIDL(c.arg)
 	case "DELE":
-		s.cmdDele(c.Arg)
+		s.cmdDele(c.arg)
 	case "RSET":
 		if s.noArg(c) {
 			s.cmdRset()
@@ -88,8 +83,8 @@ func (s *session) executeTransaction(c codec.Command) {
 }
 
 // noArg queues -ERR and returns false when c carries an argument its command does not take.
-func (s *session) noArg(c codec.Command) bool {
-	if c.Arg != "" {
+func (s *session) noArg(c command) bool {
+	if c.arg != "" {
 		s.err("Too many arguments.")
 		return false
 	}

@@ -1,6 +1,10 @@
 package popserver
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/popwire/popwire/internal/pop3wire"
+)
 
 // stored is a message prepared for the wire once, so that RETR and TOP write it with large
 // writes instead of stuffing line by line.
@@ -14,7 +18,7 @@ type stored struct {
 // precomputes its stuffed form. raw is not retained.
 func newStored(uid string, raw []byte) *stored {
 	data := normalize(raw)
-	return &stored{uid: uid, data: data, wire: stuff(data)}
+	return &stored{uid: uid, data: data, wire: pop3wire.Stuff(data)}
 }
 
 // normalize returns a copy of raw in which every LF not preceded by CR is preceded by one.
@@ -31,33 +35,6 @@ func normalize(raw []byte) []byte {
 			out = append(out, '\r')
 		}
 		out = append(out, c)
-	}
-	return out
-}
-
-// stuff returns data with one '.' prepended to every line that begins with '.' (RFC 1939 §3)
-// and a final CRLF appended when data is not empty and lacks one, so that the terminating
-// ".\r\n" always starts a line (as Dovecot does). It returns data itself when nothing changes.
-func stuff(data []byte) []byte {
-	dots := 0
-	for i := 0; i < len(data); i++ {
-		if data[i] == '.' && (i == 0 || data[i-1] == '\n') {
-			dots++
-		}
-	}
-	open := len(data) > 0 && !bytes.HasSuffix(data, []byte("\r\n"))
-	if dots == 0 && !open {
-		return data
-	}
-	out := make([]byte, 0, len(data)+dots+2)
-	for i := 0; i < len(data); i++ {
-		if data[i] == '.' && (i == 0 || data[i-1] == '\n') {
-			out = append(out, '.')
-		}
-		out = append(out, data[i])
-	}
-	if open {
-		out = append(out, '\r', '\n')
 	}
 	return out
 }

@@ -21,29 +21,6 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
-func TestStuff(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"", ""},
-		{"a\r\n", "a\r\n"},
-		{".\r\n", "..\r\n"},
-		{"a\r\n.\r\n..b\r\nc.d\r\n", "a\r\n..\r\n...b\r\nc.d\r\n"},
-		{"no final line end", "no final line end\r\n"},
-		{"a\r\n.", "a\r\n..\r\n"},
-	}
-	for _, tt := range tests {
-		if got := string(stuff([]byte(tt.in))); got != tt.want {
-			t.Errorf("stuff(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
-func TestStuffSharesUnchangedData(t *testing.T) {
-	data := []byte("Subject: x\r\n\r\nbody\r\n")
-	if w := stuff(data); &w[0] != &data[0] {
-		t.Error("stuff copied a message that needs no stuffing")
-	}
-}
-
 func TestTop(t *testing.T) {
 	msg := "A: 1\r\nB: 2\r\n\r\nl1\r\nl2\r\nl3\r\n"
 	tests := []struct {
