@@ -16,6 +16,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/internal/termtext"
 	"github.com/popwire/popwire/proxy"
 )
 
@@ -35,13 +36,14 @@ func usagef(format string, args ...any) error {
 }
 
 // run runs the app and returns the exit status: 0 success, 1 runtime failure, 2 usage error.
-// Every failure prints one line on stderr.
+// Every failure prints one line on stderr, sanitised by termtext.Append: an error may quote
+// what a server sent, such as its certificate's issuer.
 func run(args []string, stdout, stderr io.Writer) int {
 	err := runApp(newApp(stdout, stderr), args)
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(stderr, "popwire: %v\n", err)
+	fmt.Fprintf(stderr, "popwire: %s\n", termtext.Append(nil, err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2

@@ -85,6 +85,13 @@ func decode(v string) string {
 // printable replaces invalid UTF-8, control characters, line and paragraph separators and
 // bidirectional controls with U+FFFD and tabs with spaces, so that a hostile header can neither
 // drive a terminal nor disguise a log line. It returns v itself when nothing changes.
+//
+// printable is not termtext.Append, the sanitiser of the printers: it cleans a value where it
+// is made, once, for the audit record that JSON readers, jq and the Printer consume later,
+// while termtext.Append renders text when it is printed. A stored value must read as plain
+// data: a control picture (␛) in a Subject would look as if the sender had typed it, so every
+// unsafe character becomes U+FFFD, and separators that some log tools take as line breaks go
+// too. The Printer still passes the value through termtext.Append when it shows it.
 func printable(v string) string {
 	clean := true
 	for _, r := range v {

@@ -7,10 +7,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/fatih/color"
+
+	"github.com/popwire/popwire/internal/termtext"
 )
 
 // PrinterOptions configures a Printer. The zero value prints without colour, times in UTC.
@@ -40,7 +40,7 @@ func newStyle(on bool, attrs ...color.Attribute) style {
 
 func (s style) add(dst []byte, text string) []byte {
 	dst = append(dst, s.open...)
-	dst = appendVisible(dst, text)
+	dst = termtext.Append(dst, text)
 	return append(dst, s.close...)
 }
 
@@ -133,7 +133,7 @@ func (p *Printer) appendPrefix(dst []byte, e *Event, mark string) []byte {
 	if session == "" {
 		session = "-"
 	}
-	dst = appendVisible(dst, session)
+	dst = termtext.Append(dst, session)
 	for i := len(session); i < sessionWidth; i++ {
 		dst = append(dst, ' ')
 	}
@@ -233,7 +233,7 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		dst = p.appendClose(dst, e)
 	default:
 		dst = p.appendPrefix(dst, e, "?")
-		dst = appendVisible(dst, string(e.Kind))
+		dst = termtext.Append(dst, string(e.Kind))
 		if e.Text != "" {
 			dst = append(dst, ' ')
 			dst = p.appendText(dst, style{}, e.Text)
@@ -258,7 +258,7 @@ func (p *Printer) appendText(dst []byte, s style, text string) []byte {
 		if i >= 0 {
 			chunk = text[:i]
 		}
-		dst = appendVisible(dst, chunk)
+		dst = termtext.Append(dst, chunk)
 		if i < 0 {
 			break
 		}
@@ -268,36 +268,6 @@ func (p *Printer) appendText(dst []byte, s style, text string) []byte {
 		text = text[i+len(RedactedMarker):]
 	}
 	return append(dst, s.close...)
-}
-
-// appendVisible appends s so that nothing in it can drive the terminal: C0 controls and DEL
-// become Unicode control pictures (U+2400 block), and C1 controls (U+0080–U+009F, which some
-// terminals take as CSI), bidirectional overrides and invalid UTF-8 become U+FFFD. Every
-// string that reaches the Printer from the wire or from a log file goes through it.
-func appendVisible(dst []byte, s string) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c < 0x20:
-			dst = append(dst, 0xE2, 0x90, 0x80+c) // U+2400 + c
-			i++
-		case c == 0x7f:
-			dst = append(dst, "␡"...)
-			i++
-		case c < utf8.RuneSelf:
-			dst = append(dst, c)
-			i++
-		default:
-			r, n := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError || (r >= 0x80 && r <= 0x9f) || unicode.Is(unicode.Bidi_Control, r) {
-				dst = append(dst, "\uFFFD"...)
-			} else {
-				dst = append(dst, s[i:i+n]...)
-			}
-			i += n
-		}
-	}
-	return dst
 }
 
 func (p *Printer) statusStyle(status string) style {
@@ -321,7 +291,7 @@ func (p *Printer) appendStatusLine(dst []byte, e *Event) []byte {
 	dst = p.statusStyle(e.Status).add(dst, e.Status)
 	if e.Code != "" {
 		dst = append(dst, " ["...)
-		dst = appendVisible(dst, e.Code)
+		dst = termtext.Append(dst, e.Code)
 		dst = append(dst, ']')
 	}
 	if e.Text != "" {
@@ -353,7 +323,7 @@ func appendMsgRef(dst []byte, msg int, uid string) []byte {
 		dst = append(dst, ' ')
 	}
 	dst = append(dst, "uid "...)
-	return appendVisible(dst, uid)
+	return termtext.Append(dst, uid)
 }
 
 // sha256Prefix is how many hex digits of a SHA-256 the transcript shows.
@@ -373,11 +343,11 @@ func appendAuditFacts(dst []byte, m *MessageInfo) []byte {
 	dst = appendMsgRef(dst, m.Msg, m.UID)
 	if m.SHA256 != "" {
 		dst = append(dst, " sha256 "...)
-		dst = appendVisible(dst, m.SHA256[:min(len(m.SHA256), sha256Prefix)])
+		dst = termtext.Append(dst, m.SHA256[:min(len(m.SHA256), sha256Prefix)])
 	}
 	if m.From != "" {
 		dst = append(dst, " from "...)
-		dst = appendVisible(dst, m.From)
+		dst = termtext.Append(dst, m.From)
 	}
 	if m.Subject != "" {
 		dst = append(dst, " subject "...)
@@ -388,7 +358,7 @@ func appendAuditFacts(dst []byte, m *MessageInfo) []byte {
 
 func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, "“"...)
-	dst = appendVisible(dst, s)
+	dst = termtext.Append(dst, s)
 	return append(dst, "”"...)
 }
 
@@ -420,18 +390,18 @@ func (p *Printer) appendSASL(dst []byte, e *Event) []byte {
 func (p *Printer) appendOpen(dst []byte, e *Event) []byte {
 	dst = p.p.meta.add(dst, "open ")
 	dst = append(dst, "client "...)
-	dst = appendVisible(dst, orDash(e.Client))
+	dst = termtext.Append(dst, orDash(e.Client))
 	dst = append(dst, " ⇄ "...)
 	dst = p.appendSecurity(dst, e.ClientSec, isLoopback(e.Client))
 	if e.Listener != "" {
 		dst = p.p.faint.add(dst, " via ")
 		dst = append(dst, p.p.faint.open...)
-		dst = appendVisible(dst, e.Listener)
+		dst = termtext.Append(dst, e.Listener)
 		dst = append(dst, " listener"...)
 		dst = append(dst, p.p.faint.close...)
 	}
 	dst = append(dst, " │ upstream "...)
-	dst = appendVisible(dst, orDash(e.Upstream))
+	dst = termtext.Append(dst, orDash(e.Upstream))
 	dst = append(dst, " ⇄ "...)
 	return p.appendSecurity(dst, e.UpstreamSec, isLoopback(e.Upstream))
 }
@@ -480,7 +450,7 @@ func isLoopback(addr string) bool {
 
 func (p *Printer) appendTLS(dst []byte, e *Event) []byte {
 	dst = p.p.tls.add(dst, "TLS ")
-	dst = appendVisible(dst, orDash(e.Leg))
+	dst = termtext.Append(dst, orDash(e.Leg))
 	dst = append(dst, " leg"...)
 	t := e.TLS
 	if t == nil {
@@ -489,14 +459,14 @@ func (p *Printer) appendTLS(dst []byte, e *Event) []byte {
 	dst = append(dst, ": "...)
 	dst = p.p.tls.add(dst, t.Version)
 	dst = append(dst, ' ')
-	dst = appendVisible(dst, t.Cipher)
+	dst = termtext.Append(dst, t.Cipher)
 	if t.SNI != "" {
 		dst = append(dst, " sni "...)
-		dst = appendVisible(dst, t.SNI)
+		dst = termtext.Append(dst, t.SNI)
 	}
 	if t.PeerSubject != "" {
 		dst = append(dst, " peer "...)
-		dst = appendVisible(dst, t.PeerSubject)
+		dst = termtext.Append(dst, t.PeerSubject)
 	}
 	if t.Verified {
 		return p.p.ok.add(dst, " verified")
@@ -519,7 +489,7 @@ func (p *Printer) appendClose(dst []byte, e *Event) []byte {
 		return dst
 	}
 	dst = append(dst, ' ')
-	dst = appendVisible(dst, s.Duration)
+	dst = termtext.Append(dst, s.Duration)
 	dst = append(dst, ", "...)
 	dst = appendCount(dst, int64(s.Commands), "command", "commands")
 	dst = append(dst, ", ↑ "...)
@@ -547,7 +517,7 @@ func (p *Printer) appendClose(dst []byte, e *Event) []byte {
 	}
 	if s.Reason != "" {
 		dst = append(dst, " ("...)
-		dst = appendVisible(dst, s.Reason)
+		dst = termtext.Append(dst, s.Reason)
 		dst = append(dst, ')')
 	}
 	return dst
@@ -558,7 +528,7 @@ func appendList(dst []byte, items []string) []byte {
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
-		dst = appendVisible(dst, it)
+		dst = termtext.Append(dst, it)
 	}
 	return dst
 }

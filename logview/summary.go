@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/popwire/popwire/internal/termtext"
 )
 
 // SessionSummary is what the viewer's --summary reports for one session.
@@ -143,7 +145,7 @@ func writeSummaryTable(w io.Writer, sums []SessionSummary, colour bool, loc *tim
 	var b strings.Builder
 	for ri, r := range rows {
 		for i, c := range r {
-			cell := string(appendVisible(nil, c))
+			cell := string(termtext.Append(nil, c))
 			switch {
 			case ri == 0:
 				cell = p.meta.open + cell + p.meta.close

@@ -315,3 +315,31 @@ func TestSuggestHost(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileServerText sends bidirectional and C1 controls in the greeting, a capability
+// and a login error: none reaches the text report, each is shown as U+FFFD.
+func TestHostileServerText(t *testing.T) {
+	const evil = "\u202egnp.exe\u2066\u009b2J\u200f\x9b"
+	const shown = "\uFFFDgnp.exe\uFFFD\uFFFD2J\uFFFD\uFFFD"
+	certs := popclienttest.NewCerts(t, false, "pop.test")
+	srv := popclienttest.Start(t, popclienttest.Config{TLS: certs.Server, Greeting: "+OK ready " + evil, Replies: okScript(map[string]string{
+		"CAPA": "+OK\r\nUSER\r\nX-" + evil + "\r\n.\r\n",
+		"PASS": "-ERR [AUTH] " + evil + "\r\n",
+	})})
+	r := Run(context.Background(), Options{Addr: srv.Addr, ServerName: "pop.test", RootCAs: certs.Pool,
+		User: testUser, Password: testPassword, Auth: "user", Timeout: 5 * time.Second})
+	text, _ := render(t, r)
+	for _, bad := range []string{"\u202e", "\u2066", "\u009b", "\u200f", "\x9b"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("report holds %q:\n%s", bad, text)
+		}
+	}
+	rest := text
+	for _, w := range []string{"+OK ready " + shown, "X-" + shown, "-ERR [AUTH] " + shown} {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("report lacks %q (in order):\n%s", w, text)
+		}
+		rest = rest[i+len(w):]
+	}
+}

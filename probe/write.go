@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/fatih/color"
+
+	"github.com/popwire/popwire/internal/termtext"
 )
 
 // WriteJSON writes the report as one indented JSON object.
@@ -73,13 +75,8 @@ func roundDuration(d time.Duration) string {
 	return d.Round(100 * time.Millisecond).String()
 }
 
-// oneLine makes a server-supplied text safe for one terminal line: control characters
-// (escape sequences included) become visible.
+// oneLine makes a server-supplied text safe for one terminal line (see termtext.Append): line
+// breaks, escape sequences and bidirectional controls become visible or U+FFFD.
 func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return '�'
-		}
-		return r
-	}, s)
+	return string(termtext.Append(nil, s))
 }

@@ -1,12 +1,14 @@
 package shell
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/fatih/color"
 	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/termtext"
 	"github.com/popwire/popwire/popclient"
 )
 
@@ -76,34 +78,27 @@ func (p *printer) notef(format string, args ...any) {
 	fmt.Fprintln(p.w, p.note.Sprint("! "+visible(fmt.Sprintf(format, args...))))
 }
 
-// visible makes a server line safe for the terminal: control characters (escape sequences
-// included) are shown as \xNN, so a hostile line cannot move the cursor or forge output.
+// visible makes a server line safe for the terminal (see termtext.Append), so a hostile line
+// cannot move the cursor, forge output or read differently from its bytes.
 func visible(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return string(termtext.Append(nil, s))
 }
 
 // visibleBody makes message content safe for the terminal: line feeds and tabs stay, carriage
-// returns are dropped (a lone CR could overwrite a line), other control characters become \xNN.
+// returns are dropped (a lone CR could overwrite a line), and the text between them goes
+// through termtext.Append.
 func visibleBody(data []byte) string {
-	var b strings.Builder
-	for _, r := range string(data) {
-		switch {
-		case r == '\n' || r == '\t':
-			b.WriteRune(r)
-		case r == '\r':
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			b.WriteRune(r)
+	var b []byte
+	for len(data) > 0 {
+		i := bytes.IndexAny(data, "\n\t\r")
+		if i < 0 {
+			return string(termtext.Append(b, string(data)))
 		}
+		b = termtext.Append(b, string(data[:i]))
+		if data[i] != '\r' {
+			b = append(b, data[i])
+		}
+		data = data[i+1:]
 	}
-	return b.String()
+	return string(b)
 }

@@ -65,7 +65,7 @@ func TestScript(t *testing.T) {
 			script: "CAPA\nUSER alice\nPASS\nLIST\nUIDL\nTOP 9 0\nAUTH\nRETR 1\nQUIT\nNOOP\n",
 			want: []string{"TLS: TLS 1.3", "+OK popclienttest ready", "> CAPA", "SASL PLAIN", ". (3 lines",
 				"> PASS [redacted]", "+OK Logged in.", "1 120\n2 300\n.", "-ERR [SYS/TEMP] not now", "-ERR no such message",
-				"> AUTH\n+OK\nPLAIN\n.", "Subject: \\x1b[31mred\n\n.hidden dot\nbody\n. (4 lines", "+OK Logging out."},
+				"> AUTH\n+OK\nPLAIN\n.", "Subject: ␛[31mred\n\n.hidden dot\nbody\n. (4 lines", "+OK Logging out."},
 			sent: []string{"CAPA", "USER alice", "PASS " + secret, "LIST", "UIDL", "TOP 9 0", "AUTH", "RETR 1", "QUIT"},
 		},
 		{
@@ -192,5 +192,38 @@ func TestTerminalOverwritesLineWithTrailingBlank(t *testing.T) {
 	term.Echo(strings.TrimSpace(line), "PASS "+codec.Redacted)
 	if !strings.HasSuffix(tty.out.String(), "\x1b[1A\r\x1b[J"+Prompt+"PASS [redacted]\n") {
 		t.Errorf("screen not overwritten: %q", tty.out.String())
+	}
+}
+
+// TestHostileServerText sends bidirectional and C1 controls in every kind of reply the shell
+// prints: none reaches the output, each is shown as U+FFFD.
+func TestHostileServerText(t *testing.T) {
+	const evil = "\u202egnp.exe\u2066\u009b2J\u200f\x9b"
+	const shown = "\uFFFDgnp.exe\uFFFD\uFFFD2J\uFFFD\uFFFD"
+	cfg := popclienttest.Config{
+		Greeting: "+OK ready " + evil,
+		Replies: map[string]string{
+			"LIST":   "+OK " + evil + "\r\n1 " + evil + "\r\n.\r\n",
+			"RETR 1": "+OK\r\nSubject: " + evil + "\tx\r\n.\r\n",
+			"DELE 1": "-ERR " + evil + "\r\n",
+			"QUIT":   "+OK bye\r\n",
+		},
+	}
+	out, _, err := run(t, cfg, Options{Mode: proxy.UpstreamPlaintext}, "LIST\nRETR 1\nDELE 1\nQUIT\n")
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	for _, bad := range []string{"\u202e", "\u2066", "\u009b", "\u200f", "\x9b"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("output holds %q:\n%s", bad, out)
+		}
+	}
+	rest := out
+	for _, w := range []string{"+OK ready " + shown, "+OK " + shown, "1 " + shown, "Subject: " + shown + "\tx\n", "-ERR " + shown} {
+		i := strings.Index(rest, w)
+		if i < 0 {
+			t.Fatalf("output lacks %q (in order):\n%s", w, out)
+		}
+		rest = rest[i+len(w):]
 	}
 }
