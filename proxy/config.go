@@ -40,7 +40,8 @@ type Config struct {
 	UpstreamRoots *x509.CertPool
 	// InsecureSkipVerify turns upstream certificate verification off; every session logs a warning.
 	InsecureSkipVerify bool
-	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake); 0 means DefaultDialTimeout.
+	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake, greeting); 0
+	// means DefaultDialTimeout.
 	DialTimeout time.Duration
 
 	// Certificate is the client-leg certificate for STLS and the TLS listener; nil means the

@@ -81,6 +81,14 @@ func (r *recSink) find(t *testing.T, what string, ok func(logview.Event) bool) l
 	return logview.Event{}
 }
 
+// closeReason waits for the close event of a session that ended for reason.
+func (p *testProxy) closeReason(t *testing.T, reason string) {
+	t.Helper()
+	p.sink.find(t, "close "+reason, func(e logview.Event) bool {
+		return e.Kind == logview.KindClose && e.Summary != nil && e.Summary.Reason == reason
+	})
+}
+
 // upstreamConn is one connection the fake upstream accepted: everything it received.
 type upstreamConn struct {
 	net.Conn

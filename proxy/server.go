@@ -61,6 +61,7 @@ func New(cfg Config) (*Server, error) {
 			RootCAs:            cfg.UpstreamRoots,
 			InsecureSkipVerify: cfg.InsecureSkipVerify,
 			Timeout:            cfg.DialTimeout,
+			ReadGreeting:       true,
 			Sessions:           tls.NewLRUClientSessionCache(0),
 		},
 		deny:      make(map[string]bool),
