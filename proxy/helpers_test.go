@@ -245,13 +245,20 @@ func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 // dial connects a client to the plaintext (or TLS) listener.
 func (p *testProxy) dial(t *testing.T, useTLS bool) *clientConn {
 	t.Helper()
+	return p.dialFrom(t, "127.0.0.1", useTLS)
+}
+
+// dialFrom is dial from the loopback address from (127.0.0.2 is loopback on Linux too).
+func (p *testProxy) dialFrom(t *testing.T, from string, useTLS bool) *clientConn {
+	t.Helper()
 	good, _ := pkis(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
 	var c net.Conn
 	var err error
 	if useTLS {
-		c, err = tls.Dial("tcp", p.tlsl, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
+		c, err = tls.DialWithDialer(d, "tcp", p.tlsl, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
 	} else {
-		c, err = net.Dial("tcp", p.plain)
+		c, err = d.Dial("tcp", p.plain)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -62,6 +62,7 @@ func (s *session) serverBytes(p []byte) error {
 		}
 		p = p[n:]
 	}
+	s.noteLogin()
 	s.wakeUp()
 	return nil
 }

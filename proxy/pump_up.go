@@ -25,7 +25,9 @@ func (s *session) pumpUp() {
 	for {
 		line, complete, err := lr.next()
 		if len(line) > 0 {
-			s.touch()
+			if complete {
+				s.touch() // a client byte that does not complete a line is no activity
+			}
 			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
 				s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
 					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})

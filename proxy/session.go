@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,11 @@ type session struct {
 	ctx     context.Context
 	finishC context.CancelCauseFunc
 	start   time.Time
-	last    atomic.Int64 // time of the last byte in either direction, as time.Since(start)
+	last    atomic.Int64 // time of the last client line or server byte, as time.Since(start)
 	idle    *time.Timer
+	login   *time.Timer
+	authed  atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
+	peer    netip.Prefix // the client's address group (see addrKey)
 
 	raw      net.Conn // the client's TCP connection
 	listener string
@@ -92,15 +96,16 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 // run serves the session to its end and emits the close summary.
 func (s *session) run() {
 	defer s.srv.sessions.Done()
-	defer s.srv.active.Add(-1)
+	defer s.srv.leave(s.peer)
+	defer s.end()
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
-	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
-	s.idle = time.AfterFunc(idle, s.checkIdle)
+	s.idle = time.AfterFunc(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout), s.checkIdle)
 	defer s.idle.Stop()
+	s.login = time.AfterFunc(s.loginTimeout(), s.checkLogin)
+	defer s.login.Stop()
 
 	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
-		s.end()
 		return
 	}
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
@@ -109,14 +114,12 @@ func (s *session) run() {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
 	if !onFreshStack(s.dialUpstream) {
-		s.end()
 		return
 	}
 	done := make(chan struct{})
 	go s.pumpDown(done)
 	s.pumpUp()
 	<-done
-	s.end()
 }
 
 // onFreshStack runs f on a goroutine of its own and returns its result. A TLS handshake
@@ -130,7 +133,7 @@ func onFreshStack(f func() bool) bool {
 	return <-ok
 }
 
-// end closes both legs and emits the close summary.
+// end closes both legs and emits the close summary; run defers it.
 func (s *session) end() {
 	s.finish("closed")
 	s.closeLegs()
@@ -181,7 +184,7 @@ func (s *session) closeLegs() {
 // ours reports whether the session is closing, so that I/O errors are our own doing.
 func (s *session) ours() bool { return s.ctx.Err() != nil }
 
-// touch records activity for the idle timer.
+// touch records activity for the idle timer: a complete client line, or server bytes.
 func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
 
 // checkIdle ends the session when neither direction moved for the idle timeout, else re-arms.
@@ -194,6 +197,49 @@ func (s *session) checkIdle() {
 		return
 	}
 	s.idle.Reset(idle - quiet)
+}
+
+func (s *session) loginTimeout() time.Duration {
+	return orDuration(s.srv.cfg.LoginTimeout, DefaultLoginTimeout)
+}
+
+// noteLogin records that the client logged in once the tracker reaches TRANSACTION; serverBytes
+// calls it. s.mu is held.
+func (s *session) noteLogin() {
+	if s.t.State() != codec.Authorization {
+		s.authed.Store(true)
+	}
+}
+
+// checkLogin ends the session when the client has not logged in within the login timeout of
+// connecting, without QUIT. The client is told with one -ERR line when that line cannot land
+// inside a server line nor read as the reply to a command: the session is idle between
+// replies and its lock is free (a goroutine holding it may be stuck writing to this client).
+func (s *session) checkLogin() {
+	if s.authed.Load() || s.ours() {
+		return
+	}
+	if !s.mu.TryLock() {
+		s.loginExpired()
+		return
+	}
+	defer s.mu.Unlock()
+	if s.t.State() != codec.Authorization {
+		return
+	}
+	if s.greeted && !s.paused && s.stls == stlsNone && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
+		s.t.Pending() == 0 && !s.t.ServerMidLine() {
+		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		s.writeClient([]byte("-ERR popwire: no login within " + s.loginTimeout().String() + "; closing\r\n"))
+	}
+	s.loginExpired() // still under s.mu: no server byte follows the -ERR line
+}
+
+// loginExpired logs the login timeout and ends the session.
+func (s *session) loginExpired() {
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+		Err: "proxy: login timeout " + s.loginTimeout().String() + ": the client did not log in; session closed"})
+	s.finish("login timeout")
 }
 
 // handshakeClient runs the client-leg TLS handshake (implicit TLS or after STLS) and logs it.
