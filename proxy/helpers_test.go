@@ -49,17 +49,36 @@ func newPKI(t testing.TB) testPKI {
 	return testPKI{pool: ca.Pool(), leaf: leaf}
 }
 
-// recSink collects events.
+// recSink collects events. With panicOn set, Emit panics (once) with errSinkPanic after
+// collecting the first event it matches: a broken sink, to test that a panic ends one session.
 type recSink struct {
-	mu sync.Mutex
-	ev []logview.Event
+	mu      sync.Mutex
+	ev      []logview.Event
+	panicOn func(logview.Event) bool
 }
+
+// errSinkPanic is what a recSink panics with; it must reach no output.
+var errSinkPanic = errors.New("sink failed on token-7f3a9c")
 
 func (r *recSink) Emit(e logview.Event) error {
 	r.mu.Lock()
 	r.ev = append(r.ev, e)
+	explode := r.panicOn != nil && r.panicOn(e)
+	if explode {
+		r.panicOn = nil
+	}
 	r.mu.Unlock()
+	if explode {
+		panic(errSinkPanic)
+	}
 	return nil
+}
+
+// setPanic makes the sink panic on the next event that on matches.
+func (r *recSink) setPanic(on func(logview.Event) bool) {
+	r.mu.Lock()
+	r.panicOn = on
+	r.mu.Unlock()
 }
 
 // find waits up to 5 s for an event matching ok.

@@ -14,6 +14,7 @@ import (
 // replies, nothing is copied and nothing is allocated per chunk.
 func (s *session) pumpDown(done chan<- struct{}) {
 	defer close(done)
+	defer s.recoverPanic("upstream pump")
 	buf := make([]byte, smallServerBuf)
 	for {
 		n, err := s.upConn.Read(buf)

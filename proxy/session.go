@@ -68,6 +68,8 @@ type session struct {
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
+	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
+	upLocked bool
 
 	bytesUp   atomic.Int64
 	bytesDown atomic.Int64
@@ -93,11 +95,14 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 	return s
 }
 
-// run serves the session to its end and emits the close summary.
+// run serves the session to its end and emits the close summary. A panic on any of the
+// session's goroutines ends this session alone (see recoverPanic).
 func (s *session) run() {
 	defer s.srv.sessions.Done()
 	defer s.srv.leave(s.peer)
+	defer s.recoverPanic("session close")
 	defer s.end()
+	defer s.recoverPanic("session")
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
 	s.idle = time.AfterFunc(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout), s.checkIdle)
@@ -118,8 +123,36 @@ func (s *session) run() {
 	}
 	done := make(chan struct{})
 	go s.pumpDown(done)
-	s.pumpUp()
+	s.upPump()
 	<-done
+}
+
+// upPump runs pumpUp on run's goroutine. When it panics, the session lock pumpUp held is
+// released (a held lock would stall pumpDown for good), and run goes on to close the session.
+func (s *session) upPump() {
+	defer s.recoverPanic("client pump")
+	defer s.releaseUpLock()
+	s.pumpUp()
+}
+
+// lockUp takes mu for pumpUp, marking it taken for releaseUpLock.
+func (s *session) lockUp() {
+	s.mu.Lock()
+	s.upLocked = true
+}
+
+// unlockUp releases mu taken with lockUp.
+func (s *session) unlockUp() {
+	s.upLocked = false
+	s.mu.Unlock()
+}
+
+// releaseUpLock releases mu if pumpUp panicked while holding it; only pumpUp's goroutine
+// calls it.
+func (s *session) releaseUpLock() {
+	if s.upLocked {
+		s.unlockUp()
+	}
 }
 
 // onFreshStack runs f on a goroutine of its own and returns its result. A TLS handshake
@@ -166,7 +199,10 @@ func (s *session) setReason(reason string) {
 // closeLegs closes both TCP connections and wakes every waiter; it runs once the session's
 // context is done. A Shutdown that cancels the server's context is recorded as the reason.
 func (s *session) closeLegs() {
+	defer s.recoverPanic("closing")
+	defer s.wakeAll()
 	s.legsMu.Lock()
+	defer s.legsMu.Unlock()
 	if errors.Is(context.Cause(s.ctx), errShutdown) && s.reason == "" {
 		s.reason = "shutdown"
 	}
@@ -175,7 +211,10 @@ func (s *session) closeLegs() {
 	if s.upRaw != nil {
 		s.upRaw.Close()
 	}
-	s.legsMu.Unlock()
+}
+
+// wakeAll wakes every goroutine waiting on s.cond.
+func (s *session) wakeAll() {
 	s.mu.Lock()
 	s.cond.Broadcast()
 	s.mu.Unlock()
@@ -189,6 +228,7 @@ func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
 
 // checkIdle ends the session when neither direction moved for the idle timeout, else re-arms.
 func (s *session) checkIdle() {
+	defer s.recoverPanic("idle timer")
 	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
 	quiet := time.Since(s.start) - time.Duration(s.last.Load())
 	if quiet >= idle {
@@ -216,6 +256,7 @@ func (s *session) noteLogin() {
 // inside a server line nor read as the reply to a command: the session is idle between
 // replies and its lock is free (a goroutine holding it may be stuck writing to this client).
 func (s *session) checkLogin() {
+	defer s.recoverPanic("login timer")
 	if s.authed.Load() || s.ours() {
 		return
 	}
@@ -243,7 +284,9 @@ func (s *session) loginExpired() {
 }
 
 // handshakeClient runs the client-leg TLS handshake (implicit TLS or after STLS) and logs it.
-func (s *session) handshakeClient(sec string) bool {
+// It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
+func (s *session) handshakeClient(sec string) (ok bool) {
+	defer s.recoverPanic("client handshake")
 	tc := tls.Server(s.raw, s.srv.clientTLS)
 	ctx, cancel := context.WithTimeout(s.ctx, orDuration(s.srv.cfg.HandshakeTimeout, DefaultHandshakeTimeout))
 	defer cancel()
@@ -266,7 +309,9 @@ func (s *session) handshakeClient(sec string) bool {
 }
 
 // dialUpstream opens the upstream leg; on failure the client gets one -ERR [SYS/TEMP] line.
-func (s *session) dialUpstream() bool {
+// It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
+func (s *session) dialUpstream() (ok bool) {
+	defer s.recoverPanic("upstream dial")
 	up, err := s.srv.dialer.Dial(s.ctx)
 	if err != nil {
 		if s.ours() {
