@@ -159,8 +159,12 @@ func serveCommand() *cli.Command {
 				Usage: "allow --listen on a non-loopback address (clients' credentials cross the network in clear)"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: proxy.DefaultIdleTimeout, EnvVars: []string{"POPWIRE_IDLE_TIMEOUT"},
 				Usage: "close a session after this long without traffic in either direction"},
+			&cli.DurationFlag{Name: "login-timeout", Value: proxy.DefaultLoginTimeout, EnvVars: []string{"POPWIRE_LOGIN_TIMEOUT"},
+				Usage: "close a session whose client has not logged in this long after connecting"},
 			&cli.IntFlag{Name: "max-conns", Value: proxy.DefaultMaxConns, EnvVars: []string{"POPWIRE_MAX_CONNS"},
 				Usage: "maximum concurrent sessions; more clients get -ERR [SYS/TEMP] too many connections"},
+			&cli.IntFlag{Name: "max-conns-per-ip", Value: proxy.DefaultMaxConnsPerIP, EnvVars: []string{"POPWIRE_MAX_CONNS_PER_IP"},
+				Usage: "maximum concurrent sessions from one client address (IPv6: one /64); more get -ERR [SYS/TEMP]"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"POPWIRE_SHUTDOWN_TIMEOUT"},
 				Usage: "on SIGINT/SIGTERM, how long sessions may finish before they are closed"},
 		}, logFlags()...),
@@ -185,6 +189,12 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	}
 	if c.Int("max-conns") < 1 {
 		return proxy.Config{}, usagef("--max-conns must be at least 1")
+	}
+	if c.Int("max-conns-per-ip") < 1 {
+		return proxy.Config{}, usagef("--max-conns-per-ip must be at least 1")
+	}
+	if c.Duration("login-timeout") <= 0 {
+		return proxy.Config{}, usagef("--login-timeout must be positive")
 	}
 	deny, err := parseDeny(c.StringSlice("deny"))
 	if err != nil {
@@ -217,7 +227,9 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 		RequireTLS:                c.Bool("require-tls"),
 		Deny:                      deny,
 		IdleTimeout:               c.Duration("idle-timeout"),
+		LoginTimeout:              c.Duration("login-timeout"),
 		MaxConns:                  c.Int("max-conns"),
+		MaxConnsPerIP:             c.Int("max-conns-per-ip"),
 		Log:                       logOpts,
 	}, nil
 }

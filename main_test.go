@@ -27,6 +27,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--listen", ""}, 2, "", "nothing to serve"},
 		{[]string{"serve", "--cert", "x.pem"}, 2, "", "--cert and --key go together"},
 		{[]string{"serve", "--deny", "DELE,"}, 2, "", "--deny"},
+		{[]string{"serve", "--max-conns-per-ip", "0"}, 2, "", "--max-conns-per-ip must be at least 1"},
+		{[]string{"serve", "--login-timeout", "0s"}, 2, "", "--login-timeout must be positive"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--upstream-ca", "/no/such/ca.pem"}, 2, "", "upstream CA"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--log-file", "/no/such/dir/log.jsonl"}, 1, "", "log file"},
 		{[]string{"view", "--follow", "-"}, 2, "", "--follow needs files"},

@@ -205,7 +205,7 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		if err != nil {
 			return nil, 1, err
 		}
-		modes := detectPopwireModes(help, dir+"/log.jsonl")
+		modes := detectPopwireModes(help, dir+"/log.jsonl", maxConns)
 		notes = append(notes, modes.notes...)
 		contenders = append(contenders,
 			popwireContender(cs, cPopwireOff, o.popwire, dir, upstream, certs.CA, maxConns, modes.off, false),

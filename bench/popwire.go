@@ -25,8 +25,9 @@ var logFormatRE = regexp.MustCompile(`--log-format[^\n]*`)
 // file by the harness) plus --log-file JSON with --bodies headers; logging off uses --quiet or
 // a "none"/"off" log format when one exists (otherwise it relies on stderr going to /dev/null
 // alone, which it notes) and --bodies none, so that no message is hashed for a log nobody
-// writes.
-func detectPopwireModes(help, jsonFile string) popwireModes {
+// writes. Every client of the harness comes from loopback, so both get --max-conns-per-ip
+// maxConns when it exists.
+func detectPopwireModes(help, jsonFile string, maxConns int) popwireModes {
 	var m popwireModes
 	has := func(flag string) bool {
 		return regexp.MustCompile(`(?m)` + regexp.QuoteMeta(flag) + `\b`).MatchString(help)
@@ -64,6 +65,11 @@ func detectPopwireModes(help, jsonFile string) popwireModes {
 		m.logged = append(m.logged, "--bodies", "headers")
 	} else {
 		m.notes = append(m.notes, "popwire has no --bodies: the full-logging contender uses its default body logging")
+	}
+	if has("--max-conns-per-ip") {
+		perIP := []string{"--max-conns-per-ip", fmt.Sprint(maxConns)}
+		m.off = append(m.off, perIP...)
+		m.logged = append(m.logged, perIP...)
 	}
 	return m
 }

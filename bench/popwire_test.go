@@ -24,10 +24,13 @@ func TestDetectPopwireModes(t *testing.T) {
 		{"no off switch", strings.Replace(full, "| none ", "", 1), []string{"--bodies", "none"},
 			[]string{"--color", "never", "--log-format", "text", "--log-file", "J", "--bodies", "headers"}, 1},
 		{"no logging flags", "   --listen ADDR   plaintext listener", nil, nil, 3},
+		{"per-address cap", "   --max-conns-per-ip value   per address\n" + full,
+			[]string{"--log-format", "none", "--bodies", "none", "--max-conns-per-ip", "7"},
+			[]string{"--color", "never", "--log-format", "text", "--log-file", "J", "--bodies", "headers", "--max-conns-per-ip", "7"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := detectPopwireModes(tt.help, "J")
+			m := detectPopwireModes(tt.help, "J", 7)
 			if !slices.Equal(m.off, tt.off) || !slices.Equal(m.logged, tt.logged) || len(m.notes) != tt.notes {
 				t.Errorf("got off %q logged %q notes %q; want off %q logged %q and %d notes",
 					m.off, m.logged, m.notes, tt.off, tt.logged, tt.notes)

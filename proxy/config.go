@@ -15,6 +15,8 @@ const (
 	DefaultMaxConns         = 1000
 	DefaultDialTimeout      = 15 * time.Second
 	DefaultHandshakeTimeout = 15 * time.Second
+	DefaultLoginTimeout     = time.Minute
+	DefaultMaxConnsPerIP    = 50
 )
 
 // Config configures a Server. The zero value proxies plaintext clients to pop.gmail.com:995
@@ -40,7 +42,8 @@ type Config struct {
 	UpstreamRoots *x509.CertPool
 	// InsecureSkipVerify turns upstream certificate verification off; every session logs a warning.
 	InsecureSkipVerify bool
-	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake); 0 means DefaultDialTimeout.
+	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake, greeting); 0
+	// means DefaultDialTimeout.
 	DialTimeout time.Duration
 
 	// Certificate is the client-leg certificate for STLS and the TLS listener; nil means the
@@ -56,11 +59,18 @@ type Config struct {
 	// HandshakeTimeout bounds a client-leg TLS handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
 
-	// IdleTimeout closes a session after this long without bytes in either direction; 0
-	// means DefaultIdleTimeout.
+	// IdleTimeout closes a session after this long without a complete client line or a server
+	// byte (client bytes that do not complete a line are no activity); 0 means
+	// DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// LoginTimeout closes a session not logged in (the tracker not in TRANSACTION) this long
+	// after the client connected; 0 means DefaultLoginTimeout.
+	LoginTimeout time.Duration
 	// MaxConns caps concurrent sessions; 0 means DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerIP caps the concurrent sessions of one client address (IPv6: one /64);
+	// 0 means DefaultMaxConnsPerIP.
+	MaxConnsPerIP int
 
 	// Sink receives the log events; nil discards them.
 	Sink logview.Sink

@@ -17,6 +17,7 @@ const (
 	StepSTLS      Step = "stls"      // plaintext greeting and STLS exchange (STARTTLS mode)
 	StepHandshake Step = "handshake" // TLS handshake
 	StepVerify    Step = "verify"    // certificate verification (part of the handshake)
+	StepGreeting  Step = "greeting"  // the server's greeting (implicit TLS and plaintext; STARTTLS reads it in StepSTLS)
 )
 
 // DialError reports which step of an upstream dial failed. It never holds a secret.

@@ -59,7 +59,7 @@ func (s *session) needsFraming() bool {
 // framing the session ends (fail closed): the line and the held lines are not forwarded, and
 // the client is told why when no reply is outstanding. Otherwise the session passes the rest
 // through unframed, the held lines first, in order. It reports false when the session must
-// end. s.mu is held on entry and released on return.
+// end. s.mu is held on entry (taken with lockUp) and released on return.
 func (s *session) clientFramingLost(note string, line []byte) bool {
 	if s.needsFraming() {
 		held := len(s.held)
@@ -68,7 +68,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		if s.greeted && s.t.Pending() == 0 {
 			err = s.writeClient(replyCannotFrame)
 		}
-		s.mu.Unlock()
+		s.unlockUp()
 		s.framingLostEvent("client", note, held)
 		if err != nil && !s.ours() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
@@ -79,7 +79,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 	s.startPassThrough()
 	s.fwd = append(s.fwd, line)
 	err := s.releaseHeld()
-	s.mu.Unlock()
+	s.unlockUp()
 	if err != nil {
 		s.writeFailed("upstream", err)
 		return false

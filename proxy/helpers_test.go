@@ -49,17 +49,36 @@ func newPKI(t testing.TB) testPKI {
 	return testPKI{pool: ca.Pool(), leaf: leaf}
 }
 
-// recSink collects events.
+// recSink collects events. With panicOn set, Emit panics (once) with errSinkPanic after
+// collecting the first event it matches: a broken sink, to test that a panic ends one session.
 type recSink struct {
-	mu sync.Mutex
-	ev []logview.Event
+	mu      sync.Mutex
+	ev      []logview.Event
+	panicOn func(logview.Event) bool
 }
+
+// errSinkPanic is what a recSink panics with; it must reach no output.
+var errSinkPanic = errors.New("sink failed on token-7f3a9c")
 
 func (r *recSink) Emit(e logview.Event) error {
 	r.mu.Lock()
 	r.ev = append(r.ev, e)
+	explode := r.panicOn != nil && r.panicOn(e)
+	if explode {
+		r.panicOn = nil
+	}
 	r.mu.Unlock()
+	if explode {
+		panic(errSinkPanic)
+	}
 	return nil
+}
+
+// setPanic makes the sink panic on the next event that on matches.
+func (r *recSink) setPanic(on func(logview.Event) bool) {
+	r.mu.Lock()
+	r.panicOn = on
+	r.mu.Unlock()
 }
 
 // find waits up to 5 s for an event matching ok.
@@ -79,6 +98,14 @@ func (r *recSink) find(t *testing.T, what string, ok func(logview.Event) bool) l
 	}
 	t.Fatalf("no %s event; got %+v", what, r.ev)
 	return logview.Event{}
+}
+
+// closeReason waits for the close event of a session that ended for reason.
+func (p *testProxy) closeReason(t *testing.T, reason string) {
+	t.Helper()
+	p.sink.find(t, "close "+reason, func(e logview.Event) bool {
+		return e.Kind == logview.KindClose && e.Summary != nil && e.Summary.Reason == reason
+	})
 }
 
 // upstreamConn is one connection the fake upstream accepted: everything it received.
@@ -237,13 +264,20 @@ func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 // dial connects a client to the plaintext (or TLS) listener.
 func (p *testProxy) dial(t *testing.T, useTLS bool) *clientConn {
 	t.Helper()
+	return p.dialFrom(t, "127.0.0.1", useTLS)
+}
+
+// dialFrom is dial from the loopback address from (127.0.0.2 is loopback on Linux too).
+func (p *testProxy) dialFrom(t *testing.T, from string, useTLS bool) *clientConn {
+	t.Helper()
 	good, _ := pkis(t)
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
 	var c net.Conn
 	var err error
 	if useTLS {
-		c, err = tls.Dial("tcp", p.tlsl, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
+		c, err = tls.DialWithDialer(d, "tcp", p.tlsl, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
 	} else {
-		c, err = net.Dial("tcp", p.plain)
+		c, err = d.Dial("tcp", p.plain)
 	}
 	if err != nil {
 		t.Fatal(err)

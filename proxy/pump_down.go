@@ -17,6 +17,7 @@ import (
 // replies, nothing is copied and nothing is allocated per chunk.
 func (s *session) pumpDown(done chan<- struct{}) {
 	defer close(done)
+	defer s.recoverPanic("upstream pump")
 	buf := make([]byte, smallServerBuf)
 	for {
 		if s.upLost.Load() {
@@ -64,6 +65,7 @@ func (s *session) serverBytes(p []byte) error {
 		}
 		p = p[n:]
 	}
+	s.noteLogin()
 	s.wakeUp()
 	return nil
 }

@@ -25,7 +25,9 @@ func (s *session) pumpUp() {
 	for {
 		line, complete, err := lr.next()
 		if len(line) > 0 {
-			s.touch()
+			if complete {
+				s.touch() // a client byte that does not complete a line is no activity
+			}
 			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
 				s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
 					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
@@ -53,9 +55,9 @@ func (s *session) pumpUp() {
 // clientLine frames, decides and forwards one client line (or a piece of an over-long one).
 // It reports false when the session must end, or when the upstream is lost (loseUpstream).
 func (s *session) clientLine(line []byte, complete bool) bool {
-	s.mu.Lock()
+	s.lockUp()
 	if !s.longLine && !complete && s.controlled(firstWord(line)) {
-		s.mu.Unlock()
+		s.unlockUp()
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: fmt.Sprintf("proxy: client line over %d bytes for a command popwire answers itself", maxClientLine)})
 		s.finish("client line too long")
 		return false
@@ -64,14 +66,14 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.waitRoom()
 	}
 	if s.upLost.Load() {
-		s.mu.Unlock()
+		s.unlockUp()
 		s.unsent.Add(int64(len(line)))
 		return false
 	}
 	if s.stls != stlsNone {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
-		s.mu.Unlock()
+		s.unlockUp()
 		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
 			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line))})
 		return true
@@ -98,16 +100,16 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		}
 	}
 	if err := s.deliverLocal(); err != nil {
-		s.mu.Unlock()
+		s.unlockUp()
 		s.writeFailed("client", err)
 		return false
 	}
 	if !fwd {
-		s.mu.Unlock()
+		s.unlockUp()
 		return true
 	}
 	s.upMu.Lock()
-	s.mu.Unlock()
+	s.unlockUp()
 	err := s.writeUpstream(line)
 	s.upMu.Unlock()
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,8 @@ type Server struct {
 	idPrefix  string
 	nextID    atomic.Uint64
 	active    atomic.Int64
-	refusing  atomic.Int64 // refusals in progress (see maxRefusing)
+	perAddr   addrCounts // sessions per client address group
+	refusals  refusals
 
 	base       context.Context
 	cancelBase context.CancelCauseFunc
@@ -61,11 +63,13 @@ func New(cfg Config) (*Server, error) {
 			RootCAs:            cfg.UpstreamRoots,
 			InsecureSkipVerify: cfg.InsecureSkipVerify,
 			Timeout:            cfg.DialTimeout,
+			ReadGreeting:       true,
 			Sessions:           tls.NewLRUClientSessionCache(0),
 		},
 		deny:      make(map[string]bool),
 		listeners: make(map[net.Listener]struct{}),
 	}
+	s.refusals.free.L = &s.refusals.mu
 	s.dialer.Config = s.dialer.TLSConfig()
 	for _, v := range cfg.Deny {
 		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
@@ -141,22 +145,41 @@ func (s *Server) acceptLoop(l Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		if s.active.Add(1) > int64(s.maxConns()) {
-			s.active.Add(-1)
-			if s.refusing.Add(1) > maxRefusing {
-				// A flood: no goroutine, handshake or log line per connection.
-				s.refusing.Add(-1)
-				c.Close()
-				continue
-			}
-			s.sessions.Add(1)
-			go s.refuse(c, l.TLS)
-			continue
-		}
-		s.sessions.Add(1)
-		sess := newSession(s, c, l.TLS, s.idPrefix+strconv.FormatUint(s.nextID.Add(1), 10))
-		go sess.run()
+		s.admit(c, l.TLS)
 	}
+}
+
+// The lines a refused client gets (RFC 3206 SYS/TEMP: trying again later may work).
+var (
+	replyTooMany         = []byte("-ERR [SYS/TEMP] too many connections\r\n")
+	replyTooManyFromAddr = []byte("-ERR [SYS/TEMP] too many connections from your address\r\n")
+)
+
+// admit starts a session for c, or refuses c when its address group or the server is at
+// its cap.
+func (s *Server) admit(c net.Conn, isTLS bool) {
+	peer := addrKey(c.RemoteAddr())
+	if !s.perAddr.take(peer, s.maxConnsPerIP()) {
+		s.refuse(c, isTLS, replyTooManyFromAddr,
+			fmt.Sprintf("proxy: too many connections from %s (%d): client refused", keyName(peer), s.maxConnsPerIP()))
+		return
+	}
+	if s.active.Add(1) > int64(s.maxConns()) {
+		s.active.Add(-1)
+		s.perAddr.drop(peer)
+		s.refuse(c, isTLS, replyTooMany, fmt.Sprintf("proxy: too many connections (%d): client refused", s.maxConns()))
+		return
+	}
+	s.sessions.Add(1)
+	sess := newSession(s, c, isTLS, s.idPrefix+strconv.FormatUint(s.nextID.Add(1), 10))
+	sess.peer = peer
+	go sess.run()
+}
+
+// leave counts a session of peer's address group as ended.
+func (s *Server) leave(peer netip.Prefix) {
+	s.perAddr.drop(peer)
+	s.active.Add(-1)
 }
 
 func (s *Server) maxConns() int {
@@ -166,23 +189,42 @@ func (s *Server) maxConns() int {
 	return s.cfg.MaxConns
 }
 
-// maxRefusing caps the clients over MaxConns being refused at once (each refusal may wait
-// for a TLS handshake up to the handshake timeout); beyond it a connection is closed at once.
-const maxRefusing = 64
-
-// refuse answers a client over the MaxConns cap with one -ERR line and closes it.
-func (s *Server) refuse(c net.Conn, isTLS bool) {
-	defer s.sessions.Done()
-	defer s.refusing.Add(-1)
-	defer c.Close()
-	s.emit(logview.Event{Kind: logview.KindError, Client: c.RemoteAddr().String(), Listener: listenerName(isTLS),
-		Err: fmt.Sprintf("proxy: too many connections (%d): client refused", s.maxConns())})
-	c.SetDeadline(time.Now().Add(orDuration(s.cfg.HandshakeTimeout, DefaultHandshakeTimeout)))
-	conn := c
-	if isTLS {
-		conn = tls.Server(c, s.clientTLS)
+func (s *Server) maxConnsPerIP() int {
+	if s.cfg.MaxConnsPerIP <= 0 {
+		return DefaultMaxConnsPerIP
 	}
-	conn.Write([]byte("-ERR [SYS/TEMP] too many connections\r\n"))
+	return s.cfg.MaxConnsPerIP
+}
+
+// refuse starts the refusal of c with reply, logged as why; see refusals for how many run
+// at once.
+func (s *Server) refuse(c net.Conn, isTLS bool, reply []byte, why string) {
+	ref := s.refusals.start(c, isTLS)
+	s.sessions.Add(1)
+	go s.runRefusal(ref, isTLS, reply, why)
+}
+
+// runRefusal answers a refused client with one -ERR line, after the TLS handshake on the
+// TLS listener (bounded by refusalHandshakeTimeout), and closes it; Shutdown closes it at once.
+func (s *Server) runRefusal(ref *refusal, isTLS bool, reply []byte, why string) {
+	defer s.sessions.Done()
+	defer s.refusals.finish(ref)
+	defer ref.c.Close()
+	defer s.recoverPanic("refusal")
+	stop := context.AfterFunc(s.base, func() { ref.c.Close() })
+	defer stop()
+	s.emit(logview.Event{Kind: logview.KindError, Client: ref.c.RemoteAddr().String(), Listener: listenerName(isTLS), Err: why})
+	ref.c.SetDeadline(time.Now().Add(min(orDuration(s.cfg.HandshakeTimeout, DefaultHandshakeTimeout), refusalHandshakeTimeout)))
+	conn := ref.c
+	if isTLS {
+		tc := tls.Server(ref.c, s.clientTLS)
+		err := tc.Handshake()
+		if !s.refusals.handshakeDone(ref) || err != nil {
+			return
+		}
+		conn = tc
+	}
+	conn.Write(reply)
 }
 
 // Shutdown stops accepting, lets the sessions finish until ctx is done, then closes the

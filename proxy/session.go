@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,11 @@ type session struct {
 	ctx     context.Context
 	finishC context.CancelCauseFunc
 	start   time.Time
-	last    atomic.Int64 // time of the last byte in either direction, as time.Since(start)
+	last    atomic.Int64 // time of the last client line or server byte, as time.Since(start)
 	idle    *time.Timer
+	login   *time.Timer
+	authed  atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
+	peer    netip.Prefix // the client's address group (see addrKey)
 
 	raw      net.Conn // the client's TCP connection
 	listener string
@@ -69,6 +73,8 @@ type session struct {
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
+	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
+	upLocked bool
 
 	bytesUp   atomic.Int64
 	bytesDown atomic.Int64
@@ -94,18 +100,22 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 	return s
 }
 
-// run serves the session to its end and emits the close summary.
+// run serves the session to its end and emits the close summary. A panic on any of the
+// session's goroutines ends this session alone (see recoverPanic).
 func (s *session) run() {
 	defer s.srv.sessions.Done()
-	defer s.srv.active.Add(-1)
+	defer s.srv.leave(s.peer)
+	defer s.recoverPanic("session close")
+	defer s.end()
+	defer s.recoverPanic("session")
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
-	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
-	s.idle = time.AfterFunc(idle, s.checkIdle)
+	s.idle = time.AfterFunc(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout), s.checkIdle)
 	defer s.idle.Stop()
+	s.login = time.AfterFunc(s.loginTimeout(), s.checkLogin)
+	defer s.login.Stop()
 
 	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
-		s.end()
 		return
 	}
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
@@ -114,14 +124,40 @@ func (s *session) run() {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
 	if !onFreshStack(s.dialUpstream) {
-		s.end()
 		return
 	}
 	done := make(chan struct{})
 	go s.pumpDown(done)
-	s.pumpUp()
+	s.upPump()
 	<-done
-	s.end()
+}
+
+// upPump runs pumpUp on run's goroutine. When it panics, the session lock pumpUp held is
+// released (a held lock would stall pumpDown for good), and run goes on to close the session.
+func (s *session) upPump() {
+	defer s.recoverPanic("client pump")
+	defer s.releaseUpLock()
+	s.pumpUp()
+}
+
+// lockUp takes mu for pumpUp, marking it taken for releaseUpLock.
+func (s *session) lockUp() {
+	s.mu.Lock()
+	s.upLocked = true
+}
+
+// unlockUp releases mu taken with lockUp.
+func (s *session) unlockUp() {
+	s.upLocked = false
+	s.mu.Unlock()
+}
+
+// releaseUpLock releases mu if pumpUp panicked while holding it; only pumpUp's goroutine
+// calls it.
+func (s *session) releaseUpLock() {
+	if s.upLocked {
+		s.unlockUp()
+	}
 }
 
 // onFreshStack runs f on a goroutine of its own and returns its result. A TLS handshake
@@ -136,7 +172,7 @@ func onFreshStack(f func() bool) bool {
 }
 
 // end closes both legs, the client's gracefully once the upstream's stream is over, and
-// emits the close summary.
+// emits the close summary; run defers it.
 func (s *session) end() {
 	s.finish("closed")
 	s.closeLegs()
@@ -175,11 +211,14 @@ func (s *session) setReason(reason string) {
 // context is done. A Shutdown that cancels the server's context is recorded as the reason.
 // When the client leg is to close gracefully, it stays open for end, its I/O stopped.
 func (s *session) closeLegs() {
+	defer s.recoverPanic("closing")
 	s.legsMu.Lock()
 	if s.closed {
 		s.legsMu.Unlock()
 		return
 	}
+	defer s.wakeAll()
+	defer s.legsMu.Unlock()
 	if errors.Is(context.Cause(s.ctx), errShutdown) && s.reason == "" {
 		s.reason = "shutdown"
 	}
@@ -193,7 +232,10 @@ func (s *session) closeLegs() {
 	if s.upRaw != nil {
 		s.upRaw.Close()
 	}
-	s.legsMu.Unlock()
+}
+
+// wakeAll wakes every goroutine waiting on s.cond.
+func (s *session) wakeAll() {
 	s.mu.Lock()
 	s.cond.Broadcast()
 	s.mu.Unlock()
@@ -202,11 +244,12 @@ func (s *session) closeLegs() {
 // ours reports whether the session is closing, so that I/O errors are our own doing.
 func (s *session) ours() bool { return s.ctx.Err() != nil }
 
-// touch records activity for the idle timer.
+// touch records activity for the idle timer: a complete client line, or server bytes.
 func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
 
 // checkIdle ends the session when neither direction moved for the idle timeout, else re-arms.
 func (s *session) checkIdle() {
+	defer s.recoverPanic("idle timer")
 	idle := orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)
 	quiet := time.Since(s.start) - time.Duration(s.last.Load())
 	if quiet >= idle {
@@ -217,8 +260,54 @@ func (s *session) checkIdle() {
 	s.idle.Reset(idle - quiet)
 }
 
+func (s *session) loginTimeout() time.Duration {
+	return orDuration(s.srv.cfg.LoginTimeout, DefaultLoginTimeout)
+}
+
+// noteLogin records that the client logged in once the tracker reaches TRANSACTION; serverBytes
+// calls it. s.mu is held.
+func (s *session) noteLogin() {
+	if s.t.State() != codec.Authorization {
+		s.authed.Store(true)
+	}
+}
+
+// checkLogin ends the session when the client has not logged in within the login timeout of
+// connecting, without QUIT. The client is told with one -ERR line when that line cannot land
+// inside a server line nor read as the reply to a command: the session is idle between
+// replies and its lock is free (a goroutine holding it may be stuck writing to this client).
+func (s *session) checkLogin() {
+	defer s.recoverPanic("login timer")
+	if s.authed.Load() || s.ours() {
+		return
+	}
+	if !s.mu.TryLock() {
+		s.loginExpired()
+		return
+	}
+	defer s.mu.Unlock()
+	if s.t.State() != codec.Authorization {
+		return
+	}
+	if s.greeted && !s.paused && s.stls == stlsNone && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
+		s.t.Pending() == 0 && !s.t.ServerMidLine() {
+		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		s.writeClient([]byte("-ERR popwire: no login within " + s.loginTimeout().String() + "; closing\r\n"))
+	}
+	s.loginExpired() // still under s.mu: no server byte follows the -ERR line
+}
+
+// loginExpired logs the login timeout and ends the session.
+func (s *session) loginExpired() {
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+		Err: "proxy: login timeout " + s.loginTimeout().String() + ": the client did not log in; session closed"})
+	s.finish("login timeout")
+}
+
 // handshakeClient runs the client-leg TLS handshake (implicit TLS or after STLS) and logs it.
-func (s *session) handshakeClient(sec string) bool {
+// It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
+func (s *session) handshakeClient(sec string) (ok bool) {
+	defer s.recoverPanic("client handshake")
 	tc := tls.Server(s.raw, s.srv.clientTLS)
 	ctx, cancel := context.WithTimeout(s.ctx, orDuration(s.srv.cfg.HandshakeTimeout, DefaultHandshakeTimeout))
 	defer cancel()
@@ -241,7 +330,9 @@ func (s *session) handshakeClient(sec string) bool {
 }
 
 // dialUpstream opens the upstream leg; on failure the client gets one -ERR [SYS/TEMP] line.
-func (s *session) dialUpstream() bool {
+// It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
+func (s *session) dialUpstream() (ok bool) {
+	defer s.recoverPanic("upstream dial")
 	up, err := s.srv.dialer.Dial(s.ctx)
 	if err != nil {
 		if s.ours() {

@@ -271,27 +271,6 @@ func TestMaxConns(t *testing.T) {
 	}
 }
 
-func TestRefusalsAreCapped(t *testing.T) {
-	up := newUpstream(t, false, func(u *upstreamConn) {
-		u.write(greeting)
-		u.line()
-	})
-	p := startProxy(t, Config{MaxConns: 1, HandshakeTimeout: time.Minute}, up.addr())
-	first := p.dial(t, false)
-	first.line(t)
-	// Each of these is refused on the TLS listener, where the refusal waits for a handshake
-	// the client never starts.
-	for range maxRefusing {
-		p.dialRaw(t)
-	}
-	over, _ := p.dialRaw(t)
-	over.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := over.Read(make([]byte, 1))
-	if n != 0 || (err != io.EOF && !isReset(err)) {
-		t.Fatalf("connection over the refusal cap: read %d bytes, %v; want it closed at once", n, err)
-	}
-}
-
 func TestShutdownClosesLingeringSessions(t *testing.T) {
 	up := newUpstream(t, false, func(u *upstreamConn) {
 		u.write(greeting)

@@ -22,6 +22,10 @@ type Dialer struct {
 	InsecureSkipVerify bool           // skip certificate verification (the caller warns)
 	Timeout            time.Duration  // bound on the whole Dial; 0 means DefaultDialTimeout
 	Resolver           *net.Resolver  // nil: net.DefaultResolver
+	// ReadGreeting makes Dial wait for the server's greeting in the implicit-TLS and
+	// plaintext modes too (STARTTLS mode always reads it), within Timeout: a server that
+	// completes the handshake and says nothing is given up on.
+	ReadGreeting bool
 	// Sessions caches TLS sessions so that later dials resume them (a cheaper handshake with
 	// the same verification); nil means every dial does a full handshake.
 	Sessions tls.ClientSessionCache
@@ -37,9 +41,12 @@ type Dialer struct {
 
 // Upstream is an established upstream leg.
 type Upstream struct {
-	Conn     net.Conn             // the connection to speak POP3 on (a *tls.Conn unless plaintext)
-	Raw      net.Conn             // the TCP connection under Conn
-	Greeting []byte               // STARTTLS mode: the plaintext greeting line, line ending included; else nil
+	Conn net.Conn // the connection to speak POP3 on (a *tls.Conn unless plaintext)
+	Raw  net.Conn // the TCP connection under Conn
+	// Greeting is the greeting line, line ending included, in STARTTLS mode; with
+	// ReadGreeting, the bytes read up to the end of the greeting line (any byte the same read
+	// brought after it included) in the other modes; else nil.
+	Greeting []byte
 	TLS      *tls.ConnectionState // nil on a plaintext leg
 }
 
@@ -170,6 +177,19 @@ var errInjection = errors.New("unexpected bytes after the line (response injecti
 // readDialLine reads one line, reading no further than the first read that completes it;
 // bytes after its LF are an error (errInjection).
 func readDialLine(conn net.Conn) ([]byte, error) {
+	buf, err := readToLF(conn)
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.IndexByte(buf, '\n'); i+1 != len(buf) {
+		return nil, errInjection
+	}
+	return buf, nil
+}
+
+// readToLF reads until the bytes read hold an LF, at most maxDialLine bytes, and returns
+// them all, any bytes after the LF included.
+func readToLF(conn net.Conn) ([]byte, error) {
 	buf := make([]byte, 0, 512)
 	for {
 		if len(buf) == cap(buf) {
@@ -180,16 +200,28 @@ func readDialLine(conn net.Conn) ([]byte, error) {
 		}
 		n, err := conn.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-			if i+1 != len(buf) {
-				return nil, errInjection
-			}
+		if bytes.IndexByte(buf, '\n') >= 0 {
 			return buf, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
+}
+
+// readGreeting reads the server's greeting line (see Upstream.Greeting) before ctx is done.
+func (d *Dialer) readGreeting(ctx context.Context, conn net.Conn) ([]byte, error) {
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	greeting, err := readToLF(conn)
+	switch {
+	case !stop() || ctx.Err() != nil:
+		err = fmt.Errorf("no greeting within the dial timeout (%v): %w", orDuration(d.Timeout, DefaultDialTimeout), context.Cause(ctx))
+	case err != nil:
+		err = fmt.Errorf("reading the greeting: %w", err)
+	default:
+		return greeting, nil
+	}
+	return nil, &DialError{Step: StepGreeting, Addr: d.Addr, Err: err}
 }
 
 // Handshake runs the TLS client handshake on conn; a certificate that fails verification
@@ -220,9 +252,6 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		return nil, err
 	}
 	up := &Upstream{Conn: raw, Raw: raw}
-	if d.Mode == UpstreamPlaintext {
-		return up, nil
-	}
 	if d.Mode == UpstreamSTARTTLS {
 		up.Greeting, err = d.StartTLS(ctx, raw)
 		if err != nil {
@@ -230,12 +259,21 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 			return nil, err
 		}
 	}
-	tc, err := d.Handshake(ctx, raw)
-	if err != nil {
-		raw.Close()
-		return nil, err
+	if d.Mode != UpstreamPlaintext {
+		tc, err := d.Handshake(ctx, raw)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+		st := tc.ConnectionState()
+		up.Conn, up.TLS = tc, &st
 	}
-	st := tc.ConnectionState()
-	up.Conn, up.TLS = tc, &st
+	if d.ReadGreeting && d.Mode != UpstreamSTARTTLS {
+		up.Greeting, err = d.readGreeting(ctx, up.Conn)
+		if err != nil {
+			raw.Close()
+			return nil, err
+		}
+	}
 	return up, nil
 }
