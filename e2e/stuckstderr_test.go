@@ -59,6 +59,9 @@ func TestStuckStderrCostsLinesNotSessions(t *testing.T) {
 	if !strings.Contains(stderr.lastDropped.Text, fmt.Sprintf("%d events dropped", stderr.dropped)) {
 		t.Errorf("stderr's dropped event says %q, want %q in it", stderr.lastDropped.Text, fmt.Sprintf("%d events dropped", stderr.dropped))
 	}
+	if d := droppedBy(file, "log-file"); d > 0 {
+		t.Errorf("the JSON log dropped %d events: a stuck stderr must not cost it events", d)
+	}
 	logged := countEvents(file) + droppedBy(file, "log-file")
 	t.Logf("%d sessions: stderr showed %d events and dropped %d; %d logged", sessions, stderr.events, stderr.dropped, logged)
 	if stderr.events+stderr.dropped != logged {
