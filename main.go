@@ -281,28 +281,30 @@ func serve(c *cli.Context) error {
 	return runProxy(c, cfg, c.Duration("shutdown-timeout"), nil)
 }
 
-// runProxy sets up the logging flags' sinks for cfg, warns about insecure settings, and serves
-// until a signal (see runUntilSignal), flushing the logs at the end.
+// runProxy sets up the logging flags' outputs for cfg, warns about insecure settings, and
+// serves until a signal (see runUntilSignal), writing out the logs at the end (for at most
+// logStopTimeout).
 func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-chan error) error {
-	sink, stopLog, reopen, err := newSink(c)
+	logs, err := newLogs(c)
 	if err != nil {
 		return err
 	}
-	defer stopLog()
-	cfg.Sink = sink
+	defer logs.stop()
+	cfg.Sink = logs.sink
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		return err
 	}
-	warnStart(c.App.ErrWriter, sink, cfg)
-	return runUntilSignal(c, srv, reopen, grace, failed)
+	warnStart(c.App.ErrWriter, logs.sink, cfg)
+	return runUntilSignal(c, srv, logs, grace, failed)
 }
 
 // runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
 // finish for up to grace before closing them (never with QUIT); a second signal during that
-// time ends the process at once. SIGHUP calls reopen. An error on failed (nil: none), or the
-// server failing, ends it too, after the sessions are closed.
-func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grace time.Duration, failed <-chan error) error {
+// time ends the process at once. SIGHUP reopens the log file. An error on failed (nil: none),
+// or the server failing, ends it too, after the sessions are closed. When the sessions are
+// closed, logging stops holding them up (--log-overflow block).
+func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace time.Duration, failed <-chan error) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -314,20 +316,19 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grac
 	for {
 		select {
 		case err := <-errc:
-			closeNow(srv)
+			closeNow(srv, logs)
 			return err
 		case err := <-failed:
-			closeNow(srv)
+			closeNow(srv, logs)
 			<-errc
 			return err
 		case <-hup:
-			if err := reopen(); err != nil {
-				fmt.Fprintf(c.App.ErrWriter, "popwire: reopening logs: %v\n", err)
-			}
+			logs.reopen() // a failure is reported by the log file itself
 		case <-ctx.Done():
 			stop() // a second Ctrl-C now kills the process
 			sctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
+			context.AfterFunc(sctx, logs.release)
 			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 				return err
 			}
@@ -339,8 +340,10 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, reopen func() error, grac
 	}
 }
 
-// closeNow closes srv and every session at once (without QUIT).
-func closeNow(srv *proxy.Server) {
+// closeNow closes srv and every session at once (without QUIT), first making logging stop
+// holding sessions up (--log-overflow block) so that none is left waiting for the disk.
+func closeNow(srv *proxy.Server, logs *serveLogs) {
+	logs.release()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	// An expired context makes Shutdown close the sessions instead of waiting; its error only

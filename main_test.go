@@ -31,6 +31,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--login-timeout", "0s"}, 2, "", "--login-timeout must be positive"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--upstream-ca", "/no/such/ca.pem"}, 2, "", "upstream CA"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--log-file", "/no/such/dir/log.jsonl"}, 1, "", "log file"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--log-overflow", "later"}, 2, "", "--log-overflow must be drop or block"},
 		{[]string{"view", "--follow", "-"}, 2, "", "--follow needs files"},
 		{[]string{"view", "--since", "yesterday-ish"}, 2, "", "--since"},
 		{[]string{"cert"}, 0, "SHA-256 fingerprint: ", ""},

@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -49,6 +51,42 @@ func TestLogFileReopenedOnSIGHUP(t *testing.T) {
 	}
 	if mode := fi.Mode().Perm(); mode != 0o600 {
 		t.Errorf("new log file mode %v, want 0600", mode)
+	}
+}
+
+// TestFailedReopenReportedOnce removes the log file's directory and sends SIGHUP: the failed
+// reopen is said once on stderr, and popwire goes on serving.
+func TestFailedReopenReportedOnce(t *testing.T) {
+	t.Parallel()
+	d := dovecotInstance(t)
+	dir := filepath.Join(t.TempDir(), "logs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pw := startPopwire(t, d, popwireOpts{logPath: filepath.Join(dir, "popwire.jsonl")})
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := pw.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	const report = "reopen log file"
+	waitFor(t, "the failed reopen on stderr", func() bool { return strings.Contains(pw.output(), report) })
+	// A session after the report: once its QUIT is in the transcript, a second report of the
+	// same failure would be there too.
+	c, err := dialPOP(pw.plainAddr, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.quit(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session after the report on stderr", func() bool {
+		out := pw.output()
+		return strings.Contains(out[strings.Index(out, report):], "QUIT")
+	})
+	if n := strings.Count(pw.output(), report); n != 1 {
+		t.Errorf("the failed reopen is reported %d times on stderr, want once", n)
 	}
 }
 

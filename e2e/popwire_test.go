@@ -11,10 +11,14 @@ import (
 
 // popwireOpts configures one `popwire serve` process in front of the test Dovecot.
 type popwireOpts struct {
-	upstreamPort int    // Dovecot port; 0 means its implicit-TLS port
-	upstreamTLS  string // --upstream-tls; "" means implicit; "none" adds --insecure-upstream-plaintext
-	upstreamCA   string // --upstream-ca; "" means the CA that signed Dovecot's certificate
-	logFile      bool   // pass --log-file (JSON lines) under the test's temp dir
+	upstreamPort int      // Dovecot port; 0 means its implicit-TLS port
+	upstreamTLS  string   // --upstream-tls; "" means implicit; "none" adds --insecure-upstream-plaintext
+	upstreamCA   string   // --upstream-ca; "" means the CA that signed Dovecot's certificate
+	logFile      bool     // pass --log-file (JSON lines) under the test's temp dir
+	logPath      string   // pass --log-file FILE; overrides logFile
+	stderr       *os.File // popwire's stdout and stderr; nil means a file under the test's temp dir
+	args         []string // more serve flags
+	env          []string // more environment variables
 }
 
 // popwireProc is a running `popwire serve`.
@@ -23,7 +27,7 @@ type popwireProc struct {
 	tlsPort   int    // implicit-TLS listener
 	plainAddr string // 127.0.0.1:plainPort
 	tlsAddr   string // 127.0.0.1:tlsPort
-	stderr    string // path of the captured stderr
+	stderr    string // path of the captured stderr; "" when the test gave its own
 	jsonLog   string // path of the --log-file, "" when not requested
 	proc      *process
 	stopped   bool
@@ -54,7 +58,7 @@ func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	pw := &popwireProc{plainPort: plain, tlsPort: tlsPort, plainAddr: loopback(plain), tlsAddr: loopback(tlsPort), stderr: filepath.Join(dir, "popwire.stderr")}
+	pw := &popwireProc{plainPort: plain, tlsPort: tlsPort, plainAddr: loopback(plain), tlsAddr: loopback(tlsPort)}
 	args := []string{"serve",
 		"--listen", pw.plainAddr,
 		"--listen-tls", pw.tlsAddr,
@@ -66,17 +70,26 @@ func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
 	if o.upstreamTLS == "none" {
 		args = append(args, "--insecure-upstream-plaintext")
 	}
-	if o.logFile {
+	switch {
+	case o.logPath != "":
+		pw.jsonLog = o.logPath
+	case o.logFile:
 		pw.jsonLog = filepath.Join(dir, "popwire.jsonl")
+	}
+	if pw.jsonLog != "" {
 		args = append(args, "--log-file", pw.jsonLog)
 	}
-	out, err := os.Create(pw.stderr)
-	if err != nil {
-		t.Fatal(err)
+	args = append(args, o.args...)
+	out := o.stderr
+	if out == nil {
+		pw.stderr = filepath.Join(dir, "popwire.stderr")
+		if out, err = os.Create(pw.stderr); err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
 	}
-	defer out.Close()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = popwireEnv()
+	cmd.Env = append(popwireEnv(), o.env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if pw.proc, err = startProcess(cmd); err != nil {
 		t.Fatal(err)
@@ -117,6 +130,9 @@ func (pw *popwireProc) stop(t *testing.T) {
 
 // output returns what popwire wrote to stdout and stderr so far.
 func (pw *popwireProc) output() string {
+	if pw.stderr == "" {
+		return "(on the test's own pipe)\n"
+	}
 	data, err := os.ReadFile(pw.stderr)
 	if err != nil {
 		return "(unreadable: " + err.Error() + ")"

@@ -1,11 +1,13 @@
 package logview
 
 import (
-	"bufio"
-	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,11 +28,14 @@ func (s *slowSink) Emit(e Event) error {
 	return nil
 }
 
-func TestAsyncKeepsOrderAndDropsNothing(t *testing.T) {
+// TestAsyncBlockKeepsOrderAndDropsNothing checks OverflowBlock: a sink slower than the
+// callers makes them wait, and every event arrives in order. After Shutdown events are
+// dropped and counted, never written behind the caller's back.
+func TestAsyncBlockKeepsOrderAndDropsNothing(t *testing.T) {
 	for _, queue := range []int{1, 4, 0} {
 		t.Run(fmt.Sprint("queue ", queue), func(t *testing.T) {
 			next := &slowSink{delay: 100 * time.Microsecond}
-			a := NewAsync(next, queue)
+			a := NewAsync(next, AsyncOptions{Queue: queue, Overflow: OverflowBlock})
 			const n = 200
 			var want []string
 			for i := range n {
@@ -40,55 +45,270 @@ func TestAsyncKeepsOrderAndDropsNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := a.Close(); err != nil {
+			shutdownOK(t, a)
+			if err := a.Emit(Event{Kind: KindClose, Text: "after shutdown"}); err != nil {
 				t.Fatal(err)
 			}
-			late := Event{Kind: KindClose, Text: "after close"}
-			if err := a.Emit(late); err != nil {
-				t.Fatal(err)
-			}
-			a.Close()
-			want = append(want, late.Text)
+			shutdownOK(t, a)
 			if fmt.Sprint(next.got) != fmt.Sprint(want) {
 				t.Fatalf("emitted %d events %v…, want %d in order", len(next.got), next.got[:min(5, len(next.got))], len(want))
+			}
+			if d := a.Dropped(); d != 1 {
+				t.Errorf("Dropped = %d, want 1 (the event after Shutdown)", d)
 			}
 		})
 	}
 }
 
-func TestAsyncEmitDoesNotWaitForTheSink(t *testing.T) {
-	block := make(chan struct{})
-	next := &blockingSink{release: block}
-	a := NewAsync(next, 8)
+// shutdownOK shuts a down, giving it 10 s (the sinks of these tests are never stuck then).
+func shutdownOK(t *testing.T, a interface{ Shutdown(context.Context) error }) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stuckSink records events, but while its gate is closed every Emit waits, like a write to a
+// pipe that nobody reads.
+type stuckSink struct {
+	gate    chan struct{} // closed by unblock
+	entered chan struct{} // a value each time an Emit starts, when there is room
+	mu      sync.Mutex
+	got     []Event
+}
+
+func newStuckSink() *stuckSink {
+	return &stuckSink{gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
+
+func (s *stuckSink) Emit(e Event) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-s.gate
+	s.mu.Lock()
+	s.got = append(s.got, e)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *stuckSink) unblock() { close(s.gate) }
+
+// texts lists what the sink received: each event's text, and "dropped OUTPUT N" for a
+// dropped event.
+func (s *stuckSink) texts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return texts(s.got)
+}
+
+func texts(events []Event) []string {
+	var out []string
+	for _, e := range events {
+		if e.Kind == KindDropped {
+			out = append(out, fmt.Sprintf("dropped %s %d", e.Output, e.Dropped))
+			continue
+		}
+		out = append(out, e.Text)
+	}
+	return out
+}
+
+// numbered returns the texts "from" to "to"-1.
+func numbered(from, to int) []string {
+	var out []string
+	for i := from; i < to; i++ {
+		out = append(out, fmt.Sprint(i))
+	}
+	return out
+}
+
+// emitAll emits the events numbered from to to-1, and fails t if that takes more than 10 s:
+// Emit must never wait for a stuck output.
+func emitAll(t *testing.T, s Sink, from, to int) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
-		for range 8 {
-			a.Emit(Event{Kind: KindCommand})
+		defer close(done)
+		for _, text := range numbered(from, to) {
+			s.Emit(Event{Kind: KindCommand, Text: text})
 		}
-		close(done)
 	}()
 	select {
 	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatal("Emit waited for a blocked sink although the queue had room")
-	}
-	close(block)
-	a.Close()
-	if next.n != 8 {
-		t.Fatalf("sink got %d events, want 8", next.n)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Emit waited for a stuck output")
 	}
 }
 
-// blockingSink blocks every Emit until release is closed.
-type blockingSink struct {
-	release chan struct{}
-	n       int
+// syncOK waits until a has written everything, giving it 10 s.
+func syncOK(t *testing.T, a *Async) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !a.sync(ctx) {
+		t.Fatal("the output did not write what it had within 10 s")
+	}
 }
 
-func (b *blockingSink) Emit(Event) error {
-	<-b.release
-	b.n++
+// stuckTee returns a Tee over a stderr that is stuck writing event 0, with a queue of four,
+// and a log file that works, after emitting the events 0 to 99.
+func stuckTee(t *testing.T) (stuck *stuckSink, file *recordSink, stderr, logFile *Async, tee *Tee) {
+	t.Helper()
+	stuck, file = newStuckSink(), &recordSink{}
+	stderr = NewAsync(stuck, AsyncOptions{Queue: 4, Output: "stderr"})
+	logFile = NewAsync(file, AsyncOptions{Output: "log-file"})
+	tee = NewTee(stderr, stderr, logFile)
+	emitAll(t, tee, 0, 1)
+	<-stuck.entered
+	emitAll(t, tee, 1, 100)
+	return stuck, file, stderr, logFile, tee
+}
+
+// TestTeeStuckOutputCostsOnlyItsOwnEvents puts a stuck stderr and a working log file behind a
+// Tee: Emit returns at once, stderr drops what its queue cannot hold and counts it, the file
+// loses nothing; once stderr can write again it says how many events it lost, in their place,
+// and the file records the same count.
+func TestTeeStuckOutputCostsOnlyItsOwnEvents(t *testing.T) {
+	stuck, file, stderr, logFile, tee := stuckTee(t)
+	if d := stderr.Dropped(); d != 95 {
+		t.Errorf("stderr Dropped = %d, want 95 (one being written, four queued)", d)
+	}
+	if d := logFile.Dropped(); d != 0 {
+		t.Errorf("log file Dropped = %d, want 0: a stuck stderr must not cost the file events", d)
+	}
+
+	stuck.unblock()
+	syncOK(t, stderr)
+	syncOK(t, logFile)
+	emitAll(t, tee, 100, 101)
+	shutdownOK(t, tee)
+
+	want := append(numbered(0, 5), "dropped stderr 95", "100")
+	if got := stuck.texts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stderr got %v, want %v", got, want)
+	}
+	want = append(numbered(0, 100), "dropped stderr 95", "100")
+	if got := texts(file.events()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log file got %v, want %v", got, want)
+	}
+	for _, e := range file.events() {
+		if e.Kind == KindDropped && e.Text != "95 events dropped: stderr could not keep up" {
+			t.Errorf("dropped event text %q", e.Text)
+		}
+	}
+}
+
+// TestTeeShutdownGivesUpOnAStuckOutput checks that Shutdown returns by its deadline although
+// stderr never writes again, counts everything stderr did not write as dropped, and records
+// that count in the log file before it stops.
+func TestTeeShutdownGivesUpOnAStuckOutput(t *testing.T) {
+	stuck, file, stderr, logFile, tee := stuckTee(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := tee.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "stderr") {
+		t.Errorf("Shutdown = %v, want a deadline error naming stderr", err)
+	}
+	if d := stderr.Dropped(); d != 100 {
+		t.Errorf("stderr Dropped = %d, want 100: the event it is stuck writing, the four queued and the 95 dropped", d)
+	}
+	want := append(numbered(0, 100), "dropped stderr 100")
+	if got := texts(file.events()); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("log file got %v, want %v", got, want)
+	}
+
+	stuck.unblock()
+	<-stderr.done
+	if got := stuck.texts(); fmt.Sprint(got) != "[0]" {
+		t.Errorf("stderr wrote %v after Shutdown gave up on it, want only the event it was stuck in", got)
+	}
+	tee.Emit(Event{Kind: KindCommand, Text: "late"})
+	if d := logFile.Dropped(); d != 1 {
+		t.Errorf("log file Dropped = %d after a late event, want 1", d)
+	}
+}
+
+// TestAsyncBlockWaitsUntilRelease checks OverflowBlock: a full queue makes Emit wait without
+// dropping, and Release lets it go, counting its event as dropped and saying so.
+func TestAsyncBlockWaitsUntilRelease(t *testing.T) {
+	stuck := newStuckSink()
+	a := NewAsync(stuck, AsyncOptions{Queue: 1, Overflow: OverflowBlock})
+	emitAll(t, a, 0, 1)
+	<-stuck.entered
+	emitAll(t, a, 1, 2) // fills the queue
+	returned := make(chan struct{})
+	go func() {
+		a.Emit(Event{Kind: KindCommand, Text: "2"})
+		close(returned)
+	}()
+	for waiting := false; !waiting; { // until that Emit waits for room
+		a.mu.Lock()
+		waiting = a.pending == 3
+		a.mu.Unlock()
+		runtime.Gosched()
+	}
+	if d := a.Dropped(); d != 0 {
+		t.Fatalf("Dropped = %d while blocking, want 0", d)
+	}
+	a.Release()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Release did not free the waiting Emit")
+	}
+	if d := a.Dropped(); d != 1 {
+		t.Errorf("Dropped = %d after Release, want 1", d)
+	}
+	stuck.unblock()
+	shutdownOK(t, a)
+	if got := stuck.texts(); fmt.Sprint(got) != "[0 1 dropped  1]" {
+		t.Errorf("sink got %v, want [0 1 dropped  1]", got)
+	}
+}
+
+func TestAsyncReporter(t *testing.T) {
+	var rec recordSink
+	a := NewAsync(&rec, AsyncOptions{})
+	fmt.Fprintf(a.Reporter(), "logview: one\nlogview: two\n")
+	shutdownOK(t, a)
+	got := rec.events()
+	if len(got) != 2 || got[0].Kind != KindWarning || got[1].Text != "logview: two" || got[0].V != Version {
+		t.Errorf("reported %+v, want two warnings", got)
+	}
+}
+
+func TestParseOverflow(t *testing.T) {
+	for _, s := range []string{"drop", "block"} {
+		if o, err := ParseOverflow(s); err != nil || string(o) != s {
+			t.Errorf("ParseOverflow(%q) = %q, %v", s, o, err)
+		}
+	}
+	if _, err := ParseOverflow("wait"); err == nil || !strings.HasPrefix(err.Error(), "logview: ") {
+		t.Errorf("ParseOverflow(wait) = %v, want a logview error", err)
+	}
+}
+
+// recordSink records every event.
+type recordSink struct {
+	mu  sync.Mutex
+	got []Event
+}
+
+func (r *recordSink) Emit(e Event) error {
+	r.mu.Lock()
+	r.got = append(r.got, e)
+	r.mu.Unlock()
 	return nil
+}
+
+func (r *recordSink) events() []Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Event(nil), r.got...)
 }
 
 // TestAsyncFlushesBurstsWithinLinger checks that a Deferred FileSink behind an Async sink
@@ -101,7 +321,7 @@ func TestAsyncFlushesBurstsWithinLinger(t *testing.T) {
 	}
 	fs.Deferred = true
 	flushes := 0
-	a := NewAsync(fs, 0, func() error { flushes++; return fs.Flush() })
+	a := NewAsync(fs, AsyncOptions{Flush: []func() error{func() error { flushes++; return fs.Flush() }}})
 	const burst = 100
 	for i := range burst {
 		a.Emit(Event{V: Version, Kind: KindCommand, Text: fmt.Sprint("line ", i)})
@@ -114,38 +334,14 @@ func TestAsyncFlushesBurstsWithinLinger(t *testing.T) {
 		t.Fatalf("%d lines in the file %v after the burst, want %d", n, 5*time.Second, burst)
 	}
 	a.Emit(Event{V: Version, Kind: KindClose})
-	a.Close()
+	shutdownOK(t, a)
 	// How many flushes a burst takes depends on the machine's speed (one per Linger at most);
 	// that the lines reached the file before Close shows that a flush came by itself.
 	if flushes < 2 {
-		t.Errorf("%d flushes: want one after the burst and one at Close", flushes)
+		t.Errorf("%d flushes: want one after the burst and one at Shutdown", flushes)
 	}
 	if n := countLines(t, path); n != burst+1 {
-		t.Fatalf("%d lines after Close, want %d", n, burst+1)
+		t.Fatalf("%d lines after Shutdown, want %d", n, burst+1)
 	}
 	fs.Close()
-}
-
-// TestAsyncLateEmitsAreSerialised emits from many goroutines after Close into a sink that is
-// not safe for concurrent use, as a bufio.Writer behind a Printer is not: the race detector
-// must stay quiet and every event must arrive.
-func TestAsyncLateEmitsAreSerialised(t *testing.T) {
-	var buf bytes.Buffer
-	w := bufio.NewWriter(&buf)
-	a := NewAsync(NewJSONWriter(w), 0, w.Flush)
-	a.Close()
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 10 {
-				a.Emit(Event{V: Version, Kind: KindWarning, Text: "late"})
-			}
-		}()
-	}
-	wg.Wait()
-	if n := bytes.Count(buf.Bytes(), []byte("\n")); n != 80 {
-		t.Fatalf("%d lines, want 80", n)
-	}
 }

@@ -51,6 +51,8 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 	dst = appendIntField(dst, "bytes", e.Bytes)
 	dst = appendStrField(dst, "action", e.Action)
 	dst = appendStrField(dst, "error", e.Err)
+	dst = appendStrField(dst, "output", e.Output)
+	dst = appendIntField(dst, "dropped", e.Dropped)
 	if e.TLS != nil {
 		dst = appendTLS(append(dst, `,"tls":`...), e.TLS)
 	}

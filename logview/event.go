@@ -37,6 +37,7 @@ const (
 	KindDelete   Kind = "delete"   // DELE accepted by the server: Msg, UID
 	KindClose    Kind = "close"    // session ended: Summary
 	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text
+	KindDropped  Kind = "dropped"  // process-level: an output could not keep up and lost events: Output, Dropped, Text
 )
 
 // The values of Event.Dir.
@@ -77,6 +78,8 @@ type Event struct {
 	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
 	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls"
 	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
+	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file"
+	Dropped  int64  `json:"dropped,omitempty"`  // KindDropped: how many events it lost
 
 	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise
 	Message *MessageInfo `json:"message,omitempty"` // KindBody answering RETR or TOP: the audit; nil otherwise
@@ -132,10 +135,10 @@ type Summary struct {
 }
 
 // IsError reports whether e is an error as the viewer's --errors filter sees it: a -ERR reply
-// or greeting, or an error or anomaly event.
+// or greeting, or an error, anomaly or dropped event.
 func (e *Event) IsError() bool {
 	switch e.Kind {
-	case KindError, KindAnomaly:
+	case KindError, KindAnomaly, KindDropped:
 		return true
 	case KindReply, KindGreeting:
 		return e.Status == "-ERR"

@@ -28,6 +28,7 @@ type FileSink struct {
 	f      io.WriteCloser // nil after a failed Reopen
 	buf    []byte         // reused line buffer; with Deferred, the lines not yet written
 	broken bool           // a write or reopen failed; events are dropped until Reopen succeeds
+	failed bool           // the last Reopen failed, and that was reported
 	open   func(path string) (io.WriteCloser, error)
 }
 
@@ -109,7 +110,9 @@ func (s *FileSink) fail(err error) {
 
 // Reopen closes the current file and opens the path again, as after a log rotation (the caller
 // wires it to SIGHUP). On success events are written again, and if the sink was broken the
-// recovery is reported. On failure the sink is broken (reported once) and the error returned.
+// recovery is reported. On failure the sink is broken and the error returned; it is reported
+// here, once until a Reopen succeeds (also when a write failure was reported before), so the
+// caller need not report it again.
 func (s *FileSink) Reopen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -124,10 +127,15 @@ func (s *FileSink) Reopen() error {
 	f, err := s.open(s.path)
 	if err != nil {
 		err = fmt.Errorf("logview: reopen log file: %w", err)
+		if !s.failed {
+			s.broken = false // a reported write failure does not answer the reopen
+		}
+		s.failed = true
 		s.fail(err)
 		return err
 	}
 	s.f = f
+	s.failed = false
 	if s.broken {
 		s.broken = false
 		fmt.Fprintf(s.report, "logview: log file %s reopened; logging resumed\n", s.path)

@@ -168,8 +168,8 @@ func TestFileSinkRecoversOnReopen(t *testing.T) {
 		t.Errorf("after recovery: %d files, want 2 with 2 lines", len(files))
 	}
 	rep := report.String()
-	if strings.Count(rep, "\n") != 2 || !strings.Contains(rep, "reopened") {
-		t.Errorf("report %q: want one failure line and one recovery line", rep)
+	if strings.Count(rep, "\n") != 3 || strings.Count(rep, "reopen log file") != 1 || !strings.Contains(rep, "reopened") {
+		t.Errorf("report %q: want the write failure, the failed reopen and the recovery, one line each", rep)
 	}
 }
 

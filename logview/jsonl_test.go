@@ -25,7 +25,7 @@ func fullEvent() Event {
 		Dir: DirServerToClient, User: "u", Client: "127.0.0.1:1", Listener: "plain", Upstream: "h:995",
 		Leg: "upstream", ClientSec: "plaintext", UpstreamSec: "tls", Verb: "RETR", Answers: "RETR",
 		Status: "+OK", Code: "IN-USE", Text: "t", Redacted: true, Revealed: true, Mech: "PLAIN", Step: 2,
-		Lines: 3, Bytes: 4, Action: "deny", Err: "e",
+		Lines: 3, Bytes: 4, Action: "deny", Err: "e", Output: "stderr", Dropped: 5,
 		TLS: &TLSInfo{Version: "TLS 1.3", Cipher: "c", SNI: "h", PeerSubject: "CN=h", PeerNames: []string{"h", "i"}, Verified: true, VerifyErr: "v"},
 		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: "body",
 			ContentTruncated: true, HeaderTruncated: true, HeaderMalformed: true},

@@ -223,6 +223,9 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		dst = p.appendPrefix(dst, e, "!")
 		dst = p.p.warning.add(dst, "warning: ")
 		dst = p.appendText(dst, p.p.warning, e.Text)
+	case KindDropped:
+		dst = p.appendPrefix(dst, e, "!")
+		dst = p.appendText(dst, p.p.warning, e.Text)
 	case KindDelete:
 		dst = p.appendPrefix(dst, e, "•")
 		dst = p.p.meta.add(dst, "DELE ")

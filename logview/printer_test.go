@@ -107,6 +107,8 @@ func TestPrinterMarks(t *testing.T) {
 			[]string{"— RETR: 1,284 lines, 96.2 KiB"}, nil},
 		{"uncommitted deletions are stated", Event{Time: at, Kind: KindClose, Summary: &Summary{Duration: "1s", Deleted: []string{"u1"}}},
 			[]string{"deleted u1 — NOT committed"}, nil},
+		{"dropped events are said", Event{Time: at, Kind: KindDropped, Output: "stderr", Dropped: 12, Text: "12 events dropped: stderr could not keep up"},
+			[]string{"! 12 events dropped: stderr could not keep up"}, []string{"? dropped"}},
 		{"local reply is marked", Event{Time: at, Kind: KindReply, Dir: DirLocal, Status: "+OK", Text: "Begin TLS negotiation"},
 			[]string{"↩ +OK Begin TLS negotiation  (answered by popwire)"}, nil},
 	}

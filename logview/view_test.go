@@ -66,7 +66,7 @@ func TestViewFilters(t *testing.T) {
 		{"client host", Filter{Client: "127.0.0.1"}, count(inSession(sessA, sessB)), inSession(sessA, sessB)},
 		{"client host:port", Filter{Client: "192.0.2.44:40022"}, count(inSession(sessC)), inSession(sessC)},
 		{"command", Filter{Command: "retr"}, 11, func(e Event) bool { return e.Verb == "RETR" || e.Answers == "RETR" }},
-		{"errors", Filter{Errors: true}, 4, func(e Event) bool { return e.IsError() }},
+		{"errors", Filter{Errors: true}, 5, func(e Event) bool { return e.IsError() }},
 		{"user and command", Filter{User: "alice", Command: "DELE"}, 6, func(e Event) bool {
 			return e.Session == sessA && (e.Verb == "DELE" || e.Answers == "DELE" || e.Kind == KindDelete)
 		}},
