@@ -114,6 +114,7 @@ type MessageInfo struct {
 	Content   string `json:"content,omitempty"`    // the unstuffed content itself, only under --bodies full
 
 	ContentTruncated bool `json:"content_truncated,omitempty"` // Content holds only the first 16 MiB
+	ContentOmitted   bool `json:"content_omitted,omitempty"`   // Content was left out: the budget all sessions share for it was used up
 	HeaderTruncated  bool `json:"header_truncated,omitempty"`  // the header block passed 64 KiB; fields come from what was kept
 	HeaderMalformed  bool `json:"header_malformed,omitempty"`  // lines that are not header fields were skipped
 }

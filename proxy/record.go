@@ -19,11 +19,12 @@ import (
 const (
 	BodiesNone    = "none"    // line and byte counts only
 	BodiesHeaders = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
-	BodiesFull    = "full"    // plus the content itself, up to maxKeptBody bytes
+	BodiesFull    = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
 )
 
-// maxKeptBody caps the content kept per message with BodiesFull.
-const maxKeptBody = 16 << 20
+// DefaultContentBudget is the most message content, in bytes, that all sessions of a Server
+// hold at once under BodiesFull when LogOptions.ContentBudget is zero.
+const DefaultContentBudget = 64 << 20
 
 // maxTaint caps how many secrets a session remembers for scrubbing echoes and errors.
 const maxTaint = 16
@@ -35,6 +36,22 @@ type LogOptions struct {
 	HideUsers         bool   // replace user names with a keyed hash (see UserKey)
 	UserKey           []byte // HMAC key for HideUsers; the same key gives the same names across runs
 	RevealCredentials bool   // log secrets in clear; every event that shows one is marked Revealed
+	// ContentBudget bounds the message content (BodiesFull) that all sessions hold at once,
+	// from its first byte until the log has let go of it; beyond it a message's content is
+	// left out and its event says so. 0 means DefaultContentBudget.
+	ContentBudget int64
+
+	budget *audit.Budget // the Server's, shared by its sessions; nil bounds nothing
+}
+
+// withBudget returns o with a content budget of its own, for one Server.
+func (o LogOptions) withBudget() LogOptions {
+	limit := o.ContentBudget
+	if limit <= 0 {
+		limit = DefaultContentBudget
+	}
+	o.budget = audit.NewBudget(limit)
+	return o
 }
 
 // recorder turns one session's codec frames into log events. It is the one place where a
@@ -76,7 +93,7 @@ func newRecorder(sink logview.Sink, session string, opts LogOptions) *recorder {
 	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now()}
 	if opts.Bodies == BodiesFull {
 		r.msg.KeepBody = true
-		r.msg.MaxBody = maxKeptBody
+		r.msg.Budget = opts.budget
 	}
 	return r
 }
@@ -276,14 +293,12 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 	if r.msgOpen {
 		r.msgOpen = false
 		res := r.msg.Result()
+		r.msg.Reset() // the event holds the one copy of the content; the session keeps none
 		top := f.Cmd.Verb == "TOP"
 		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
 			SHA256: res.SHA256, From: res.From, To: res.To, Cc: res.Cc, Subject: res.Subject, Date: res.Date,
-			MessageID: res.MessageID, Top: top, ContentTruncated: res.BodyTruncated,
-			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
-		if res.Body != nil {
-			e.Message.Content = string(res.Body)
-		}
+			MessageID: res.MessageID, Top: top, Content: res.Body, ContentTruncated: res.BodyTruncated,
+			ContentOmitted: res.BodyOmitted, HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
 		if !top {
 			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
 		}

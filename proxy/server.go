@@ -67,6 +67,7 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 	}
 	s.dialer.Config = s.dialer.TLSConfig()
+	s.cfg.Log = cfg.Log.withBudget()
 	for _, v := range cfg.Deny {
 		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
 			s.deny[v] = true
