@@ -53,7 +53,7 @@ func (c *clientConn) readBody(t *testing.T) int {
 func TestBodiesFullKeepsOneCopy(t *testing.T) {
 	const size = 8 << 20
 	_, reply := bigMessage(size)
-	up := newUpstream(t, false, scriptReplies(map[string]string{"USER bob": "+OK\r\n", "PASS x": "+OK\r\n",
+	up := newUpstream(t, false, scriptReplies(map[string]string{"USER bob": "+OK\r\n", "PASS s3cr3t-pw": "+OK\r\n",
 		"RETR 1": reply, "NOOP": "+OK\r\n", "QUIT": "+OK bye\r\n"}))
 	file, err := logview.OpenFile(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
 	if err != nil {
@@ -66,7 +66,7 @@ func TestBodiesFullKeepsOneCopy(t *testing.T) {
 
 	c := p.dial(t, false)
 	c.line(t)
-	c.send(t, "USER bob\r\nPASS x\r\nRETR 1\r\n")
+	c.send(t, "USER bob\r\nPASS s3cr3t-pw\r\nRETR 1\r\n")
 	c.line(t)
 	c.line(t)
 	c.line(t)
@@ -110,7 +110,7 @@ func dropEvents(s *recSink) {
 func TestContentBudgetAcrossSessions(t *testing.T) {
 	const size, sessions, budget = 6 << 20, 5, 20 << 20
 	content, reply := bigMessage(size)
-	up := newUpstream(t, false, scriptReplies(map[string]string{"USER bob": "+OK\r\n", "PASS x": "+OK\r\n",
+	up := newUpstream(t, false, scriptReplies(map[string]string{"USER bob": "+OK\r\n", "PASS s3cr3t-pw": "+OK\r\n",
 		"RETR 1": reply, "QUIT": "+OK bye\r\n"}))
 	p := startProxy(t, Config{Log: LogOptions{Bodies: BodiesFull, ContentBudget: budget}}, up.addr())
 	retrieve := func(n int) {
@@ -121,7 +121,7 @@ func TestContentBudgetAcrossSessions(t *testing.T) {
 		var wg sync.WaitGroup
 		for _, c := range clients {
 			wg.Go(func() {
-				if _, err := io.WriteString(c, "USER bob\r\nPASS x\r\nRETR 1\r\nQUIT\r\n"); err != nil {
+				if _, err := io.WriteString(c, "USER bob\r\nPASS s3cr3t-pw\r\nRETR 1\r\nQUIT\r\n"); err != nil {
 					t.Error(err)
 					return
 				}

@@ -2,9 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,9 +55,9 @@ func (o LogOptions) withBudget() LogOptions {
 // frame becomes an event, so it is also where redaction happens: every client line that the
 // codec marks as secret-bearing is logged through Auth.Safe, and every server line and error
 // text is scrubbed of the secrets the session has seen (servers do echo input, and a client
-// that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers the
-// user name is scrubbed the same way. A recorder is safe for concurrent use: both pumps and
-// the session's timers report to it.
+// that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers every
+// user name the session named is hidden the same way (see userNames), in the message audit
+// too. A recorder is safe for concurrent use: both pumps and the session's timers report to it.
 type recorder struct {
 	sink    logview.Sink
 	session string
@@ -69,7 +66,7 @@ type recorder struct {
 
 	mu        sync.Mutex // guards everything below
 	user      string     // display name: as sent, or hashed with HideUsers
-	rawUser   string     // the name as sent, scrubbed from texts with HideUsers
+	names     userNames  // the names hidden with HideUsers
 	secrets   [][]byte   // the session's secrets (at most maxTaint), scrubbed from every text
 	state     codec.State
 	commands  int
@@ -90,7 +87,7 @@ func newRecorder(sink logview.Sink, session string, opts LogOptions) *recorder {
 	if opts.Bodies == "" {
 		opts.Bodies = BodiesHeaders
 	}
-	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now()}
+	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now(), names: userNames{key: opts.UserKey}}
 	if opts.Bodies == BodiesFull {
 		r.msg.KeepBody = true
 		r.msg.Budget = opts.budget
@@ -180,7 +177,7 @@ func (r *recorder) command(f *codec.Frame) {
 	r.commands++
 	e := logview.Event{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: f.Cmd.Verb}
 	if f.Auth != nil {
-		r.learnUser(f.Auth.User)
+		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
 		e.Text, e.Redacted, e.Revealed = r.authText(f)
 		if f.Auth.Mech != "" && f.Auth.Mech != "USER" && f.Auth.Mech != "PASS" && f.Auth.Mech != "APOP" {
@@ -198,27 +195,23 @@ func (r *recorder) command(f *codec.Frame) {
 func (r *recorder) sasl(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindSASL, Dir: logview.DirClientToServer, Answers: f.Cmd.Verb}
 	if f.Auth != nil {
-		r.learnUser(f.Auth.User)
+		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
 		e.Mech, e.Step = f.Auth.Mech, f.Auth.Step+1 // the log counts steps from 1
 		e.Text, e.Redacted, e.Revealed = r.authText(f)
 	} else {
-		e.Text = lineText(f)
+		e.Text = r.scrub(lineText(f))
 	}
 	r.emit(e)
 }
 
 // authText renders a secret-bearing client line: the codec's safe form, or with
-// RevealCredentials the line as sent.
+// RevealCredentials the line as sent; with HideUsers, without the user names.
 func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed bool) {
 	if r.opts.RevealCredentials && len(f.Auth.Secrets) > 0 {
-		return lineText(f), false, true
+		return r.hideUsers(lineText(f)), false, true
 	}
-	text = f.Auth.Safe
-	if r.opts.HideUsers && f.Auth.User != "" {
-		text = strings.ReplaceAll(text, f.Auth.User, r.user)
-	}
-	return text, len(f.Auth.Secrets) > 0, false
+	return r.hideUsers(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
 }
 
 // reply records a status line; leg "local" marks an answer popwire wrote itself.
@@ -287,7 +280,7 @@ func (r *recorder) listLine(f *codec.Frame) {
 func (r *recorder) bodyEnd(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Lines: f.Lines, Bytes: f.Octets}
 	if len(r.listItems) > 0 {
-		e.Text = strings.Join(r.listItems, ", ")
+		e.Text = r.scrub(strings.Join(r.listItems, ", "))
 		r.listItems = r.listItems[:0]
 	}
 	if r.msgOpen {
@@ -296,14 +289,27 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 		r.msg.Reset() // the event holds the one copy of the content; the session keeps none
 		top := f.Cmd.Verb == "TOP"
 		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
-			SHA256: res.SHA256, From: res.From, To: res.To, Cc: res.Cc, Subject: res.Subject, Date: res.Date,
-			MessageID: res.MessageID, Top: top, Content: res.Body, ContentTruncated: res.BodyTruncated,
-			ContentOmitted: res.BodyOmitted, HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
+			SHA256: res.SHA256, From: r.scrub(res.From), To: r.scrub(res.To), Cc: r.scrub(res.Cc),
+			Subject: r.scrub(res.Subject), Date: res.Date, MessageID: r.scrub(res.MessageID), Top: top,
+			ContentTruncated: res.BodyTruncated, ContentOmitted: res.BodyOmitted,
+			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
+		e.Message.Content = r.scrubContent(res.Body, e.Message)
 		if !top {
 			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
 		}
 	}
 	r.emit(e)
+}
+
+// scrubContent scrubs a message's content like every other text. A rewritten copy is charged
+// to the content budget; when the budget cannot hold it, the content is left out and m says so.
+func (r *recorder) scrubContent(content string, m *logview.MessageInfo) string {
+	s := r.scrub(content)
+	if s == content || r.msg.Budget.Hold(s) {
+		return s
+	}
+	m.ContentOmitted = true
+	return ""
 }
 
 // closeSummary emits the session's close event; reason says how the connection ended, and is
@@ -338,19 +344,29 @@ func (r *recorder) msgName(n int) string {
 	return "#" + strconv.Itoa(n)
 }
 
-// learnUser records the identity a client authenticates as, hashed with HideUsers.
-func (r *recorder) learnUser(name string) {
-	if name == "" {
-		return
+// learnUser records the identity a client authenticates as, hashed with HideUsers, and with
+// HideUsers every name the line shows, for hiding.
+func (r *recorder) learnUser(a *codec.Auth) {
+	if r.opts.HideUsers {
+		for _, n := range a.Names {
+			r.names.learn(n)
+		}
 	}
+	switch {
+	case a.User == "":
+	case r.opts.HideUsers:
+		r.user = r.names.learn(a.User)
+	default:
+		r.user = a.User
+	}
+}
+
+// hideUsers returns s without the user names the session named, with HideUsers.
+func (r *recorder) hideUsers(s string) string {
 	if !r.opts.HideUsers {
-		r.user = name
-		return
+		return s
 	}
-	r.rawUser = name
-	m := hmac.New(sha256.New, r.opts.UserKey)
-	m.Write([]byte(name))
-	r.user = "user-" + hex.EncodeToString(m.Sum(nil)[:6])
+	return r.names.hide(s)
 }
 
 // remember keeps secrets, bounded, for scrubbing every later text of the session.
@@ -377,7 +393,7 @@ func (r *recorder) serverText(f *codec.Frame) string {
 }
 
 // scrub replaces every secret the session has seen in s with the redaction marker and, with
-// HideUsers, the user name with its hash; RevealCredentials leaves secrets in place.
+// HideUsers, every user name with its hash; RevealCredentials leaves secrets in place.
 func (r *recorder) scrub(s string) string {
 	if s == "" {
 		return s
@@ -389,10 +405,7 @@ func (r *recorder) scrub(s string) string {
 			}
 		}
 	}
-	if r.rawUser != "" && strings.Contains(s, r.rawUser) {
-		s = strings.ReplaceAll(s, r.rawUser, r.user)
-	}
-	return s
+	return r.hideUsers(s)
 }
 
 func lineText(f *codec.Frame) string {
