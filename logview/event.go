@@ -43,8 +43,23 @@ const (
 const (
 	DirClientToServer = "c2s"   // sent by the client, forwarded upstream
 	DirServerToClient = "s2c"   // sent by the server, forwarded to the client
-	DirLocal          = "local" // answered by popwire itself; the server never saw it
+	DirLocal          = "local" // popwire's own reply, or a command it answered itself; the server never saw it
 )
+
+// LegDir returns the Dir of the bytes that come from a leg: DirClientToServer for "client",
+// DirServerToClient for "upstream", DirLocal for "local" (popwire's own answers), "" for
+// anything else.
+func LegDir(leg string) string {
+	switch leg {
+	case "client":
+		return DirClientToServer
+	case "upstream":
+		return DirServerToClient
+	case "local":
+		return DirLocal
+	}
+	return ""
+}
 
 // Event is the one log record: the JSON log, the terminal printer and the viewer all use it.
 // Zero-valued fields are omitted from JSON, except V, Time and Kind, which are always written.
@@ -60,7 +75,7 @@ type Event struct {
 	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
 	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
-	Leg         string    `json:"leg,omitempty"`          // KindTLS: "client" or "upstream"
+	Leg         string    `json:"leg,omitempty"`          // KindTLS, KindError, KindWarning: "client" or "upstream"
 	ClientSec   string    `json:"client_sec,omitempty"`   // client leg security: "plaintext", "tls", "stls"
 	UpstreamSec string    `json:"upstream_sec,omitempty"` // upstream leg security: "tls", "stls", "plaintext"
 
@@ -95,7 +110,7 @@ type TLSInfo struct {
 	PeerSubject string   `json:"peer_subject,omitempty"` // subject of the peer's leaf certificate
 	PeerNames   []string `json:"peer_names,omitempty"`   // DNS names of the peer's leaf certificate
 	Verified    bool     `json:"verified"`               // the peer certificate chain and name were verified
-	VerifyErr   string   `json:"verify_error,omitempty"` // why verification failed or was skipped
+	VerifyErr   string   `json:"verify_error,omitempty"` // upstream under --insecure-skip-verify: whether the certificate would have verified
 }
 
 // MessageInfo is the per-message audit record of a RETR or TOP.
@@ -127,7 +142,7 @@ type Summary struct {
 	BytesDown int64    `json:"bytes_down"`          // bytes server to client
 	Retrieved []string `json:"retrieved,omitempty"` // UIDs retrieved with RETR (or "#n" when unknown)
 	Deleted   []string `json:"deleted,omitempty"`   // UIDs marked with DELE (or "#n" when unknown)
-	QuitSent  bool     `json:"quit_sent"`           // the client sent QUIT (forwarded as sent, never by popwire)
+	QuitSent  bool     `json:"quit_sent"`           // the client sent QUIT and it was forwarded (never sent by popwire)
 	Committed bool     `json:"committed"`           // QUIT reached the server in TRANSACTION: deletions applied (RFC 1939 §6)
 	Reason    string   `json:"reason,omitempty"`    // why the session ended when not by QUIT
 }

@@ -123,12 +123,13 @@ func (r *recorder) emit(e logview.Event) {
 	_ = r.sink.Emit(e)
 }
 
-// legLocal is the leg of reply frames for answers popwire wrote itself (deny, STLS, require-TLS).
+// legLocal is the leg of what popwire answers itself (deny, STLS, require-TLS): its own
+// replies, and the client commands it answers without forwarding them.
 const legLocal = "local"
 
 // frame records one tracker frame. leg names the side whose bytes produced it: "client",
-// "upstream", or legLocal for a local answer. It is written on anomalies so that a reader
-// knows whose framing broke.
+// "upstream", or legLocal for a local answer and a command answered locally. Its Dir is
+// written on anomalies so that a reader knows whose framing broke.
 func (r *recorder) frame(f *codec.Frame, leg string) {
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
@@ -140,7 +141,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameCommand:
-		r.command(f)
+		r.command(f, leg == legLocal)
 	case codec.FrameSASL:
 		r.sasl(f)
 	case codec.FrameChallenge:
@@ -168,14 +169,25 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		if f.Kind == codec.FrameStopped {
 			text = "framing stopped: " + text
 		}
-		r.emit(logview.Event{Kind: logview.KindAnomaly, Leg: leg, Text: r.scrub(text)})
+		r.emit(anomalyEvent(leg, r.scrub(text)))
 	}
 	r.state = f.State
 }
 
-func (r *recorder) command(f *codec.Frame) {
+// anomaly records non-conformant input from leg that the session survived.
+func (r *recorder) anomaly(leg, text string) { r.event(anomalyEvent(leg, text)) }
+
+func anomalyEvent(leg, text string) logview.Event {
+	return logview.Event{Kind: logview.KindAnomaly, Dir: logview.LegDir(leg), Text: text}
+}
+
+// command records a client command; local says popwire answers it and never forwards it.
+func (r *recorder) command(f *codec.Frame, local bool) {
 	r.commands++
 	e := logview.Event{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: f.Cmd.Verb}
+	if local {
+		e.Dir = logview.DirLocal
+	}
 	if f.Auth != nil {
 		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
@@ -186,7 +198,7 @@ func (r *recorder) command(f *codec.Frame) {
 	} else {
 		e.Text = r.scrub(lineText(f))
 	}
-	if f.Cmd.Verb == "QUIT" {
+	if f.Cmd.Verb == "QUIT" && !local {
 		r.quitSent = true
 	}
 	r.emit(e)
