@@ -25,18 +25,18 @@ type Kind string
 // and Kind; docs/log-format.md has an example of each.
 const (
 	KindOpen     Kind = "open"     // session opened: Client, Listener, ClientSec, Upstream, UpstreamSec
-	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, TLS
-	KindGreeting Kind = "greeting" // upstream greeting: Text, Status, Code
-	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed
-	KindReply    Kind = "reply"    // server status line: Dir, Status, Code, Text, Answers
-	KindBody     Kind = "body"     // end of a multi-line reply: Answers, Lines, Bytes (+ Message for RETR/TOP)
+	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, ClientSec or UpstreamSec, TLS
+	KindGreeting Kind = "greeting" // upstream greeting: Dir, Text, Status, Code
+	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed, Mech
+	KindReply    Kind = "reply"    // status line: Dir, Status, Code, Text, Answers (+ Msg, UID for a +OK to DELE)
+	KindBody     Kind = "body"     // end of a multi-line reply: Dir, Answers, Lines, Bytes (+ Message for RETR/TOP, Text for CAPA/AUTH/LANG)
 	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted, Revealed
-	KindPolicy   Kind = "policy"   // a local answer or rewrite: Action, Verb, Text
+	KindPolicy   Kind = "policy"   // a local answer or rewrite: Dir, Action, Verb, Text
 	KindAnomaly  Kind = "anomaly"  // non-conformant input that framing survived: Dir, Text
-	KindError    Kind = "error"    // something failed: Err (never holds a secret)
-	KindDelete   Kind = "delete"   // DELE accepted by the server: Msg, UID
+	KindError    Kind = "error"    // something failed: Err (never holds a secret), Leg (+ Client, Listener, Upstream, Extra)
+	KindDelete   Kind = "delete"   // DELE accepted by the server: Dir, Msg, UID
 	KindClose    Kind = "close"    // session ended: Summary
-	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text
+	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text, Leg
 )
 
 // The values of Event.Dir.

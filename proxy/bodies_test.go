@@ -176,6 +176,13 @@ func (r *recSink) wait(t *testing.T, k logview.Kind, n int) {
 	}
 }
 
+// all returns the events collected so far.
+func (r *recSink) all() []logview.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]logview.Event(nil), r.ev...)
+}
+
 // kinds returns the events of kind k collected so far.
 func (r *recSink) kinds(k logview.Kind) []logview.Event {
 	r.mu.Lock()

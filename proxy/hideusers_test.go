@@ -103,9 +103,7 @@ func TestHideUsersInMessageAudit(t *testing.T) {
 	c.send(t, "USER Bob@Example.org\r\nPASS s3cr3t-pw\r\nRETR 1\r\nQUIT\r\n")
 	c.rest(t)
 	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
-	p.sink.mu.Lock()
-	events := append([]logview.Event(nil), p.sink.ev...)
-	p.sink.mu.Unlock()
+	events := p.sink.all()
 	outputs := allOutputs(t, events)
 	for name, out := range outputs {
 		if strings.Contains(strings.ToLower(out), "bob@example.org") {
