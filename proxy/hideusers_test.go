@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/popwire/popwire/audit"
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/logview"
 )
@@ -122,5 +123,28 @@ func TestHideUsersInMessageAudit(t *testing.T) {
 	}
 	if !strings.Contains(outputs["text"], `from "Bob" <user-`) || !strings.Contains(outputs["view --summary"], `from "Bob" <user-`) {
 		t.Errorf("the ✉ lines do not show the hidden sender:\n%s\n%s", outputs["text"], outputs["view --summary"])
+	}
+}
+
+// TestHideUsersContentWithinBudget checks that the copy of a message's content rewritten to
+// hide the user counts against the content budget: when the budget cannot hold it, the
+// content is left out rather than held beyond it.
+func TestHideUsersContentWithinBudget(t *testing.T) {
+	msg := "To: bob\r\n\r\n" + strings.Repeat("dear bob,\r\n", 700)
+	for _, tt := range []struct {
+		budget  int64
+		omitted bool
+	}{{64 << 10, false}, {12 << 10, true}} {
+		sink := &memSink{}
+		r := newRecorder(sink, "s1", LogOptions{Bodies: BodiesFull, HideUsers: true, UserKey: []byte("k"), budget: audit.NewBudget(tt.budget)})
+		r.frame(cmdFrame("USER bob", codec.Authorization, &codec.Auth{Mech: "USER", User: "bob", Names: []string{"bob"}, Safe: "USER bob"}), "client")
+		r.frame(replyFrame("RETR 1", "+OK", codec.Transaction, true), "upstream")
+		retr, _ := codec.ParseCommand([]byte("RETR 1"))
+		r.frame(&codec.Frame{Kind: codec.FrameBodyData, Cmd: retr, Data: []byte(msg), State: codec.Transaction}, "upstream")
+		r.frame(&codec.Frame{Kind: codec.FrameBodyEnd, Cmd: retr, Lines: 701, Octets: int64(len(msg)), State: codec.Transaction}, "upstream")
+		m := sink.kinds(logview.KindBody)[0].Message
+		if m.ContentOmitted != tt.omitted || strings.Contains(m.Content, "bob") || (m.Content == "") != tt.omitted {
+			t.Errorf("budget %d: content of %d bytes, omitted %v; want omitted %v and no user name", tt.budget, len(m.Content), m.ContentOmitted, tt.omitted)
+		}
 	}
 }
