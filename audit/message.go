@@ -31,12 +31,12 @@ type Message struct {
 
 	hash        hash.Hash
 	octets      int64
-	header      []byte // the header block, or what has been seen of it; reused across Reset
-	headerDone  bool   // the header block ended (blank line seen) or hit MaxHeader
-	truncated   bool   // the header block hit MaxHeader before its end
-	body        []byte // content kept for KeepBody, in a buffer charged to Budget
-	charge      runtime.Cleanup
-	shared      bool // Result handed body out: its bytes are never written again
+	header      []byte          // the header block, or what has been seen of it; reused across Reset
+	headerDone  bool            // the header block ended (blank line seen) or hit MaxHeader
+	truncated   bool            // the header block hit MaxHeader before its end
+	body        []byte          // content kept for KeepBody, in a buffer charged to Budget
+	charge      runtime.Cleanup // returns body's charge to Budget once the collector frees it
+	shared      bool            // Result handed body out: its bytes are never written again
 	bodyCut     bool
 	bodyOmitted bool
 }
