@@ -25,10 +25,13 @@ type Result struct {
 	// mbox "From " line; the fields come from the lines that parsed.
 	HeaderMalformed bool
 
-	// Body is the content as received (header included) when Message.KeepBody is set, nil
-	// otherwise. It belongs to the caller: the Message never touches it again.
-	Body []byte
+	// Body is the content as received (header included) when Message.KeepBody is set, ""
+	// otherwise. Under a Budget its memory stays charged until the garbage collector frees it.
+	Body string
 	// BodyTruncated reports that the content was longer than the body limit, so Body holds only
 	// its first bytes.
 	BodyTruncated bool
+	// BodyOmitted reports that the content was left out (Body is "") because keeping it would
+	// have passed the Message's Budget.
+	BodyOmitted bool
 }

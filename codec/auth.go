@@ -16,6 +16,7 @@ type Auth struct {
 	Mech    string   // "USER", "PASS", "APOP", "PLAIN", "LOGIN", "XOAUTH2", …, or "" for an unrecognised line
 	Step    int      // 0 for the AUTH line or initial response, then 1, 2, … per client answer
 	User    string   // the identity that is safe to show (user, authcid, authzid), "" when none
+	Names   []string // every identity Safe shows (User, an authzid, …), decoded, for hiding user names
 	Safe    string   // the whole line rendered for logs with every secret replaced by Redacted
 	Secrets [][]byte // every secret as it appears on the wire and decoded (for taint checks on the next server line); never empty slices
 }
@@ -35,7 +36,11 @@ func (a *Auth) addSecret(s []byte) {
 
 // userAuth describes "USER name" (RFC 1939 §7): the name is not a secret.
 func userAuth(c Command) *Auth {
-	return &Auth{Mech: "USER", User: c.Arg, Safe: c.String()}
+	a := &Auth{Mech: "USER", User: c.Arg, Safe: c.String()}
+	if c.Arg != "" {
+		a.Names = []string{c.Arg}
+	}
+	return a
 }
 
 // passAuth describes "PASS string" (RFC 1939 §7). The secret is everything after the keyword
@@ -70,6 +75,7 @@ func apopAuth(line []byte, truncated bool) *Auth {
 		return a
 	}
 	a.User = string(name)
+	a.Names = []string{a.User}
 	a.Safe = "APOP " + a.User + " " + Redacted
 	a.addSecret(digest)
 	return a

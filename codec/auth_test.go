@@ -192,3 +192,30 @@ func TestSanitisedCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthNames checks that Names lists every identity a line shows, authorisation
+// identities included, decoded from the SASL escapes.
+func TestAuthNames(t *testing.T) {
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	tests := []struct {
+		name     string
+		exchange [][2]string
+		want     []string // Names of the last frame
+	}{
+		{"USER", [][2]string{{"USER tim", ""}}, []string{"tim"}},
+		{"APOP", [][2]string{{"APOP mrose c4c9334bac560ecc979e58001b3e22fb", ""}}, []string{"mrose"}},
+		{"PLAIN", [][2]string{{"AUTH PLAIN " + b64("admin\x00CORP\\tim\x00pw"), ""}}, []string{"admin", `CORP\tim`}},
+		{"PLAIN without authzid", [][2]string{{"AUTH PLAIN " + b64("\x00tim\x00pw"), ""}}, []string{"tim"}},
+		{"SCRAM", [][2]string{{"AUTH SCRAM-SHA-256 " + b64("n,a=ad=2Cmin,n=t=3Dim,r=abc"), ""}}, []string{"ad,min", "t=im"}},
+		{"DIGEST-MD5", [][2]string{{"AUTH DIGEST-MD5", "+ " + b64(`nonce="n"`)},
+			{b64(`username="tim",authzid="admin",nonce="n",response=0123`), ""}}, []string{"tim", "admin"}},
+		{"EXTERNAL", [][2]string{{"AUTH EXTERNAL " + b64("tim"), ""}}, []string{"tim"}},
+		{"secret as a whole", [][2]string{{"AUTH PLAIN " + b64("tim"), ""}}, nil},
+	}
+	for _, tt := range tests {
+		auths := authSession(t, tt.exchange)
+		if got := auths[len(auths)-1].Names; strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("%s: Names = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

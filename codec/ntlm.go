@@ -36,6 +36,7 @@ func (r *render) ntlm(dec []byte) {
 		r.field("workstation", []byte(ws), false)
 		r.secretField("responses", dec)
 		r.user = user
+		r.name(user)
 		if domain != "" {
 			r.user = domain + `\` + user
 		}

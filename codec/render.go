@@ -2,15 +2,18 @@ package codec
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // render builds the safe rendering of one piece of decoded client data: space-separated
-// key=value fields with secrets replaced by Redacted, the safe identity, and the secrets.
+// key=value fields with secrets replaced by Redacted, the safe identity, every identity the
+// rendering shows, and the secrets.
 type render struct {
 	parts   []string
 	user    string
+	names   []string
 	secrets [][]byte
 }
 
@@ -27,6 +30,13 @@ func (r *render) field(key string, value []byte, always bool) {
 	}
 }
 
+// name records an identity the rendering shows.
+func (r *render) name(n string) {
+	if n != "" && !slices.Contains(r.names, n) {
+		r.names = append(r.names, n)
+	}
+}
+
 // secretField appends key=[redacted] and records value as a secret.
 func (r *render) secretField(key string, value []byte) {
 	r.add(key + "=" + Redacted)
@@ -37,7 +47,7 @@ func (r *render) secretField(key string, value []byte) {
 
 // whole treats all of dec as secret.
 func (r *render) whole(dec []byte) {
-	r.parts, r.user = []string{Redacted}, ""
+	r.parts, r.user, r.names = []string{Redacted}, "", nil
 	r.secrets = append(r.secrets, dec)
 }
 
@@ -52,6 +62,8 @@ func (r *render) plain(dec []byte) {
 	r.field("authcid", f[1], true)
 	r.secretField("password", f[2])
 	r.user = string(f[1])
+	r.name(string(f[0]))
+	r.name(r.user)
 }
 
 // login renders LOGIN answers (draft-murchison-sasl-login §2): the first is the user name,
@@ -61,6 +73,7 @@ func (r *render) login(dec []byte, n int) {
 	case 1:
 		r.field("username", dec, true)
 		r.user = string(dec)
+		r.name(r.user)
 	case 2:
 		r.secretField("password", dec)
 	default:
@@ -78,6 +91,7 @@ func (r *render) cramMD5(dec []byte, n int) {
 	r.field("user", dec[:i], true)
 	r.secretField("digest", dec[i+1:])
 	r.user = string(dec[:i])
+	r.name(r.user)
 }
 
 // xoauth2 renders "user=U ^A auth=Bearer T ^A ^A" (Google's XOAUTH2); every field but user is
@@ -96,6 +110,7 @@ func (r *render) xoauth2(dec []byte) {
 		if string(k) == "user" {
 			r.field("user", v, true)
 			r.user = string(v)
+			r.name(r.user)
 			found = true
 			continue
 		}
@@ -132,6 +147,7 @@ func (r *render) oauthBearer(dec []byte) {
 	for _, attr := range bytes.Split(gs2, []byte(",")) {
 		if v, ok := bytes.CutPrefix(attr, []byte("a=")); ok {
 			r.user = saslName(v)
+			r.name(r.user)
 		}
 	}
 	for _, kv := range f[1:] {
@@ -173,6 +189,9 @@ func (r *render) scram(dec []byte, n int) {
 	for _, attr := range bytes.Split(dec, []byte(",")) {
 		if v, ok := bytes.CutPrefix(attr, []byte("n=")); ok {
 			r.user = saslName(v)
+			r.name(r.user)
+		} else if v, ok := bytes.CutPrefix(attr, []byte("a=")); ok {
+			r.name(saslName(v))
 		}
 	}
 }
@@ -197,8 +216,12 @@ func (r *render) digestMD5(dec []byte, n int) {
 			continue
 		}
 		r.field(kv[0], []byte(kv[1]), true)
-		if strings.EqualFold(kv[0], "username") {
+		switch {
+		case strings.EqualFold(kv[0], "username"):
 			r.user = kv[1]
+			r.name(r.user)
+		case strings.EqualFold(kv[0], "authzid"):
+			r.name(kv[1])
 		}
 	}
 }

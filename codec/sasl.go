@@ -87,7 +87,7 @@ func (s *saslSession) clientLine(line []byte, truncated bool) *Auth {
 	return a
 }
 
-// answer fills a.Safe, a.User and a.Secrets for one piece of client data on the wire: an
+// answer fills a.Safe, a.User, a.Names and a.Secrets for one piece of client data on the wire: an
 // initial response or an answer. "*", "=" and "" are never secret; data that is cut, not
 // strict base64 (RFC 5034 §4) or of an unknown mechanism is secret as a whole.
 func (s *saslSession) answer(a *Auth, wire []byte, truncated bool) {
@@ -127,6 +127,7 @@ func (s *saslSession) answer(a *Auth, wire []byte, truncated bool) {
 	case s.mech == "EXTERNAL":
 		r.field("authzid", dec, true)
 		r.user = string(dec)
+		r.name(r.user)
 	case s.mech == "ANONYMOUS":
 		r.secretField("trace", dec)
 	case s.mech == "GSSAPI":
@@ -135,7 +136,7 @@ func (s *saslSession) answer(a *Auth, wire []byte, truncated bool) {
 	default:
 		r.whole(dec)
 	}
-	a.Safe, a.User = r.String(), r.user
+	a.Safe, a.User, a.Names = r.String(), r.user, r.names
 	if len(r.secrets) > 0 {
 		a.addSecret(wire)
 		for _, sec := range r.secrets {

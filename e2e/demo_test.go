@@ -88,7 +88,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	transcript := stderr.String()
-	wants := []string{"→ STLS", "answered by popwire", "TLS client leg", "→ USER demo", "→ PASS [redacted]",
+	wants := []string{"↩ STLS  (not forwarded)", "answered by popwire", "TLS client leg", "→ USER demo", "→ PASS [redacted]",
 		"→ STAT", "→ UIDL", "→ TOP 1 0", "→ QUIT", "committed"}
 	for i, m := range sample {
 		wants = append(wants, fmt.Sprintf("→ RETR %d", i+1), fmt.Sprintf("msg %d sha256 %s", i+1, sum(m.Data)[:12]))

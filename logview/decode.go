@@ -78,7 +78,18 @@ func (d *Decoder) Next() (Event, error) {
 		if e.Kind == "" {
 			return Event{}, &LineError{Name: d.name, Line: d.line, Err: errNoKind}
 		}
+		upgrade(&e)
 		return e, nil
+	}
+}
+
+// upgrade brings an event an older popwire wrote to the current schema: anomaly events named
+// their side in Leg ("client", "upstream") before they carried Dir.
+func upgrade(e *Event) {
+	if e.Kind == KindAnomaly && e.Dir == "" {
+		if dir := LegDir(e.Leg); dir != "" {
+			e.Dir, e.Leg = dir, ""
+		}
 	}
 }
 

@@ -108,6 +108,7 @@ func appendMessage(dst []byte, m *MessageInfo) []byte {
 	dst = appendTrueField(dst, "top", m.Top)
 	dst = appendStrField(dst, "content", m.Content)
 	dst = appendTrueField(dst, "content_truncated", m.ContentTruncated)
+	dst = appendTrueField(dst, "content_omitted", m.ContentOmitted)
 	dst = appendTrueField(dst, "header_truncated", m.HeaderTruncated)
 	dst = appendTrueField(dst, "header_malformed", m.HeaderMalformed)
 	return append(dst, '}')

@@ -25,18 +25,18 @@ type Kind string
 // and Kind; docs/log-format.md has an example of each.
 const (
 	KindOpen     Kind = "open"     // session opened: Client, Listener, ClientSec, Upstream, UpstreamSec
-	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, TLS
-	KindGreeting Kind = "greeting" // upstream greeting: Text, Status, Code
-	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed
-	KindReply    Kind = "reply"    // server status line: Dir, Status, Code, Text, Answers
-	KindBody     Kind = "body"     // end of a multi-line reply: Answers, Lines, Bytes (+ Message for RETR/TOP)
+	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, ClientSec or UpstreamSec, TLS
+	KindGreeting Kind = "greeting" // upstream greeting: Dir, Text, Status, Code
+	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed, Mech
+	KindReply    Kind = "reply"    // status line: Dir, Status, Code, Text, Answers (+ Msg, UID for a +OK to DELE)
+	KindBody     Kind = "body"     // end of a multi-line reply: Dir, Answers, Lines, Bytes (+ Message for RETR/TOP, Text for CAPA/AUTH/LANG)
 	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted, Revealed
-	KindPolicy   Kind = "policy"   // a local answer or rewrite: Action, Verb, Text
+	KindPolicy   Kind = "policy"   // a local answer or rewrite: Dir, Action, Verb, Text
 	KindAnomaly  Kind = "anomaly"  // non-conformant input that framing survived: Dir, Text
-	KindError    Kind = "error"    // something failed: Err (never holds a secret)
-	KindDelete   Kind = "delete"   // DELE accepted by the server: Msg, UID
+	KindError    Kind = "error"    // something failed: Err (never holds a secret), Leg (+ Client, Listener, Upstream, Extra)
+	KindDelete   Kind = "delete"   // DELE accepted by the server: Dir, Msg, UID
 	KindClose    Kind = "close"    // session ended: Summary
-	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text
+	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text, Leg
 	KindDropped  Kind = "dropped"  // process-level: an output could not keep up and lost events: Output, Dropped, Text
 )
 
@@ -44,8 +44,23 @@ const (
 const (
 	DirClientToServer = "c2s"   // sent by the client, forwarded upstream
 	DirServerToClient = "s2c"   // sent by the server, forwarded to the client
-	DirLocal          = "local" // answered by popwire itself; the server never saw it
+	DirLocal          = "local" // popwire's own reply, or a command it answered itself; the server never saw it
 )
+
+// LegDir returns the Dir of the bytes that come from a leg: DirClientToServer for "client",
+// DirServerToClient for "upstream", DirLocal for "local" (popwire's own answers), "" for
+// anything else.
+func LegDir(leg string) string {
+	switch leg {
+	case "client":
+		return DirClientToServer
+	case "upstream":
+		return DirServerToClient
+	case "local":
+		return DirLocal
+	}
+	return ""
+}
 
 // Event is the one log record: the JSON log, the terminal printer and the viewer all use it.
 // Zero-valued fields are omitted from JSON, except V, Time and Kind, which are always written.
@@ -61,7 +76,7 @@ type Event struct {
 	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
 	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
-	Leg         string    `json:"leg,omitempty"`          // KindTLS: "client" or "upstream"
+	Leg         string    `json:"leg,omitempty"`          // KindTLS, KindError, KindWarning: "client" or "upstream"
 	ClientSec   string    `json:"client_sec,omitempty"`   // client leg security: "plaintext", "tls", "stls"
 	UpstreamSec string    `json:"upstream_sec,omitempty"` // upstream leg security: "tls", "stls", "plaintext"
 
@@ -98,7 +113,7 @@ type TLSInfo struct {
 	PeerSubject string   `json:"peer_subject,omitempty"` // subject of the peer's leaf certificate
 	PeerNames   []string `json:"peer_names,omitempty"`   // DNS names of the peer's leaf certificate
 	Verified    bool     `json:"verified"`               // the peer certificate chain and name were verified
-	VerifyErr   string   `json:"verify_error,omitempty"` // why verification failed or was skipped
+	VerifyErr   string   `json:"verify_error,omitempty"` // upstream under --insecure-skip-verify: whether the certificate would have verified
 }
 
 // MessageInfo is the per-message audit record of a RETR or TOP.
@@ -117,6 +132,7 @@ type MessageInfo struct {
 	Content   string `json:"content,omitempty"`    // the unstuffed content itself, only under --bodies full
 
 	ContentTruncated bool `json:"content_truncated,omitempty"` // Content holds only the first 16 MiB
+	ContentOmitted   bool `json:"content_omitted,omitempty"`   // Content was left out: the budget all sessions share for it was used up
 	HeaderTruncated  bool `json:"header_truncated,omitempty"`  // the header block passed 64 KiB; fields come from what was kept
 	HeaderMalformed  bool `json:"header_malformed,omitempty"`  // lines that are not header fields were skipped
 }
@@ -129,7 +145,7 @@ type Summary struct {
 	BytesDown int64    `json:"bytes_down"`          // bytes server to client
 	Retrieved []string `json:"retrieved,omitempty"` // UIDs retrieved with RETR (or "#n" when unknown)
 	Deleted   []string `json:"deleted,omitempty"`   // UIDs marked with DELE (or "#n" when unknown)
-	QuitSent  bool     `json:"quit_sent"`           // the client sent QUIT (forwarded as sent, never by popwire)
+	QuitSent  bool     `json:"quit_sent"`           // the client sent QUIT and it was forwarded (never sent by popwire)
 	Committed bool     `json:"committed"`           // QUIT reached the server in TRANSACTION: deletions applied (RFC 1939 §6)
 	Reason    string   `json:"reason,omitempty"`    // why the session ended when not by QUIT
 }

@@ -96,7 +96,7 @@ func (s *FileSink) writeLocked() {
 	if _, err := s.f.Write(s.buf); err != nil {
 		s.fail(fmt.Errorf("logview: write log file %s: %w; dropping events until it is reopened", s.path, err))
 	}
-	s.buf = s.buf[:0]
+	s.buf = reusable(s.buf)
 }
 
 // fail marks the sink broken and reports err, unless a failure is already being reported.

@@ -15,6 +15,20 @@ type JSONWriter struct {
 	buf []byte // reused line buffer, guarded by mu
 }
 
+// maxReusedBuffer caps the line buffer a sink keeps between events. A buffer that grew past
+// it for a large event (a message's content under --bodies full) is let go once written, so
+// that the sink does not hold that much memory for good.
+const maxReusedBuffer = 256 << 10
+
+// reusable returns buf emptied for the next event, or a fresh small buffer when buf is larger
+// than maxReusedBuffer.
+func reusable(buf []byte) []byte {
+	if cap(buf) > maxReusedBuffer {
+		return make([]byte, 0, 512)
+	}
+	return buf[:0]
+}
+
 // NewJSONWriter returns a JSONWriter writing to w. The JSONWriter does not close w.
 func NewJSONWriter(w io.Writer) *JSONWriter {
 	return &JSONWriter{w: w, buf: make([]byte, 0, 512)}
@@ -29,7 +43,7 @@ func (j *JSONWriter) Emit(e Event) error {
 		return err
 	}
 	line = append(line, '\n')
-	j.buf = line
+	j.buf = reusable(line)
 	if _, err := j.w.Write(line); err != nil {
 		return fmt.Errorf("logview: write event: %w", err)
 	}

@@ -258,3 +258,25 @@ func TestSummaryRetrievedFromClose(t *testing.T) {
 		}
 	}
 }
+
+// TestViewReadsAnomalyLeg reads anomaly events as popwire wrote them before they carried
+// dir, with the side in leg: the viewer shows them as it shows current ones.
+func TestViewReadsAnomalyLeg(t *testing.T) {
+	const old = `{"v":1,"time":"2025-03-14T09:26:57.709848082Z","session":"c9d0e1f2","kind":"anomaly","leg":"upstream","text":"server line ends in a bare LF, not CRLF"}` + "\n" +
+		`{"v":1,"time":"2025-03-14T09:26:57.719848082Z","session":"c9d0e1f2","kind":"anomaly","leg":"client","text":"discarded 6 bytes"}` + "\n"
+	var text, js bytes.Buffer
+	if err := View(t.Context(), ViewOptions{Stdin: strings.NewReader(old)}, nil, &text); err != nil {
+		t.Fatal(err)
+	}
+	if err := View(t.Context(), ViewOptions{Stdin: strings.NewReader(old), JSON: true}, nil, &js); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "anomaly s2c: server line") || !strings.Contains(text.String(), "anomaly c2s: discarded") {
+		t.Errorf("old anomalies printed as:\n%s", text.String())
+	}
+	out := js.String()
+	events := decodeAll(t, &js, "")
+	if len(events) != 2 || events[0].Dir != DirServerToClient || events[1].Dir != DirClientToServer || events[0].Leg != "" {
+		t.Errorf("old anomalies re-emitted as:\n%s", out)
+	}
+}

@@ -163,7 +163,7 @@ func (p *prober) handshake(ctx context.Context, conn net.Conn, starttls bool) (*
 	verified, hint := "certificate verified", ""
 	if p.o.InsecureSkipVerify {
 		verified = "certificate NOT verified (--insecure-skip-verify)"
-		if verr := verifyAnyway(st.PeerCertificates, name, p.o.RootCAs); verr != nil {
+		if verr := p.d.VerifyAnyway(st.PeerCertificates); verr != nil {
 			hint = "verification is off; with it on the handshake would fail: " + handshakeHint(verr, name, starttls)
 		} else {
 			hint = "verification is off, but the certificate would verify: drop --insecure-skip-verify"

@@ -54,17 +54,3 @@ func expiry(t, now time.Time) string {
 	}
 	return fmt.Sprintf("%s (in %d days)", t.UTC().Format(time.DateOnly), days)
 }
-
-// verifyAnyway verifies a chain the handshake did not check (--insecure-skip-verify), so the
-// report can still say whether it would pass.
-func verifyAnyway(chain []*x509.Certificate, name string, roots *x509.CertPool) error {
-	if len(chain) == 0 {
-		return fmt.Errorf("probe: the server sent no certificate")
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	_, err := chain[0].Verify(x509.VerifyOptions{DNSName: name, Roots: roots, Intermediates: inter})
-	return err
-}

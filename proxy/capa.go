@@ -79,7 +79,7 @@ func (c *capaRewrite) hold(s *session, rest []byte) error {
 	}
 	err := c.flush(s, rest)
 	c.active, c.pend = false, c.pend[:0]
-	s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "upstream", Text: "CAPA line too long: reply passed on unchanged"})
+	s.rec.anomaly("upstream", "CAPA line too long: reply passed on unchanged")
 	return err
 }
 

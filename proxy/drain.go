@@ -86,7 +86,6 @@ func (s *session) stopClientReads() { s.raw.SetReadDeadline(time.Now()) }
 // unsentEvent logs the client input dropped after the upstream was lost, if any.
 func (s *session) unsentEvent() {
 	if n := s.unsent.Load(); n > 0 {
-		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
-			Text: fmt.Sprintf("discarded %d bytes the client sent after a write to the upstream failed", n)})
+		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after a write to the upstream failed", n))
 	}
 }

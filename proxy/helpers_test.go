@@ -219,7 +219,7 @@ func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 }
 
 // startProxyCert is startProxy keeping cfg.Certificate as it is; without one, only the
-// plaintext listener serves.
+// plaintext listener serves. Events go to the testProxy's sink, then to cfg.Sink if set.
 func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 	t.Helper()
 	good, _ := pkis(t)
@@ -230,7 +230,7 @@ func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 		cfg.UpstreamRoots = good.pool
 	}
 	sink := &recSink{}
-	cfg.Sink = sink
+	cfg.Sink = logview.Multi(sink, cfg.Sink)
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

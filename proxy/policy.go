@@ -35,6 +35,21 @@ type localAnswer struct {
 	stls   bool   // an STLS: pumpUp waits for its answer
 }
 
+// command decides a framed client command and records it, as answered locally when the
+// policy answers it; it reports whether it does. s.mu is held.
+func (s *session) command(f *codec.Frame) bool {
+	seq := s.cmds
+	s.cmds++
+	a, local := s.decide(f.Cmd.Verb, seq)
+	leg := "client"
+	if local {
+		s.localq = append(s.localq, a)
+		leg = legLocal
+	}
+	s.rec.frame(f, leg)
+	return local
+}
+
 // decide returns the local answer for a command, or ok=false when it goes upstream.
 func (s *session) decide(verb string, seq int) (a localAnswer, ok bool) {
 	a = localAnswer{seq: seq, verb: verb}

@@ -79,7 +79,9 @@ func (s *session) serverPiece(p []byte) error {
 	w := 0 // p[:w] is written or deliberately dropped
 	for i := range frames {
 		f := &frames[i]
-		s.rec.frame(f, "upstream")
+		if f.Kind != codec.FrameCommand {
+			s.rec.frame(f, "upstream")
+		}
 		var err error
 		switch f.Kind {
 		case codec.FrameGreeting:
@@ -107,12 +109,7 @@ func (s *session) serverPiece(p []byte) error {
 			}
 		case codec.FrameCommand:
 			// A held line turned out to be a command: decide it now.
-			line := s.popHeld()
-			seq := s.cmds
-			s.cmds++
-			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
-				s.localq = append(s.localq, a)
-			} else if line != nil {
+			if line := s.popHeld(); !s.command(f) && line != nil {
 				s.fwd = append(s.fwd, line)
 			}
 		case codec.FrameSASL:

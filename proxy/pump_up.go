@@ -74,8 +74,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
 		s.unlockUp()
-		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
-			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line))})
+		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
 		return true
 	}
 	s.longLine = !complete
@@ -83,17 +82,16 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	frames := s.t.Client(line)
 	for i := range frames {
 		f := &frames[i]
+		if f.Kind == codec.FrameCommand {
+			if s.command(f) {
+				fwd = false
+			}
+			continue
+		}
 		s.rec.frame(f, "client")
 		switch f.Kind {
 		case codec.FrameStopped:
 			return s.clientFramingLost(f.Note, line)
-		case codec.FrameCommand:
-			seq := s.cmds
-			s.cmds++
-			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
-				s.localq = append(s.localq, a)
-				fwd = false
-			}
 		case codec.FrameHeld:
 			s.held = append(s.held, bytes.Clone(line))
 			fwd = false
@@ -159,8 +157,7 @@ func (s *session) stlsWaiting() bool {
 // raw connection. It reports false when the session must end.
 func (s *session) upgradeClient(lr *lineReader) bool {
 	if n := lr.discard(); n > 0 {
-		s.rec.event(logview.Event{Kind: logview.KindAnomaly, Leg: "client",
-			Text: fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n)})
+		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 	}
 	s.mu.Lock()
 	for s.stls == stlsPending && !s.ours() {

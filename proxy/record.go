@@ -2,9 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,11 +16,12 @@ import (
 const (
 	BodiesNone    = "none"    // line and byte counts only
 	BodiesHeaders = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
-	BodiesFull    = "full"    // plus the content itself, up to maxKeptBody bytes
+	BodiesFull    = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
 )
 
-// maxKeptBody caps the content kept per message with BodiesFull.
-const maxKeptBody = 16 << 20
+// DefaultContentBudget is the most message content, in bytes, that all sessions of a Server
+// hold at once under BodiesFull when LogOptions.ContentBudget is zero.
+const DefaultContentBudget = 64 << 20
 
 // maxTaint caps how many secrets a session remembers for scrubbing echoes and errors.
 const maxTaint = 16
@@ -35,15 +33,31 @@ type LogOptions struct {
 	HideUsers         bool   // replace user names with a keyed hash (see UserKey)
 	UserKey           []byte // HMAC key for HideUsers; the same key gives the same names across runs
 	RevealCredentials bool   // log secrets in clear; every event that shows one is marked Revealed
+	// ContentBudget bounds the message content (BodiesFull) that all sessions hold at once,
+	// from its first byte until the log has let go of it; beyond it a message's content is
+	// left out and its event says so. 0 means DefaultContentBudget.
+	ContentBudget int64
+
+	budget *audit.Budget // the Server's, shared by its sessions; nil bounds nothing
+}
+
+// withBudget returns o with a content budget of its own, for one Server.
+func (o LogOptions) withBudget() LogOptions {
+	limit := o.ContentBudget
+	if limit <= 0 {
+		limit = DefaultContentBudget
+	}
+	o.budget = audit.NewBudget(limit)
+	return o
 }
 
 // recorder turns one session's codec frames into log events. It is the one place where a
 // frame becomes an event, so it is also where redaction happens: every client line that the
 // codec marks as secret-bearing is logged through Auth.Safe, and every server line and error
 // text is scrubbed of the secrets the session has seen (servers do echo input, and a client
-// that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers the
-// user name is scrubbed the same way. A recorder is safe for concurrent use: both pumps and
-// the session's timers report to it.
+// that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers every
+// user name the session named is hidden the same way (see userNames), in the message audit
+// too. A recorder is safe for concurrent use: both pumps and the session's timers report to it.
 type recorder struct {
 	sink    logview.Sink
 	session string
@@ -52,7 +66,7 @@ type recorder struct {
 
 	mu        sync.Mutex // guards everything below
 	user      string     // display name: as sent, or hashed with HideUsers
-	rawUser   string     // the name as sent, scrubbed from texts with HideUsers
+	names     userNames  // the names hidden with HideUsers
 	secrets   [][]byte   // the session's secrets (at most maxTaint), scrubbed from every text
 	state     codec.State
 	commands  int
@@ -73,10 +87,10 @@ func newRecorder(sink logview.Sink, session string, opts LogOptions) *recorder {
 	if opts.Bodies == "" {
 		opts.Bodies = BodiesHeaders
 	}
-	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now()}
+	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now(), names: userNames{key: opts.UserKey}}
 	if opts.Bodies == BodiesFull {
 		r.msg.KeepBody = true
-		r.msg.MaxBody = maxKeptBody
+		r.msg.Budget = opts.budget
 	}
 	return r
 }
@@ -109,12 +123,13 @@ func (r *recorder) emit(e logview.Event) {
 	_ = r.sink.Emit(e)
 }
 
-// legLocal is the leg of reply frames for answers popwire wrote itself (deny, STLS, require-TLS).
+// legLocal is the leg of what popwire answers itself (deny, STLS, require-TLS): its own
+// replies, and the client commands it answers without forwarding them.
 const legLocal = "local"
 
 // frame records one tracker frame. leg names the side whose bytes produced it: "client",
-// "upstream", or legLocal for a local answer. It is written on anomalies so that a reader
-// knows whose framing broke.
+// "upstream", or legLocal for a local answer and a command answered locally. Its Dir is
+// written on anomalies so that a reader knows whose framing broke.
 func (r *recorder) frame(f *codec.Frame, leg string) {
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
@@ -126,7 +141,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameCommand:
-		r.command(f)
+		r.command(f, leg == legLocal)
 	case codec.FrameSASL:
 		r.sasl(f)
 	case codec.FrameChallenge:
@@ -154,16 +169,27 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		if f.Kind == codec.FrameStopped {
 			text = "framing stopped: " + text
 		}
-		r.emit(logview.Event{Kind: logview.KindAnomaly, Leg: leg, Text: r.scrub(text)})
+		r.emit(anomalyEvent(leg, r.scrub(text)))
 	}
 	r.state = f.State
 }
 
-func (r *recorder) command(f *codec.Frame) {
+// anomaly records non-conformant input from leg that the session survived.
+func (r *recorder) anomaly(leg, text string) { r.event(anomalyEvent(leg, text)) }
+
+func anomalyEvent(leg, text string) logview.Event {
+	return logview.Event{Kind: logview.KindAnomaly, Dir: logview.LegDir(leg), Text: text}
+}
+
+// command records a client command; local says popwire answers it and never forwards it.
+func (r *recorder) command(f *codec.Frame, local bool) {
 	r.commands++
 	e := logview.Event{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: f.Cmd.Verb}
+	if local {
+		e.Dir = logview.DirLocal
+	}
 	if f.Auth != nil {
-		r.learnUser(f.Auth.User)
+		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
 		e.Text, e.Redacted, e.Revealed = r.authText(f)
 		if f.Auth.Mech != "" && f.Auth.Mech != "USER" && f.Auth.Mech != "PASS" && f.Auth.Mech != "APOP" {
@@ -172,7 +198,7 @@ func (r *recorder) command(f *codec.Frame) {
 	} else {
 		e.Text = r.scrub(lineText(f))
 	}
-	if f.Cmd.Verb == "QUIT" {
+	if f.Cmd.Verb == "QUIT" && !local {
 		r.quitSent = true
 	}
 	r.emit(e)
@@ -181,27 +207,23 @@ func (r *recorder) command(f *codec.Frame) {
 func (r *recorder) sasl(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindSASL, Dir: logview.DirClientToServer, Answers: f.Cmd.Verb}
 	if f.Auth != nil {
-		r.learnUser(f.Auth.User)
+		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
 		e.Mech, e.Step = f.Auth.Mech, f.Auth.Step+1 // the log counts steps from 1
 		e.Text, e.Redacted, e.Revealed = r.authText(f)
 	} else {
-		e.Text = lineText(f)
+		e.Text = r.scrub(lineText(f))
 	}
 	r.emit(e)
 }
 
 // authText renders a secret-bearing client line: the codec's safe form, or with
-// RevealCredentials the line as sent.
+// RevealCredentials the line as sent; with HideUsers, without the user names.
 func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed bool) {
 	if r.opts.RevealCredentials && len(f.Auth.Secrets) > 0 {
-		return lineText(f), false, true
+		return r.hideUsers(lineText(f)), false, true
 	}
-	text = f.Auth.Safe
-	if r.opts.HideUsers && f.Auth.User != "" {
-		text = strings.ReplaceAll(text, f.Auth.User, r.user)
-	}
-	return text, len(f.Auth.Secrets) > 0, false
+	return r.hideUsers(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
 }
 
 // reply records a status line; leg "local" marks an answer popwire wrote itself.
@@ -270,25 +292,36 @@ func (r *recorder) listLine(f *codec.Frame) {
 func (r *recorder) bodyEnd(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Lines: f.Lines, Bytes: f.Octets}
 	if len(r.listItems) > 0 {
-		e.Text = strings.Join(r.listItems, ", ")
+		e.Text = r.scrub(strings.Join(r.listItems, ", "))
 		r.listItems = r.listItems[:0]
 	}
 	if r.msgOpen {
 		r.msgOpen = false
 		res := r.msg.Result()
+		r.msg.Reset() // the event holds the one copy of the content; the session keeps none
 		top := f.Cmd.Verb == "TOP"
 		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
-			SHA256: res.SHA256, From: res.From, To: res.To, Cc: res.Cc, Subject: res.Subject, Date: res.Date,
-			MessageID: res.MessageID, Top: top, ContentTruncated: res.BodyTruncated,
+			SHA256: res.SHA256, From: r.scrub(res.From), To: r.scrub(res.To), Cc: r.scrub(res.Cc),
+			Subject: r.scrub(res.Subject), Date: res.Date, MessageID: r.scrub(res.MessageID), Top: top,
+			ContentTruncated: res.BodyTruncated, ContentOmitted: res.BodyOmitted,
 			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
-		if res.Body != nil {
-			e.Message.Content = string(res.Body)
-		}
+		e.Message.Content = r.scrubContent(res.Body, e.Message)
 		if !top {
 			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
 		}
 	}
 	r.emit(e)
+}
+
+// scrubContent scrubs a message's content like every other text. A rewritten copy is charged
+// to the content budget; when the budget cannot hold it, the content is left out and m says so.
+func (r *recorder) scrubContent(content string, m *logview.MessageInfo) string {
+	s := r.scrub(content)
+	if s == content || r.msg.Budget.Hold(s) {
+		return s
+	}
+	m.ContentOmitted = true
+	return ""
 }
 
 // closeSummary emits the session's close event; reason says how the connection ended, and is
@@ -323,19 +356,29 @@ func (r *recorder) msgName(n int) string {
 	return "#" + strconv.Itoa(n)
 }
 
-// learnUser records the identity a client authenticates as, hashed with HideUsers.
-func (r *recorder) learnUser(name string) {
-	if name == "" {
-		return
+// learnUser records the identity a client authenticates as, hashed with HideUsers, and with
+// HideUsers every name the line shows, for hiding.
+func (r *recorder) learnUser(a *codec.Auth) {
+	if r.opts.HideUsers {
+		for _, n := range a.Names {
+			r.names.learn(n)
+		}
 	}
+	switch {
+	case a.User == "":
+	case r.opts.HideUsers:
+		r.user = r.names.learn(a.User)
+	default:
+		r.user = a.User
+	}
+}
+
+// hideUsers returns s without the user names the session named, with HideUsers.
+func (r *recorder) hideUsers(s string) string {
 	if !r.opts.HideUsers {
-		r.user = name
-		return
+		return s
 	}
-	r.rawUser = name
-	m := hmac.New(sha256.New, r.opts.UserKey)
-	m.Write([]byte(name))
-	r.user = "user-" + hex.EncodeToString(m.Sum(nil)[:6])
+	return r.names.hide(s)
 }
 
 // remember keeps secrets, bounded, for scrubbing every later text of the session.
@@ -362,7 +405,7 @@ func (r *recorder) serverText(f *codec.Frame) string {
 }
 
 // scrub replaces every secret the session has seen in s with the redaction marker and, with
-// HideUsers, the user name with its hash; RevealCredentials leaves secrets in place.
+// HideUsers, every user name with its hash; RevealCredentials leaves secrets in place.
 func (r *recorder) scrub(s string) string {
 	if s == "" {
 		return s
@@ -374,10 +417,7 @@ func (r *recorder) scrub(s string) string {
 			}
 		}
 	}
-	if r.rawUser != "" && strings.Contains(s, r.rawUser) {
-		s = strings.ReplaceAll(s, r.rawUser, r.user)
-	}
-	return s
+	return r.hideUsers(s)
 }
 
 func lineText(f *codec.Frame) string {

@@ -225,7 +225,7 @@ func TestRecorderCleanEOFIsNoAnomaly(t *testing.T) {
 	r.frame(&codec.Frame{Kind: codec.FrameEOF, Dir: codec.FromServer, Note: "server closed the connection", Clean: true}, "upstream")
 	r.frame(&codec.Frame{Kind: codec.FrameEOF, Dir: codec.FromClient, Note: "client closed without QUIT: no UPDATE"}, "client")
 	got := sink.kinds(logview.KindAnomaly)
-	if len(got) != 1 || got[0].Text != "client closed without QUIT: no UPDATE" || got[0].Leg != "client" {
+	if len(got) != 1 || got[0].Text != "client closed without QUIT: no UPDATE" || got[0].Dir != logview.DirClientToServer {
 		t.Fatalf("anomalies = %+v, want only the unclean client EOF", got)
 	}
 }

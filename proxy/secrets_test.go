@@ -181,7 +181,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 			for range *secretRounds {
 				secret := randomSecret(r)
 				steps, extra := path.steps(secret)
-				events := runAuthSession(t, path.greeting, steps, path.unframed)
+				events := runAuthSession(t, path.greeting, steps, path.unframed, LogOptions{})
 				checkNoSecret(t, events, secret, extra, !path.unframed)
 			}
 		})
@@ -191,7 +191,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 // runAuthSession runs one session through the proxy and returns its events once it closed.
 // With unframed, popwire may refuse a line it cannot frame and close the session (it fails
 // closed because it answers STLS itself); the exchange then ends there.
-func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bool) []logview.Event {
+func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bool, opts LogOptions) []logview.Event {
 	t.Helper()
 	if greeting == "" {
 		greeting = "+OK ready\r\n"
@@ -206,7 +206,7 @@ func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bo
 		}
 		u.line() // wait for the client to go away
 	})
-	p := startProxy(t, Config{}, up.addr())
+	p := startProxy(t, Config{Log: opts}, up.addr())
 	c := p.dial(t, false)
 	c.line(t)
 	for _, s := range steps {
@@ -229,21 +229,43 @@ func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bo
 // checkNoSecret renders events through every output and fails on any trace of the secret.
 func checkNoSecret(t *testing.T, events []logview.Event, secret string, extra []string, wantRedacted bool) {
 	t.Helper()
+	redacted := false
+	for _, e := range events {
+		redacted = redacted || e.Redacted
+	}
+	outputs := allOutputs(t, events)
+	if wantRedacted && !redacted {
+		t.Errorf("no event is marked redacted:\n%s", outputs["text"])
+	}
+	forms := append([]string{secret, b64(secret), base64.RawStdEncoding.EncodeToString([]byte(secret)),
+		hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))}, extra...)
+	for name, out := range outputs {
+		for _, f := range forms {
+			if f != "" && strings.Contains(out, f) {
+				t.Errorf("%s output holds %q (secret %q):\n%s", name, f, secret, out)
+			}
+		}
+	}
+	if t.Failed() {
+		fmt.Fprintf(os.Stderr, "transcript:\n%s", outputs["text"])
+	}
+}
+
+// allOutputs renders events through every output popwire has — the text transcript with and
+// without colour, the JSON log, the viewer's transcript, summary and JSON — and returns each
+// by name, with "errors" holding every error text.
+func allOutputs(t *testing.T, events []logview.Event) map[string]string {
+	t.Helper()
 	var jsonLog, text, color bytes.Buffer
 	jw := logview.NewJSONWriter(&jsonLog)
 	plain := logview.NewPrinter(&text, logview.PrinterOptions{})
 	colored := logview.NewPrinter(&color, logview.PrinterOptions{Color: true})
-	redacted := false
 	for _, e := range events {
 		for _, s := range []logview.Sink{jw, plain, colored} {
 			if err := s.Emit(e); err != nil {
 				t.Fatal(err)
 			}
 		}
-		redacted = redacted || e.Redacted
-	}
-	if wantRedacted && !redacted {
-		t.Errorf("no event is marked redacted:\n%s", text.String())
 	}
 	outputs := map[string]string{"json": jsonLog.String(), "text": text.String(), "color": color.String()}
 	logFile := filepath.Join(t.TempDir(), "log.jsonl")
@@ -265,17 +287,5 @@ func checkNoSecret(t *testing.T, events []logview.Event, secret string, extra []
 		errs.WriteString(e.Err)
 	}
 	outputs["errors"] = errs.String()
-
-	forms := append([]string{secret, b64(secret), base64.RawStdEncoding.EncodeToString([]byte(secret)),
-		hex.EncodeToString([]byte(secret)), strings.ToUpper(hex.EncodeToString([]byte(secret)))}, extra...)
-	for name, out := range outputs {
-		for _, f := range forms {
-			if f != "" && strings.Contains(out, f) {
-				t.Errorf("%s output holds %q (secret %q):\n%s", name, f, secret, out)
-			}
-		}
-	}
-	if t.Failed() {
-		fmt.Fprintf(os.Stderr, "transcript:\n%s", text.String())
-	}
+	return outputs
 }

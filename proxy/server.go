@@ -71,6 +71,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.refusals.free.L = &s.refusals.mu
 	s.dialer.Config = s.dialer.TLSConfig()
+	s.cfg.Log = cfg.Log.withBudget()
 	for _, v := range cfg.Deny {
 		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
 			s.deny[v] = true

@@ -362,8 +362,11 @@ func (s *session) dialUpstream() (ok bool) {
 	}
 	s.upConn = up.Conn
 	if up.TLS != nil {
-		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: s.srv.cfg.UpstreamMode.security(),
-			TLS: tlsInfo(up.TLS, !s.srv.cfg.InsecureSkipVerify)})
+		info := tlsInfo(up.TLS, !s.srv.cfg.InsecureSkipVerify)
+		if s.srv.cfg.InsecureSkipVerify {
+			info.VerifyErr = skippedVerification(s.srv.dialer.VerifyAnyway(up.TLS.PeerCertificates))
+		}
+		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: s.srv.cfg.UpstreamMode.security(), TLS: info})
 	}
 	if len(up.Greeting) > 0 {
 		s.touch()

@@ -50,6 +50,15 @@ func LoadRoots(files ...string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// skippedVerification is the TLSInfo.VerifyErr of an upstream leg whose certificate was not
+// checked: whether it would have verified, given the error of Dialer.VerifyAnyway.
+func skippedVerification(err error) string {
+	if err == nil {
+		return "not checked (--insecure-skip-verify); the certificate would verify"
+	}
+	return oneLine("not checked (--insecure-skip-verify); verification would fail: "+err.Error(), 300)
+}
+
 // tlsInfo turns a connection state into the log's TLS record.
 func tlsInfo(st *tls.ConnectionState, verified bool) *logview.TLSInfo {
 	info := &logview.TLSInfo{

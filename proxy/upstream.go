@@ -77,6 +77,21 @@ func (d *Dialer) TLSConfig() *tls.Config {
 	}
 }
 
+// VerifyAnyway verifies a peer certificate chain the handshake did not check
+// (InsecureSkipVerify) as it would have with verification on: the same roots and name. It
+// returns nil when the chain would verify.
+func (d *Dialer) VerifyAnyway(chain []*x509.Certificate) error {
+	if len(chain) == 0 {
+		return errors.New("proxy: the server sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := chain[0].Verify(x509.VerifyOptions{DNSName: d.TLSConfig().ServerName, Roots: d.RootCAs, Intermediates: inter})
+	return err
+}
+
 // Resolve returns the addresses of the upstream host; an IP literal is returned as is.
 func (d *Dialer) Resolve(ctx context.Context) ([]string, error) {
 	host, _, err := d.hostPort()

@@ -1,0 +1,99 @@
+package audit
+
+import (
+	"runtime"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Budget bounds the memory that Messages keeping content (KeepBody) hold at once, across
+// sessions. A Message charges the buffer it keeps content in from its allocation until the
+// garbage collector frees it, so that content handed out by Result stays charged for as long
+// as anything (an event waiting in a log queue, a slow sink) still refers to it. A Message
+// whose content would pass the budget leaves it out. A Budget is safe for concurrent use; its
+// methods accept a nil Budget, which bounds nothing.
+type Budget struct {
+	limit    int64
+	used     atomic.Int64
+	lastPush atomic.Int64 // when a refusal last asked for a collection, in Unix nanoseconds
+}
+
+// NewBudget returns a Budget of limit bytes.
+func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// Used returns the bytes charged: content kept, or handed out and not yet freed.
+func (b *Budget) Used() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.used.Load()
+}
+
+// Hold charges s, a string of kept content that did not come from a Message (a rewritten
+// copy), until the garbage collector frees it. It reports false, charging nothing, when that
+// would pass the limit; the caller should then let go of s.
+func (b *Budget) Hold(s string) bool {
+	if b == nil || s == "" {
+		return true
+	}
+	n := int64(len(s))
+	if !b.reserve(n) {
+		return false
+	}
+	runtime.AddCleanup(unsafe.StringData(s), b.release, n)
+	return true
+}
+
+// alloc returns an empty buffer of capacity n charged to b until it is freed, and the cleanup
+// that returns the charge; credit bytes of the charge move from a buffer the caller drops. It
+// reports false when b cannot cover the rest.
+func (b *Budget) alloc(n, credit int) ([]byte, runtime.Cleanup, bool) {
+	if b == nil {
+		return make([]byte, 0, n), runtime.Cleanup{}, true
+	}
+	if !b.reserve(int64(n - credit)) {
+		return nil, runtime.Cleanup{}, false
+	}
+	buf := make([]byte, 0, n)
+	return buf, runtime.AddCleanup(&buf[:1][0], b.release, int64(n)), true
+}
+
+// reserve charges n bytes, or reports false and charges nothing when that would pass the limit.
+func (b *Budget) reserve(n int64) bool {
+	for {
+		used := b.used.Load()
+		if used+n > b.limit {
+			b.push()
+			return false
+		}
+		if b.used.CompareAndSwap(used, used+n) {
+			return true
+		}
+	}
+}
+
+// release returns n bytes of charge.
+func (b *Budget) release(n int64) {
+	if b != nil {
+		b.used.Add(-n)
+	}
+}
+
+// pushInterval is the least time between two collections a refusal starts.
+const pushInterval = time.Second
+
+// push starts a garbage collection, at most once per pushInterval, after a refusal: content
+// that is no longer referenced stays charged until a collection frees it, and a proxy whose
+// other allocations are few might otherwise keep refusing content for minutes after a burst.
+func (b *Budget) push() {
+	now := time.Now().UnixNano()
+	last := b.lastPush.Load()
+	if now-last < int64(pushInterval) || !b.lastPush.CompareAndSwap(last, now) {
+		return
+	}
+	go collect()
+}
+
+// collect runs a garbage collection; the cleanups it makes due return their charges.
+func collect() { runtime.GC() }

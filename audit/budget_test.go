@@ -1,0 +1,103 @@
+package audit
+
+import (
+	"bytes"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// content returns n bytes of message content with a header.
+func content(n int) []byte {
+	b := []byte("Subject: x\r\n\r\n")
+	return append(b, bytes.Repeat([]byte("y"), n-len(b))...)
+}
+
+// waitUsed collects garbage until b's charge falls to want, failing after 10 s.
+func waitUsed(t *testing.T, b *Budget, want int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); b.Used() != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("budget still charged %d bytes, want %d", b.Used(), want)
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestBudgetLeavesContentOut(t *testing.T) {
+	b := NewBudget(3 << 20)
+	first := Message{KeepBody: true, Budget: b}
+	r1 := feed(t, &first, content(2<<20), 32<<10)
+	second := Message{KeepBody: true, Budget: b}
+	r2 := feed(t, &second, content(2<<20), 32<<10)
+	if len(r1.Body) != 2<<20 || r1.BodyOmitted {
+		t.Fatalf("first message: %d bytes kept, omitted %v; want it whole", len(r1.Body), r1.BodyOmitted)
+	}
+	if r2.Body != "" || !r2.BodyOmitted || r2.BodyTruncated {
+		t.Fatalf("second message: %d bytes kept, omitted %v, cut %v; want it left out", len(r2.Body), r2.BodyOmitted, r2.BodyTruncated)
+	}
+	if r2.Octets != 2<<20 || r2.Subject != "x" {
+		t.Errorf("the audit of a message left out is incomplete: %+v", r2)
+	}
+	if used := b.Used(); used > 3<<20 || used < 2<<20 {
+		t.Errorf("budget charged %d bytes for one kept message of %d", used, 2<<20)
+	}
+	runtime.KeepAlive(r1.Body)
+}
+
+// TestBudgetChargeFollowsTheContent checks that content handed out stays charged while it is
+// referenced and is returned once the collector frees it, and that content never handed out
+// (an aborted message) returns its charge at once.
+func TestBudgetChargeFollowsTheContent(t *testing.T) {
+	b := NewBudget(8 << 20)
+	m := Message{KeepBody: true, Budget: b}
+	r := feed(t, &m, content(1<<20), 16<<10)
+	m.Reset()
+	runtime.GC()
+	if b.Used() < 1<<20 {
+		t.Fatalf("budget charged %d bytes while the content is referenced", b.Used())
+	}
+	runtime.KeepAlive(r.Body)
+	waitUsed(t, b, 0)
+
+	m.Reset()
+	if _, err := m.Write(content(1 << 20)); err != nil {
+		t.Fatal(err)
+	}
+	m.Reset()
+	if b.Used() != 0 {
+		t.Errorf("an aborted message left %d bytes charged", b.Used())
+	}
+}
+
+func TestMessageWriteAfterResultLeavesBodyAlone(t *testing.T) {
+	m := Message{KeepBody: true}
+	if _, err := m.Write([]byte("Subject: a\r\n\r\nfirst")); err != nil {
+		t.Fatal(err)
+	}
+	r := m.Result()
+	before := r.Body
+	if _, err := m.Write([]byte(" second")); err != nil {
+		t.Fatal(err)
+	}
+	if r.Body != "Subject: a\r\n\r\nfirst" || r.Body != before {
+		t.Fatalf("a Write after Result changed the body handed out: %q", r.Body)
+	}
+	if got := m.Result().Body; got != "Subject: a\r\n\r\nfirst second" {
+		t.Fatalf("body after the second Write = %q", got)
+	}
+}
+
+// TestMessageKeptBufferFits checks the slack of the buffer kept content lives in: the charge
+// for a large message stays within a quarter of its size.
+func TestMessageKeptBufferFits(t *testing.T) {
+	b := NewBudget(64 << 20)
+	const size = 5<<20 + 12345
+	m := Message{KeepBody: true, Budget: b}
+	r := feed(t, &m, content(size), 32<<10)
+	if used := b.Used(); used < size || used > size+size/4 {
+		t.Errorf("a %d-byte message is charged %d bytes", size, used)
+	}
+	runtime.KeepAlive(r.Body)
+}
