@@ -46,12 +46,11 @@ func (s *session) wakeUp() {
 	}
 }
 
-// needsFraming reports whether a policy depends on every client command being framed: a
-// denied command, RequireTLS, STLS answered with the client-leg certificate, or a local
-// answer still waiting for its turn. Without one, lost framing only ends the logging.
-// s.mu is held.
+// needsFraming reports whether a policy depends on every client command being framed (see
+// policyActive), or a local answer still waits for its turn. Without either, lost framing
+// only ends the logging. s.mu is held.
 func (s *session) needsFraming() bool {
-	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil || len(s.localq) > 0
+	return s.policyActive() || len(s.localq) > 0
 }
 
 // clientFramingLost handles a codec.FrameStopped met on a client line. When a policy needs

@@ -106,7 +106,7 @@ func (s *session) serverPiece(p []byte) error {
 			line := s.popHeld()
 			seq := s.cmds
 			s.cmds++
-			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
+			if a, ok := s.decide(f, seq); ok {
 				s.localq = append(s.localq, a)
 			} else if line != nil {
 				s.fwd = append(s.fwd, line)

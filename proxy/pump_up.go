@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -51,13 +52,8 @@ func (s *session) pumpUp() {
 // It reports false when the session must end.
 func (s *session) clientLine(line []byte, complete bool) bool {
 	s.mu.Lock()
-	if !s.longLine && !complete && s.controlled(firstWord(line)) {
-		s.mu.Unlock()
-		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: fmt.Sprintf("proxy: client line over %d bytes for a command popwire answers itself", maxClientLine)})
-		s.finish("client line too long")
-		return false
-	}
-	if !s.longLine {
+	cont := s.longLine // earlier pieces of this line went upstream
+	if !cont {
 		s.waitRoom()
 	}
 	if s.stls != stlsNone {
@@ -80,13 +76,21 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		case codec.FrameCommand:
 			seq := s.cmds
 			s.cmds++
-			if a, ok := s.decide(f.Cmd.Verb, seq); ok {
+			if a, ok := s.decide(f, seq); ok {
+				if cont {
+					return s.longLineFailed(cmp.Or(f.Note, "a command popwire answers itself"))
+				}
 				s.localq = append(s.localq, a)
 				fwd = false
 			}
 		case codec.FrameHeld:
 			s.held = append(s.held, bytes.Clone(line))
 			fwd = false
+		}
+	}
+	if !complete {
+		if why := s.longLineRefused(); why != "" {
+			return s.longLineFailed(why)
 		}
 	}
 	if err := s.deliverLocal(); err != nil {
@@ -107,6 +111,17 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		return false
 	}
 	return true
+}
+
+// longLineFailed ends the session on a client line too long to hold that popwire must not
+// pass on, or not pass on further: it cannot answer the line before it has all of it. s.mu is
+// held on entry and released on return, which is false.
+func (s *session) longLineFailed(why string) bool {
+	s.mu.Unlock()
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+		Err: fmt.Sprintf("proxy: client line over %d bytes that popwire cannot pass on (%s): session closed", maxClientLine, why)})
+	s.finish("client line too long")
+	return false
 }
 
 // writeUpstream writes p to the upstream leg. s.upMu is held.
@@ -189,16 +204,4 @@ func closeWrite(c net.Conn) {
 	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
 		closeWrite(tc.NetConn())
 	}
-}
-
-// firstWord returns the first blank-separated word of line in upper case.
-func firstWord(line []byte) string {
-	line = bytes.TrimLeft(line, " \t")
-	if i := bytes.IndexAny(line, " \t\r\n"); i >= 0 {
-		line = line[:i]
-	}
-	if len(line) > 8 {
-		return ""
-	}
-	return string(bytes.ToUpper(line))
 }
