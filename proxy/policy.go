@@ -142,7 +142,8 @@ func (s *session) longLineRefused() string {
 }
 
 // deliverLocal writes every local answer whose turn has come, and shows each to the tracker
-// as the reply the client received, so that later replies pair with the right commands. An
+// as the reply the client received, so that later replies pair with the right commands; a
+// refused AUTH classifies the lines held after it (the caller forwards them, releaseHeld). An
 // answer never lands inside a server line: while one is partly received (an unsolicited
 // line, say), answers wait for serverBytes to deliver them once it completes. s.mu is held.
 func (s *session) deliverLocal() error {
@@ -161,7 +162,11 @@ func (s *session) deliverLocal() error {
 		}
 		frames := s.t.Server(a.reply)
 		for i := range frames {
-			s.rec.frame(&frames[i], legLocal)
+			f := &frames[i]
+			s.rec.frame(f, legLocal)
+			if f.Kind == codec.FrameCommand || f.Kind == codec.FrameSASL {
+				s.heldClassified(f)
+			}
 		}
 		s.done++
 		if !accepted {

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/popwire/popwire/logview"
 )
@@ -135,6 +137,68 @@ func TestPolicySASLLineWithBareCR(t *testing.T) {
 		t.Fatalf("client then got %q", rest)
 	}
 	if u := up.next(t).all(t); u != "AUTH PLAIN\r\n" {
+		t.Fatalf("upstream got %q", u)
+	}
+}
+
+func TestHeldLinesOutliveClientEOF(t *testing.T) {
+	for _, answer := range []string{"+OK\r\n", "-ERR\r\n"} {
+		t.Run(strings.TrimSpace(answer), func(t *testing.T) {
+			up := newUpstream(t, false, func(u *upstreamConn) {
+				u.write(greeting)
+				if _, err := u.line(); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond) // the client's EOF arrives before this answer
+				u.write(answer)
+				for {
+					l, err := u.line()
+					if err != nil {
+						return
+					}
+					u.write(map[string]string{"NOOP\r\n": "+OK\r\n", "QUIT\r\n": "+OK bye\r\n"}[l])
+				}
+			})
+			p := startProxy(t, Config{Deny: []string{"DELE"}}, up.addr())
+			c := p.dial(t, false)
+			c.send(t, "AUTH PLAIN AGJvYgBzZWNyZXQ=\r\nNOOP\r\nDELE 1\r\nQUIT\r\n")
+			c.Conn.(*net.TCPConn).CloseWrite()
+			want := greeting + answer + "+OK\r\n" + string(replyDenied) + "+OK bye\r\n"
+			if got := c.rest(t); got != want {
+				t.Fatalf("client got %q, want %q", got, want)
+			}
+			if u := up.next(t).all(t); u != "AUTH PLAIN AGJvYgBzZWNyZXQ=\r\nNOOP\r\nQUIT\r\n" {
+				t.Fatalf("upstream got %q", u)
+			}
+		})
+	}
+}
+
+func TestLinesAfterRefusedAUTH(t *testing.T) {
+	up := newUpstream(t, false, func(u *upstreamConn) {
+		u.write(greeting)
+		replies := map[string]string{"CAPA\r\n": "+OK\r\nUSER\r\n.\r\n", "NOOP\r\n": "+OK\r\n", "QUIT\r\n": "+OK bye\r\n"}
+		for {
+			l, err := u.line()
+			if err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // the AUTH and the lines after it arrive meanwhile
+			u.write(replies[l])
+			if l == "QUIT\r\n" {
+				return
+			}
+		}
+	})
+	p := startProxy(t, Config{RequireTLS: true, Deny: []string{"DELE"}}, up.addr())
+	c := p.dial(t, false)
+	c.send(t, "CAPA\r\nAUTH PLAIN\r\nNOOP\r\nDELE 1\r\nQUIT\r\n")
+
+	want := greeting + "+OK\r\nSTLS\r\n.\r\n" + string(replyTLSRequired) + "+OK\r\n" + string(replyDenied) + "+OK bye\r\n"
+	if got := c.rest(t); got != want {
+		t.Fatalf("client got %q, want %q", got, want)
+	}
+	if u := up.next(t).all(t); u != "CAPA\r\nNOOP\r\nQUIT\r\n" {
 		t.Fatalf("upstream got %q", u)
 	}
 }

@@ -98,6 +98,11 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.writeFailed("client", err)
 		return false
 	}
+	if err := s.releaseHeld(); err != nil {
+		s.mu.Unlock()
+		s.writeFailed("upstream", err)
+		return false
+	}
 	if !fwd {
 		s.mu.Unlock()
 		return true
@@ -179,8 +184,12 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 }
 
 // clientEnded handles the end of the client's stream: a clean EOF is passed on as a
-// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions); an error ends the session.
+// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions), once the lines held
+// while AUTH awaits the server are forwarded or answered; an error ends the session.
 func (s *session) clientEnded(err error) {
+	if errors.Is(err, io.EOF) && s.holdEOF() {
+		return // pumpDown passes it on (see eofHeld)
+	}
 	s.recordEOF(codec.FromClient, "client")
 	if s.ours() {
 		return
@@ -194,6 +203,14 @@ func (s *session) clientEnded(err error) {
 	s.upMu.Lock()
 	closeWrite(s.upConn)
 	s.upMu.Unlock()
+}
+
+// holdEOF reports whether the client's EOF must wait for held lines, and marks it so.
+func (s *session) holdEOF() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eofHeld = len(s.held) > 0
+	return s.eofHeld
 }
 
 // closeWrite half-closes c: close_notify on TLS, then FIN on TCP.
