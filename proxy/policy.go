@@ -143,7 +143,8 @@ func (s *session) longLineRefused() string {
 
 // deliverLocal writes every local answer whose turn has come, and shows each to the tracker
 // as the reply the client received, so that later replies pair with the right commands; a
-// refused AUTH classifies the lines held after it (the caller forwards them, releaseHeld). An
+// refused AUTH classifies the lines held after it (the caller forwards them, releaseHeld), and
+// errFramingLost says one could not be framed while a policy needs framing. An
 // answer never lands inside a server line: while one is partly received (an unsolicited
 // line, say), answers wait for serverBytes to deliver them once it completes. s.mu is held.
 func (s *session) deliverLocal() error {
@@ -164,8 +165,13 @@ func (s *session) deliverLocal() error {
 		for i := range frames {
 			f := &frames[i]
 			s.rec.frame(f, legLocal)
-			if f.Kind == codec.FrameCommand || f.Kind == codec.FrameSASL {
+			switch f.Kind {
+			case codec.FrameCommand, codec.FrameSASL:
 				s.heldClassified(f)
+			case codec.FrameStopped:
+				if err := s.serverFramingLost(f); err != nil {
+					return err
+				}
 			}
 		}
 		s.done++

@@ -110,7 +110,7 @@ func (s *session) serverPiece(p []byte) error {
 		case codec.FrameCommand, codec.FrameSASL:
 			s.heldClassified(f)
 		case codec.FrameStopped:
-			err = s.serverFramingLost(f.Note)
+			err = s.serverFramingLost(f)
 			if err == nil && s.capa.active {
 				// The CAPA reply will never end: pass on what it held, unchanged.
 				err = s.capa.flush(s, p[w:f.End])

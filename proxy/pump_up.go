@@ -103,9 +103,10 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.writeFailed("upstream", err)
 		return false
 	}
-	if !fwd {
+	closing := s.ours() // framing was lost on the server side: nothing checks this line
+	if !fwd || closing {
 		s.mu.Unlock()
-		return true
+		return !closing
 	}
 	s.upMu.Lock()
 	s.mu.Unlock()
