@@ -75,7 +75,7 @@ type Event struct {
 	Step     int    `json:"step,omitempty"`     // KindSASL: 1-based step number within the exchange
 	Lines    int64  `json:"lines,omitempty"`    // KindBody: body lines, terminator excluded
 	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
-	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls"
+	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls", "unparsed"
 	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
 
 	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise
