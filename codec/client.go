@@ -3,11 +3,17 @@ package codec
 import "bytes"
 
 // clientLine classifies one complete client line: SASL data when a challenge awaits an
-// answer, held while AUTH awaits the server, a command otherwise.
+// answer, held while AUTH awaits the server, a command otherwise. During an AUTH exchange a
+// line with a NUL or a bare CR stops framing: it is no SASL data (RFC 5034 §4: base64), and a
+// server that splits lines at a CR could run what follows it as a command.
 func (t *Tracker) clientLine(l line, end int) {
 	t.tlsFresh = false
 	if !t.sasl.open {
 		t.command(l, end)
+		return
+	}
+	if l.bad {
+		t.stop(FromClient, end, noteSASLBadByte)
 		return
 	}
 	if t.sasl.challenge {
@@ -24,12 +30,16 @@ func (t *Tracker) clientLine(l line, end int) {
 }
 
 // command handles a client line outside SASL: it parses it, works out what it reveals, queues
-// it and emits its FrameCommand.
+// it and emits its FrameCommand. A line that is not a command line (see ParseCommand) is
+// queued all the same, without a verb: the server answers it too.
 func (t *Tracker) command(l line, end int) {
 	layer := t.layerCli
 	t.layerCli = false
-	c, err := ParseCommand(l.b)
-	if err != nil && junkKeyword(l.b) || layer && !isLetters(c.Verb) {
+	c, why := parseCommand(l.b)
+	if why == "" && l.bad {
+		c, why = Command{}, whyBadByte // beyond the logged copy
+	}
+	if why != "" && junkKeyword(l.b) || layer && !isLetters(c.Verb) {
 		t.stop(FromClient, end, t.junkNote(layer, "client"))
 		return
 	}
@@ -47,7 +57,7 @@ func (t *Tracker) command(l line, end int) {
 			a = t.sasl.authLine(c, l.b, l.truncated)
 		}
 	default:
-		if t.state == Authorization && !isKnownVerb(c.Verb) {
+		if (t.state == Authorization || t.saslCut) && !isKnownVerb(c.Verb) {
 			a = unknownAuth(l.b)
 		}
 	}
@@ -63,10 +73,7 @@ func (t *Tracker) command(l line, end int) {
 		authMech:  c.Verb == "AUTH" && c.HasArg(),
 		afterQuit: t.quit,
 	})
-	f := withLine(Frame{Kind: FrameCommand, Dir: FromClient, Cmd: shown, Auth: a, End: end}, l)
-	if err != nil {
-		f.Note = noteUnparsed
-	}
+	f := withLine(Frame{Kind: FrameCommand, Dir: FromClient, Cmd: shown, Keyword: c.Verb, Auth: a, End: end, Note: why}, l)
 	t.emit(f)
 	switch c.Verb {
 	case "QUIT":
@@ -74,6 +81,29 @@ func (t *Tracker) command(l line, end int) {
 	case "STLS":
 		t.stls = stlsSent
 	}
+}
+
+// PartialLine tells a caller that must pass a long client line on before its end arrives what
+// the tracker can say of it so far. sasl reports that the line answers a challenge (SASL
+// data). Otherwise keyword is what ParseCommand reads at its start (in upper case; more bytes
+// may lengthen it) and why, when not "", says why the line cannot be a command line. With no
+// client line in progress, or once framing has stopped, it returns zero values.
+func (t *Tracker) PartialLine() (keyword, why string, sasl bool) {
+	if t.stopped || !t.cli.active {
+		return "", "", false
+	}
+	if t.sasl.challenge {
+		return "", "", true
+	}
+	b := t.cli.prefix(t.limit())
+	if n := len(b); n > 0 && b[n-1] == '\r' && t.cli.cr && len(b) == t.cli.n {
+		b = b[:n-1] // maybe the CR of the line ending
+	}
+	c, why := parseCommand(b)
+	if why == "" && t.cli.bad {
+		return "", whyBadByte, false
+	}
+	return c.Verb, why, false
 }
 
 // junkKeyword reports whether the keyword of a complete line (up to its first blank) holds a

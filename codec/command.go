@@ -29,26 +29,68 @@ func (c Command) String() string {
 	return c.Verb + " " + c.Arg
 }
 
-// ParseCommand parses one client line, with or without its line ending (LF or CRLF; a CR not
-// followed by LF is data). The keyword is matched case-insensitively and must be one or more
-// printable ASCII characters (RFC 1939 §3 says 3–4; longer private ones exist); it ends at the
-// first SP or TAB (RFC 1734 §3 allows TAB after AUTH). A line that is empty, starts with a
-// blank, has a control or 8-bit byte in its keyword, or holds an LF before its end is an error
-// wrapping ErrSyntax. The line is not retained.
+// ParseCommand parses one client line, with or without its line ending (LF or CRLF), and is the
+// one tokenizer that decides what a client line's verb is. The keyword is matched
+// case-insensitively and must be one or more ASCII letters or digits (RFC 1939 §3 says 3–4
+// printable characters; longer private ones exist, and no other byte is part of any
+// keyword); it ends at the first SP or TAB (RFC 1734 §3 allows TAB after AUTH). A line that is
+// empty, starts with a blank, has any other byte in its keyword, or holds a NUL, a CR that is
+// not part of its line ending or an LF before its end is an error wrapping ErrSyntax: a server
+// that trims blanks, splits lines at a bare CR or drops NULs could read such a line as another
+// command. The line is not retained.
 func ParseCommand(line []byte) (Command, error) {
+	c, why := parseCommand(line)
+	if why != "" {
+		return Command{}, fmt.Errorf("codec: command: %w: %s", ErrSyntax, why)
+	}
+	return c, nil
+}
+
+// The reasons parseCommand gives. They never quote the line: it may be a secret sent as a
+// command.
+const (
+	whyLF      = "line feed inside the line"
+	whyBadByte = "NUL or bare CR in the line"
+	whyEmpty   = "empty line"
+	whyBlank   = "blank before the keyword"
+	whyJunk    = "keyword holds a control or 8-bit byte"
+	whyKeyword = "keyword holds a byte other than a letter or digit"
+)
+
+// parseCommand is ParseCommand, saying why in words when the line is not a command line.
+func parseCommand(line []byte) (Command, string) {
 	line, ok := content(line)
-	if !ok {
-		return Command{}, fmt.Errorf("codec: command: %w: line feed inside the line", ErrSyntax)
+	switch {
+	case !ok:
+		return Command{}, whyLF
+	case hasBadByte(line):
+		return Command{}, whyBadByte
+	case len(line) == 0:
+		return Command{}, whyEmpty
+	case isBlank(line[0]):
+		return Command{}, whyBlank
 	}
 	kw, rest := splitKeyword(line)
-	if len(kw) == 0 {
-		return Command{}, fmt.Errorf("codec: command: %w: no keyword", ErrSyntax)
-	}
 	if junkKeyword(kw) {
-		// The byte is not quoted: the line may be a secret sent as a command.
-		return Command{}, fmt.Errorf("codec: command: %w: keyword holds a control or 8-bit byte", ErrSyntax)
+		return Command{}, whyJunk
 	}
-	return Command{Verb: verbOf(kw), Arg: string(trimBlanks(rest))}, nil
+	for _, c := range kw {
+		if !isAlnum(c) {
+			return Command{}, whyKeyword
+		}
+	}
+	return Command{Verb: verbOf(kw), Arg: string(trimBlanks(rest))}, ""
+}
+
+// hasBadByte reports whether b, a line's content without its line ending, holds a NUL or a CR.
+func hasBadByte(b []byte) bool {
+	return bytes.IndexByte(b, 0) >= 0 || bytes.IndexByte(b, '\r') >= 0
+}
+
+// isAlnum reports whether c is an ASCII letter or digit.
+func isAlnum(c byte) bool {
+	c = upper(c)
+	return 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // content strips one line ending (LF or CRLF) from line and reports whether no other LF is left.

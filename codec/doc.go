@@ -23,7 +23,9 @@
 //     Google's XOAUTH2, RFC 5802 and RFC 7677 (SCRAM), RFC 2831 (DIGEST-MD5), RFC 4752
 //     (GSSAPI), MS-NLMP (NTLM), RFC 4422 (EXTERNAL), RFC 4505 (ANONYMOUS).
 //
-// Where real servers deviate (bare LF line endings, "+" without a space, "+OK" used as a SASL
-// continuation, unsolicited "-ERR" before a disconnect) the tracker accepts what it can frame
-// unambiguously and reports the deviation as a FrameAnomaly.
+// Where real servers deviate (bare LF line endings, "+" without a space, unsolicited "-ERR"
+// before a disconnect) the tracker accepts what it can frame unambiguously and reports the
+// deviation as a FrameAnomaly. Where a deviation would make it guess, it does not: a "+OK" to
+// AUTH always ends the exchange, and a client line a lenient server could read as another
+// command (see ParseCommand) is no command line.
 package codec

@@ -47,7 +47,8 @@ func (k FrameKind) String() string {
 //
 // When Auth is non-nil the line carried a secret (or may have): Line is then the raw line and
 // must never be logged; Cmd is already sanitised (its Arg is the safe rendering, and its Verb is
-// "" for an unrecognised line); log Auth.Safe.
+// "" for an unrecognised line); log Auth.Safe. Keyword is for decisions (a policy on commands),
+// never for logs: an unrecognised keyword in AUTHORIZATION may be a password sent as a line.
 type Frame struct {
 	Kind      FrameKind
 	Dir       Direction
@@ -55,6 +56,7 @@ type Frame struct {
 	Truncated bool   // Line was cut; Full is the real length
 	Full      int    // the line's full length in bytes, without its line ending
 	Cmd       Command
+	Keyword   string // FrameCommand: the keyword as ParseCommand reads it, in upper case, also when Cmd hides it; "" when the line is not a command line (Note says why)
 	Reply     Reply
 	Multi     bool   // FrameReply: a body follows
 	Lines     int64  // FrameBodyEnd, and FrameEOF for a body cut short: body lines (terminator excluded)
@@ -62,7 +64,7 @@ type Frame struct {
 	Data      []byte // FrameBodyData: unstuffed content
 	End       int    // offset in the chunk just passed, right after this frame's last byte (see Tracker)
 	Auth      *Auth  // set on secret-bearing client lines (PASS, APOP, AUTH and its SASL lines, unknown lines in AUTHORIZATION) and on USER
-	Note      string // FrameAnomaly, FrameStopped, FrameEOF, and a FrameChallenge for a "+OK" continuation: what happened
+	Note      string // FrameAnomaly, FrameStopped, FrameEOF: what happened; FrameCommand: why the line is not a command line
 	Clean     bool   // FrameEOF: the stream ended with nothing unfinished (no pending command, open body or partial line)
 	State     State  // session state after this frame
 }

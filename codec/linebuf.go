@@ -12,6 +12,7 @@ type line struct {
 	full      int    // the content's full length
 	cr        bool   // the line ended in CRLF rather than a bare LF
 	truncated bool   // b was cut
+	bad       bool   // the content holds a NUL or a CR, beyond the cut too (see hasBadByte)
 	start     int    // offset in the chunk where the line began; 0 when it began in an earlier chunk
 }
 
@@ -23,6 +24,7 @@ type lineBuf struct {
 	spare  []byte // the other buffer: the last carried line handed out lives in it until the next call
 	n      int    // bytes of the line in progress so far
 	cr     bool   // the last byte of the line in progress is a CR
+	bad    bool   // the line in progress holds a NUL, or a CR followed by a byte other than LF
 	active bool   // a line is in progress
 }
 
@@ -43,7 +45,9 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 		if cr {
 			seg = seg[:j-1]
 		}
-		return capped(seg, len(seg), cr, i, limit), i + j + 1, true
+		l := capped(seg, len(seg), cr, i, limit)
+		l.bad = hasBadByte(seg)
+		return l, i + j + 1, true
 	}
 	lb.keep(seg, limit)
 	full := lb.n
@@ -56,6 +60,7 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 		b = b[:full]
 	}
 	l := capped(b, full, cr, 0, limit)
+	l.bad = lb.bad
 	lb.acc, lb.spare = lb.spare[:0], lb.acc
 	if cap(lb.acc) > shrinkAbove {
 		lb.acc = nil
@@ -63,7 +68,7 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 	if cap(lb.spare) > shrinkAbove {
 		lb.spare = nil
 	}
-	lb.n, lb.cr, lb.active = 0, false, false
+	lb.n, lb.cr, lb.bad, lb.active = 0, false, false, false
 	return l, i + j + 1, true
 }
 
@@ -84,6 +89,8 @@ func (lb *lineBuf) keep(seg []byte, limit int) {
 	}
 	lb.active = true
 	lb.n += len(seg)
+	// A CR that ends seg may be the line ending's; any other one, and any NUL, is bad.
+	lb.bad = lb.bad || lb.cr || hasBadByte(seg[:len(seg)-1]) || seg[len(seg)-1] == 0
 	lb.cr = seg[len(seg)-1] == '\r'
 	if room := limit + 1 - len(lb.acc); room > 0 {
 		lb.acc = append(lb.acc, seg[:min(room, len(seg))]...)
@@ -97,7 +104,7 @@ func (lb *lineBuf) prefix(limit int) []byte { return lb.acc[:min(len(lb.acc), li
 // reset drops the line in progress.
 func (lb *lineBuf) reset() {
 	lb.acc = lb.acc[:0]
-	lb.n, lb.cr, lb.active = 0, false, false
+	lb.n, lb.cr, lb.bad, lb.active = 0, false, false, false
 }
 
 // footprint returns the bytes the buffers hold on to.

@@ -20,12 +20,27 @@ func TestParseCommand(t *testing.T) {
 		{"AUTH\tPLAIN\r\n", Command{Verb: "AUTH", Arg: "PLAIN"}, false},
 		{"PASS two  words \r\n", Command{Verb: "PASS", Arg: "two  words"}, false},
 		{"xclient ADDR=1.2.3.4\r\n", Command{Verb: "XCLIENT", Arg: "ADDR=1.2.3.4"}, false},
-		{"NOOP x\r", Command{Verb: "NOOP", Arg: "x\r"}, false}, // a CR without LF is data
+		{"XSTATS2 1\r\n", Command{Verb: "XSTATS2", Arg: "1"}, false},
+		{"NOOP \xe9\x01\r\n", Command{Verb: "NOOP", Arg: "\xe9\x01"}, false}, // UTF8 arguments (RFC 6856)
+		// A server that splits lines at a bare CR, drops NULs or trims more blanks could read
+		// each of these as another command: none is a command line.
+		{"NOOP x\r", Command{}, true},
+		{"NOOP\rDELE 1\r\n", Command{}, true},
+		{"NOOP x\rDELE 1\r\n", Command{}, true},
+		{"NOOP x\r\r\n", Command{}, true},
+		{"NOOP \x00\r\n", Command{}, true},
 		{"\r\n", Command{}, true},
 		{"", Command{}, true},
 		{" NOOP\r\n", Command{}, true},
+		{"\tDELE 1\r\n", Command{}, true},
+		{"  dele\t1\r\n", Command{}, true},
+		{"\vDELE 1\r\n", Command{}, true},
+		{"DELE\v1\r\n", Command{}, true},
+		{"DELE\f\r\n", Command{}, true},
 		{"NO\x00OP\r\n", Command{}, true},
 		{"N\xe9OP\r\n", Command{}, true},
+		{"DE-LE 1\r\n", Command{}, true},
+		{"*\r\n", Command{}, true},
 		{"NOOP\nSTAT\n", Command{}, true},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,10 @@ type saslSession struct {
 // start opens an exchange for mech.
 func (s *saslSession) start(mech string) { *s = saslSession{open: true, mech: mech} }
 
-// minAnswers is how many client answers mech needs before a server can accept it; a "+OK"
-// that comes earlier is a continuation in disguise (Exchange 2003 answered AUTH NTLM so, MailKit
-// #391). 0 means the codec does not guess.
+// minAnswers is how many client answers mech needs before a server can accept it. A "+OK"
+// that comes earlier still ends the exchange (RFC 5034 §4: only "+" continues it), but the
+// lines after it may be SASL data all the same (Exchange 2003 answered AUTH NTLM so, MailKit
+// #391), so they stay secret. 0 means the codec does not guess.
 func minAnswers(mech string) int {
 	switch {
 	case mech == "LOGIN", mech == "NTLM", strings.HasPrefix(mech, "SCRAM-"):

@@ -32,8 +32,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		t.emit(withLine(Frame{Kind: FrameUnsolicited, Dir: FromServer, Reply: r, End: end}, l))
 		return
 	}
-	if r.Status == StatusContinue || r.Status == StatusOK && head.authMech && t.sasl.open &&
-		t.sasl.answers < minAnswers(t.sasl.mech) {
+	if r.Status == StatusContinue {
 		t.continuation(l, r, head, end)
 		return
 	}
@@ -52,6 +51,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		t.finishSASL(head, end)
 		return
 	}
+	cut := false // +OK ended an AUTH whose mechanism could not have finished
 	switch head.verb {
 	case "STLS":
 		f.Kind = FrameTLS
@@ -65,6 +65,8 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 			t.state = Transaction
 			t.layerCli = hasSecurityLayer(t.sasl.mech)
 			t.layerSrv = t.layerCli
+			cut = t.sasl.answers < minAnswers(t.sasl.mech)
+			t.saslCut = t.saslCut || cut
 		}
 	case "QUIT":
 		if t.state == Transaction {
@@ -76,12 +78,14 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		t.body = bodyState{open: true, kind: head.body, cmd: head.cmd}
 	}
 	t.emit(f)
+	if cut {
+		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteSASLCut})
+	}
 	t.finishSASL(head, end)
 }
 
-// continuation handles a server line that asks the client for more SASL data: a "+"
-// continuation, or a "+OK" sent while the mechanism is unfinished. A held client line
-// answers it.
+// continuation handles a server line that asks the client for more SASL data, a "+"
+// continuation (RFC 5034 §4). A held client line answers it.
 func (t *Tracker) continuation(l line, r Reply, head pending, end int) {
 	if !head.authMech || !t.sasl.open {
 		t.emit(withLine(Frame{Kind: FrameAnomaly, Dir: FromServer, Reply: r, End: end, Note: noteNoAuth}, l))
@@ -96,11 +100,7 @@ func (t *Tracker) continuation(l line, r Reply, head pending, end int) {
 	} else {
 		t.sasl.challenge = true
 	}
-	f := withLine(Frame{Kind: FrameChallenge, Dir: FromServer, Cmd: head.cmd, Reply: r, End: end}, l)
-	if r.Status == StatusOK {
-		f.Note = noteOKContinue
-	}
-	t.emit(f)
+	t.emit(withLine(Frame{Kind: FrameChallenge, Dir: FromServer, Cmd: head.cmd, Reply: r, End: end}, l))
 }
 
 // finishSASL closes the exchange answered by head's final reply and classifies the lines held

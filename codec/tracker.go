@@ -40,13 +40,19 @@ const (
 // as FrameHeld, with an Auth that treats it all as secret. Server resolves it as soon as the
 // next server line answering that AUTH completes (lines answering commands pipelined before
 // the AUTH come first):
-//   - a continuation ("+ …", or "+OK" while the mechanism is unfinished): the oldest held line
-//     as FrameSASL, with End where that server line starts in the chunk (0 if it started in an
-//     earlier chunk), then the FrameChallenge; later held lines stay held;
-//   - a final reply: the FrameReply first, then every held line classified afresh as if the
-//     client sent it now (usually FrameCommand, queued in the FIFO after the AUTH), with End at
-//     the end of the reply line. A held line that opens another AUTH makes the lines after it
-//     held again (a second FrameHeld for the same line).
+//   - a continuation ("+ …" or a bare "+", RFC 5034 §4): the oldest held line as FrameSASL,
+//     with End where that server line starts in the chunk (0 if it started in an earlier
+//     chunk), then the FrameChallenge; later held lines stay held;
+//   - a final reply, "+OK" or "-ERR": the FrameReply first, then every held line classified
+//     afresh as if the client sent it now (usually FrameCommand, queued in the FIFO after the
+//     AUTH), with End at the end of the reply line. A held line that opens another AUTH makes
+//     the lines after it held again (a second FrameHeld for the same line).
+//
+// A "+OK" always ends the exchange, also when the mechanism could not have finished (Exchange
+// 2003 answered AUTH NTLM so, meaning a continuation): the client lines after it are commands,
+// as the RFC says and as a server that means it runs them. A FrameAnomaly says so, and from
+// then on unknown client lines are treated as secret as in AUTHORIZATION, since they may be
+// SASL data.
 //
 // STLS: after a client STLS, any further client bytes before its reply are reported once as a
 // FrameAnomaly and never framed. The server's +OK to STLS gives FrameTLS; framing then
@@ -73,6 +79,7 @@ type Tracker struct {
 	quit     bool // QUIT sent
 	layerCli bool // AUTH succeeded with a mechanism that may add a security layer: check the next client line
 	layerSrv bool // … and the next server line
+	saslCut  bool // an AUTH ended with +OK before its mechanism could: unknown client lines stay secret
 	stopped  bool
 	eof      [3]bool // per Direction
 }
@@ -101,8 +108,11 @@ func (t *Tracker) Client(p []byte) []Frame {
 		}
 		l, end, done := t.cli.next(p, i, t.limit())
 		if !done {
-			if !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix(t.limit())) {
+			switch {
+			case !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix(t.limit())):
 				t.stop(FromClient, len(p), t.junkNote(t.layerCli, "client"))
+			case t.sasl.open && t.cli.bad:
+				t.stop(FromClient, len(p), noteSASLBadByte)
 			}
 			break
 		}
@@ -286,9 +296,9 @@ const (
 	noteBareLF        = "server line ends in a bare LF, not CRLF"
 	noteLowerStatus   = "status not in upper case (RFC 1939 §3)"
 	noteLoneDotLF     = `lone ".\n" inside a CRLF body: not a terminator`
-	noteOKContinue    = "+OK used as a SASL continuation while the mechanism is unfinished"
+	noteSASLCut       = "+OK ended AUTH before its mechanism could finish: later client lines are commands, unknown ones stay redacted"
+	noteSASLBadByte   = "client line with a NUL or bare CR during AUTH: not SASL data"
 	noteNoAuth        = "SASL continuation with no AUTH outstanding"
-	noteUnparsed      = "not a POP3 command line"
 	notePipeline      = "too many commands awaiting replies"
 	noteHeld          = "too many client lines while AUTH awaits the server"
 	noteFIFOAfterTLS  = "commands still pending when TLS started"

@@ -326,3 +326,43 @@ func TestServerMidLine(t *testing.T) {
 		})
 	}
 }
+
+func TestPartialLine(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  [][2]string // direction ("C"/"S") and bytes fed first
+		partial string      // client bytes without a line end
+		keyword string
+		why     string
+		sasl    bool
+	}{
+		{"command", nil, "NOOP xx", "NOOP", "", false},
+		{"keyword still growing", nil, "DEL", "DEL", "", false},
+		{"leading blank", nil, " DELE 1", "", whyBlank, false},
+		{"CR that may end the line", nil, "NOOP x\r", "NOOP", "", false},
+		{"bare CR", nil, "NOOP x\rD", "", whyBadByte, false},
+		{"NUL", nil, "NOOP \x00", "", whyBadByte, false},
+		{"bad keyword", nil, "DE-LE 1", "", whyKeyword, false},
+		{"held line is judged as a command", [][2]string{{"C", "AUTH PLAIN\r\n"}}, "AGJv+", "", whyKeyword, false},
+		{"SASL answer", [][2]string{{"C", "AUTH PLAIN\r\n"}, {"S", "+ \r\n"}}, "AGJv+", "", "", true},
+		{"no line in progress", nil, "NOOP\r\n", "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &Tracker{}
+			tr.Server([]byte("+OK\r\n"))
+			for _, b := range tt.before {
+				if b[0] == "C" {
+					tr.Client([]byte(b[1]))
+				} else {
+					tr.Server([]byte(b[1]))
+				}
+			}
+			tr.Client([]byte(tt.partial))
+			kw, why, sasl := tr.PartialLine()
+			if kw != tt.keyword || why != tt.why || sasl != tt.sasl {
+				t.Fatalf("PartialLine() = %q, %q, %v; want %q, %q, %v", kw, why, sasl, tt.keyword, tt.why, tt.sasl)
+			}
+		})
+	}
+}

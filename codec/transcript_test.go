@@ -375,7 +375,7 @@ func (r *renderer) String() string {
 	return r.out.String()
 }
 
-// renderFrame renders every field of f but End and Data.
+// renderFrame renders every field of f but End and Data; Keyword only when Cmd does not show it.
 func renderFrame(f Frame) string {
 	var b strings.Builder
 	b.WriteString(strings.ToUpper(f.Dir.String()[:1]))
@@ -390,6 +390,9 @@ func renderFrame(f Frame) string {
 	}
 	if f.Cmd != (Command{}) {
 		fmt.Fprintf(&b, " cmd=%q", f.Cmd.String())
+	}
+	if f.Kind == FrameCommand && f.Keyword != f.Cmd.Verb {
+		fmt.Fprintf(&b, " keyword=%q", f.Keyword)
 	}
 	if f.Reply.Status != 0 {
 		fmt.Fprintf(&b, " status=%s", f.Reply.Status)

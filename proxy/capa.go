@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/logview"
 )
 
@@ -31,7 +32,9 @@ func (c *capaRewrite) begin(addSTLS, hideAuth bool) {
 // line passes on or drops one capability line; raw is its tail in the current chunk.
 func (c *capaRewrite) line(s *session, tag []byte, raw []byte) error {
 	keep := true
-	switch firstWord(tag) {
+	// A capability line has a command line's shape (RFC 2449 §5): one tokenizer reads both.
+	capa, _ := codec.ParseCommand(tag)
+	switch capa.Verb {
 	case "STLS":
 		keep = c.addSTLS && !c.sawSTLS
 		c.sawSTLS = c.sawSTLS || keep

@@ -47,12 +47,11 @@ func (s *session) wakeUp() {
 	}
 }
 
-// needsFraming reports whether a policy depends on every client command being framed: a
-// denied command, RequireTLS, STLS answered with the client-leg certificate, or a local
-// answer still waiting for its turn. Without one, lost framing only ends the logging.
-// s.mu is held.
+// needsFraming reports whether a policy depends on every client command being framed (see
+// policyActive), or a local answer still waits for its turn. Without either, lost framing
+// only ends the logging. s.mu is held.
 func (s *session) needsFraming() bool {
-	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil || len(s.localq) > 0
+	return s.policyActive() || len(s.localq) > 0
 }
 
 // clientFramingLost handles a codec.FrameStopped met on a client line. When a policy needs
@@ -87,14 +86,21 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 	return true
 }
 
-// serverFramingLost handles a codec.FrameStopped met on server bytes: errFramingLost when a
-// policy needs framing, else the session passes the rest through unframed and the held client
-// lines are released, in order. s.mu is held.
-func (s *session) serverFramingLost(note string) error {
+// serverFramingLost handles a codec.FrameStopped met while feeding server bytes or a local
+// answer (f.Dir says whose input it is: a held client line is classified then):
+// errFramingLost when a policy needs framing, the session ending before s.mu is released, so
+// that pumpUp forwards no client line the tracker no longer checks; else the session passes
+// the rest through unframed and the held client lines are released, in order. s.mu is held.
+func (s *session) serverFramingLost(f *codec.Frame) error {
 	if s.needsFraming() {
 		held := len(s.held)
 		s.held = nil
-		s.framingLostEvent("upstream", note, held)
+		leg := "upstream"
+		if f.Dir == codec.FromClient {
+			leg = "client"
+		}
+		s.framingLostEvent(leg, f.Note, held)
+		s.finish("framing lost")
 		return errFramingLost
 	}
 	s.startPassThrough()

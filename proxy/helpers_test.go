@@ -150,7 +150,7 @@ type fakeUpstream struct {
 	conns chan *upstreamConn
 }
 
-func newUpstream(t *testing.T, plain bool, script func(*upstreamConn)) *fakeUpstream {
+func newUpstream(t testing.TB, plain bool, script func(*upstreamConn)) *fakeUpstream {
 	t.Helper()
 	good, _ := pkis(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -209,7 +209,7 @@ type testProxy struct {
 	done        chan error
 }
 
-func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
+func startProxy(t testing.TB, cfg Config, upstreamAddr string) *testProxy {
 	t.Helper()
 	good, _ := pkis(t)
 	if cfg.Certificate == nil {
@@ -220,7 +220,7 @@ func startProxy(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
 
 // startProxyCert is startProxy keeping cfg.Certificate as it is; without one, only the
 // plaintext listener serves. Events go to the testProxy's sink, then to cfg.Sink if set.
-func startProxyCert(t *testing.T, cfg Config, upstreamAddr string) *testProxy {
+func startProxyCert(t testing.TB, cfg Config, upstreamAddr string) *testProxy {
 	t.Helper()
 	good, _ := pkis(t)
 	if cfg.Upstream == "" {

@@ -1,6 +1,9 @@
 package proxy
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/logview"
 )
@@ -36,23 +39,82 @@ type localAnswer struct {
 }
 
 // command decides a framed client command and records it, as answered locally when the
-// policy answers it; it reports whether it does. s.mu is held.
-func (s *session) command(f *codec.Frame) bool {
+// policy answers it: it returns the local answer and whether there is one, for the caller
+// to queue. s.mu is held.
+func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	seq := s.cmds
 	s.cmds++
-	a, local := s.decide(f.Cmd.Verb, seq)
+	a, local := s.decide(f, seq)
 	leg := "client"
 	if local {
-		s.localq = append(s.localq, a)
 		leg = legLocal
 	}
 	s.rec.frame(f, leg)
-	return local
+	return a, local
 }
 
-// decide returns the local answer for a command, or ok=false when it goes upstream.
-func (s *session) decide(verb string, seq int) (a localAnswer, ok bool) {
+// unparsedReply is the local answer to a client line popwire cannot classify with certainty
+// while a policy depends on it; why never quotes the line (it may be a secret).
+func unparsedReply(why string) []byte {
+	return []byte("-ERR [SYS/PERM] popwire cannot parse this command line (" + why + ")\r\n")
+}
+
+// whyPrefix says why a keyword that begins with a controlled one is refused.
+const whyPrefix = "keyword begins with one popwire answers itself"
+
+// policyActive reports whether a policy depends on what each client line is: a denied
+// command, RequireTLS, or STLS accepted with the client-leg certificate. Without one (no
+// certificate, no --deny, no --require-tls) popwire still refuses every STLS itself, but a
+// line it cannot classify is passed on: at worst a server running an odd " STLS" starts TLS
+// with the client end to end, and popwire, having no policy to keep, passes it through.
+func (s *session) policyActive() bool {
+	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil
+}
+
+// controls reports whether popwire answers the command keyword verb itself.
+func (s *session) controls(verb string) bool {
+	return s.srv.deny[verb] || verb == "STLS" || s.requiresTLS() && slices.Contains(credentials, verb)
+}
+
+// credentials are the keywords that send a credential (RFC 1939 §7, RFC 5034).
+var credentials = []string{"USER", "PASS", "APOP", "AUTH"}
+
+// requiresTLS reports whether RequireTLS refuses credentials on the client leg as it is now.
+func (s *session) requiresTLS() bool { return s.srv.cfg.RequireTLS && !s.clientTLS }
+
+// unclear returns why, under a policy, a client line whose keyword the codec's tokenizer read
+// as verb cannot be classified with certainty, or "". verb is "" for a line that is no
+// command line, why then says what the tokenizer found. A keyword longer than one popwire
+// answers itself and beginning with it is unclear too: a server that matches a keyword's
+// first letters, or reads a fixed number of them, would run the controlled command.
+func (s *session) unclear(verb, why string) string {
+	switch {
+	case !s.policyActive():
+		return ""
+	case verb == "":
+		return why
+	}
+	extends := func(v string) bool { return len(verb) > len(v) && strings.HasPrefix(verb, v) }
+	if extends("STLS") || s.requiresTLS() && slices.ContainsFunc(credentials, extends) {
+		return whyPrefix
+	}
+	for v := range s.srv.deny {
+		if extends(v) {
+			return whyPrefix
+		}
+	}
+	return ""
+}
+
+// decide returns the local answer for the client command framed as f, or ok=false when it
+// goes upstream.
+func (s *session) decide(f *codec.Frame, seq int) (a localAnswer, ok bool) {
+	verb := f.Keyword
 	a = localAnswer{seq: seq, verb: verb}
+	if why := s.unclear(verb, f.Note); why != "" {
+		a.verb, a.action, a.reply = "", "unparsed", unparsedReply(why)
+		return a, true
+	}
 	switch {
 	case s.srv.deny[verb]:
 		a.action, a.reply = "deny", replyDenied
@@ -67,7 +129,7 @@ func (s *session) decide(verb string, seq int) (a localAnswer, ok bool) {
 		case s.srv.clientTLS == nil:
 			a.reply = replyNoSTLS
 		}
-	case s.srv.cfg.RequireTLS && !s.clientTLS && (verb == "USER" || verb == "PASS" || verb == "APOP" || verb == "AUTH"):
+	case s.controls(verb):
 		a.action, a.reply = "require-tls", replyTLSRequired
 	default:
 		return a, false
@@ -75,15 +137,29 @@ func (s *session) decide(verb string, seq int) (a localAnswer, ok bool) {
 	return a, true
 }
 
-// controlled reports whether a command keyword may be answered locally, for a line too long
-// to frame before it must be passed on.
-func (s *session) controlled(verb string) bool {
-	return s.srv.deny[verb] || verb == "STLS" ||
-		(s.srv.cfg.RequireTLS && (verb == "USER" || verb == "PASS" || verb == "APOP" || verb == "AUTH"))
+// longLineRefused returns why, under a policy, a piece of a client line too long to hold
+// (over maxClientLine) must not be passed on, or "". Pieces go on before the line is framed,
+// so the line so far must read as a command popwire lets through, with no NUL and no bare
+// CR, unless it answers a SASL challenge (the tracker stops framing on such a byte there).
+// s.mu is held.
+func (s *session) longLineRefused() string {
+	if !s.policyActive() {
+		return ""
+	}
+	verb, why, sasl := s.t.PartialLine()
+	switch {
+	case sasl:
+		return ""
+	case verb != "" && s.controls(verb):
+		return "a command popwire answers itself"
+	}
+	return s.unclear(verb, why)
 }
 
 // deliverLocal writes every local answer whose turn has come, and shows each to the tracker
-// as the reply the client received, so that later replies pair with the right commands. An
+// as the reply the client received, so that later replies pair with the right commands; a
+// refused AUTH classifies the lines held after it (the caller forwards them, releaseHeld), and
+// errFramingLost says one could not be framed while a policy needs framing. An
 // answer never lands inside a server line: while one is partly received (an unsolicited
 // line, say), answers wait for serverBytes to deliver them once it completes. s.mu is held.
 func (s *session) deliverLocal() error {
@@ -102,7 +178,16 @@ func (s *session) deliverLocal() error {
 		}
 		frames := s.t.Server(a.reply)
 		for i := range frames {
-			s.rec.frame(&frames[i], legLocal)
+			f := &frames[i]
+			s.rec.frame(f, legLocal)
+			switch f.Kind {
+			case codec.FrameCommand, codec.FrameSASL:
+				s.heldClassified(f)
+			case codec.FrameStopped:
+				if err := s.serverFramingLost(f); err != nil {
+					return err
+				}
+			}
 		}
 		s.done++
 		if !accepted {

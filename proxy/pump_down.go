@@ -37,6 +37,9 @@ func (s *session) pumpDown(done chan<- struct{}) {
 			if n == len(buf) && len(buf) < bigServerBuf {
 				buf = make([]byte, bigServerBuf)
 			}
+			if s.heldEOFDue() {
+				s.clientEnded(io.EOF)
+			}
 		}
 		if err != nil {
 			s.upstreamEnded(err)
@@ -61,6 +64,9 @@ func (s *session) serverBytes(p []byte) error {
 			return err
 		}
 		if err := s.deliverLocal(); err != nil {
+			return err
+		}
+		if err := s.releaseHeld(); err != nil {
 			return err
 		}
 		p = p[n:]
@@ -107,17 +113,10 @@ func (s *session) serverPiece(p []byte) error {
 				err = s.capa.end(s, p[w:f.End])
 				w = f.End
 			}
-		case codec.FrameCommand:
-			// A held line turned out to be a command: decide it now.
-			if line := s.popHeld(); !s.command(f) && line != nil {
-				s.fwd = append(s.fwd, line)
-			}
-		case codec.FrameSASL:
-			if line := s.popHeld(); line != nil {
-				s.fwd = append(s.fwd, line)
-			}
+		case codec.FrameCommand, codec.FrameSASL:
+			s.heldClassified(f)
 		case codec.FrameStopped:
-			err = s.serverFramingLost(f.Note)
+			err = s.serverFramingLost(f)
 			if err == nil && s.capa.active {
 				// The CAPA reply will never end: pass on what it held, unchanged.
 				err = s.capa.flush(s, p[w:f.End])
@@ -142,6 +141,29 @@ func (s *session) serverPiece(p []byte) error {
 		s.loseUpstream(err)
 	}
 	return nil
+}
+
+// heldEOFDue reports whether the client's EOF waited for held lines that are all gone now.
+func (s *session) heldEOFDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eofHeld && len(s.held) == 0
+}
+
+// heldClassified handles a frame that classifies the oldest held client line, as the answer
+// to the AUTH it followed arrives: a command is decided now, a SASL answer queued for
+// forwarding (releaseHeld). s.mu is held.
+func (s *session) heldClassified(f *codec.Frame) {
+	line := s.popHeld()
+	if f.Kind == codec.FrameCommand {
+		if a, local := s.command(f); local {
+			s.localq = append(s.localq, a)
+			return
+		}
+	}
+	if line != nil {
+		s.fwd = append(s.fwd, line)
+	}
 }
 
 // popHeld returns the oldest held client line, or nil.

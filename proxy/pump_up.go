@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -56,13 +57,8 @@ func (s *session) pumpUp() {
 // It reports false when the session must end, or when the upstream is lost (loseUpstream).
 func (s *session) clientLine(line []byte, complete bool) bool {
 	s.lockUp()
-	if !s.longLine && !complete && s.controlled(firstWord(line)) {
-		s.unlockUp()
-		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: fmt.Sprintf("proxy: client line over %d bytes for a command popwire answers itself", maxClientLine)})
-		s.finish("client line too long")
-		return false
-	}
-	if !s.longLine {
+	cont := s.longLine // earlier pieces of this line went upstream
+	if !cont {
 		s.waitRoom()
 	}
 	if s.upLost.Load() {
@@ -83,7 +79,11 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	for i := range frames {
 		f := &frames[i]
 		if f.Kind == codec.FrameCommand {
-			if s.command(f) {
+			if a, local := s.command(f); local {
+				if cont {
+					return s.longLineFailed(cmp.Or(f.Note, "a command popwire answers itself"))
+				}
+				s.localq = append(s.localq, a)
 				fwd = false
 			}
 			continue
@@ -97,14 +97,25 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 			fwd = false
 		}
 	}
+	if !complete {
+		if why := s.longLineRefused(); why != "" {
+			return s.longLineFailed(why)
+		}
+	}
 	if err := s.deliverLocal(); err != nil {
 		s.unlockUp()
 		s.writeFailed("client", err)
 		return false
 	}
-	if !fwd {
+	if err := s.releaseHeld(); err != nil {
 		s.unlockUp()
-		return true
+		s.writeFailed("upstream", err)
+		return false
+	}
+	closing := s.ours() // framing was lost on the server side: nothing checks this line
+	if !fwd || closing {
+		s.unlockUp()
+		return !closing
 	}
 	s.upMu.Lock()
 	s.unlockUp()
@@ -115,6 +126,17 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		return false
 	}
 	return true
+}
+
+// longLineFailed ends the session on a client line too long to hold that popwire must not
+// pass on, or not pass on further: it cannot answer the line before it has all of it. s.mu is
+// held on entry and released on return, which is false.
+func (s *session) longLineFailed(why string) bool {
+	s.unlockUp()
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+		Err: fmt.Sprintf("proxy: client line over %d bytes that popwire cannot pass on (%s): session closed", maxClientLine, why)})
+	s.finish("client line too long")
+	return false
 }
 
 // writeUpstream writes p to the upstream leg; what a failed write leaves out counts as
@@ -182,8 +204,12 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 }
 
 // clientEnded handles the end of the client's stream: a clean EOF is passed on as a
-// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions); an error ends the session.
+// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions), once the lines held
+// while AUTH awaits the server are forwarded or answered; an error ends the session.
 func (s *session) clientEnded(err error) {
+	if errors.Is(err, io.EOF) && s.holdEOF() {
+		return // pumpDown passes it on (see eofHeld)
+	}
 	s.recordEOF(codec.FromClient, "client")
 	if s.ours() {
 		return
@@ -200,6 +226,14 @@ func (s *session) clientEnded(err error) {
 	s.upMu.Unlock()
 }
 
+// holdEOF reports whether the client's EOF must wait for held lines, and marks it so.
+func (s *session) holdEOF() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eofHeld = len(s.held) > 0
+	return s.eofHeld
+}
+
 // closeWrite half-closes c: close_notify on TLS, then FIN on TCP.
 func closeWrite(c net.Conn) {
 	if tc, ok := c.(interface{ CloseWrite() error }); ok {
@@ -208,16 +242,4 @@ func closeWrite(c net.Conn) {
 	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
 		closeWrite(tc.NetConn())
 	}
-}
-
-// firstWord returns the first blank-separated word of line in upper case.
-func firstWord(line []byte) string {
-	line = bytes.TrimLeft(line, " \t")
-	if i := bytes.IndexAny(line, " \t\r\n"); i >= 0 {
-		line = line[:i]
-	}
-	if len(line) > 8 {
-		return ""
-	}
-	return string(bytes.ToUpper(line))
 }

@@ -65,6 +65,7 @@ type session struct {
 	done      int           // replies completed since then (upstream or local)
 	localq    []localAnswer // local answers waiting for their turn, in order
 	held      [][]byte      // client lines held while AUTH is outstanding (codec.FrameHeld)
+	eofHeld   bool          // the client's stream ended while lines were held: pumpDown passes it on
 	fwd       [][]byte      // held lines released for forwarding by the current server piece
 	paused    bool          // client writes wait: the client leg is switching to TLS
 	stls      stlsState
