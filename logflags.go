@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -205,32 +204,4 @@ func (l *serveLogs) stop() {
 	defer cancel()
 	// An output given up on was counted and said on the others; nothing is left to report.
 	_ = l.tee.Shutdown(ctx)
-}
-
-// revealBanner is printed on stderr at start when --reveal-credentials is on.
-const revealBanner = `
-  ┌────────────────────────────────────────────────────────────────────────────┐
-  │ WARNING: --reveal-credentials is on. Passwords, tokens and SASL secrets    │
-  │ are written IN CLEAR to every log (stderr and --log-file). Use it only to  │
-  │ debug your own account, and delete those logs afterwards.                  │
-  └────────────────────────────────────────────────────────────────────────────┘
-`
-
-// warnStart prints and logs the warnings that insecure flags call for at start; a nil sink
-// logs nothing.
-func warnStart(w io.Writer, sink logview.Sink, cfg proxy.Config) {
-	emit := func(text string) {
-		if sink == nil {
-			return
-		}
-		// A failing sink reports itself; the warning is also on stderr for the banner case.
-		_ = sink.Emit(logview.Event{V: logview.Version, Time: time.Now().UTC(), Kind: logview.KindWarning, Text: text})
-	}
-	if cfg.Log.RevealCredentials {
-		fmt.Fprint(w, revealBanner)
-		emit("--reveal-credentials: secrets are logged in clear; events that hold one are marked revealed")
-	}
-	if cfg.InsecureSkipVerify {
-		emit("--insecure-skip-verify: the upstream certificate is not verified; anyone on the path can read the mail and credentials")
-	}
 }
