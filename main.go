@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -117,21 +116,6 @@ func versionString() string {
 		return v
 	}
 	return fmt.Sprintf("%s (commit %s%s)", v, rev, modified)
-}
-
-// parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
-func parseDeny(values []string) ([]string, error) {
-	var deny []string
-	for _, v := range values {
-		for _, verb := range strings.Split(v, ",") {
-			verb = strings.ToUpper(strings.TrimSpace(verb))
-			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
-				return nil, usagef("--deny: %q is not a POP3 command keyword", verb)
-			}
-			deny = append(deny, verb)
-		}
-	}
-	return deny, nil
 }
 
 // localCertificate loads --cert/--key, or the local certificate (created on first use).

@@ -3,96 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/logview"
-	"github.com/popwire/popwire/proxy"
 )
-
-// userKeyFile is the name, in the local certificate's directory, of the HMAC key that
-// --hide-users uses, so that a user's hash is the same across runs.
-const userKeyFile = "user-hash.key"
-
-// logFlags are serve's logging flags.
-func logFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "log-file", EnvVars: []string{"POPWIRE_LOG_FILE"},
-			Usage: "append JSON lines (one event per line) to `FILE`, created with mode 0600; SIGHUP reopens it"},
-		&cli.StringFlag{Name: "log-overflow", Value: string(logview.OverflowDrop), EnvVars: []string{"POPWIRE_LOG_OVERFLOW"},
-			Usage: "when the disk cannot keep up with --log-file: drop (sessions never wait; lost events are counted, in the file and on stderr) | block (sessions wait for the disk: nothing is lost, but a stalled disk stalls every session)"},
-		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"POPWIRE_LOG_FORMAT"},
-			Usage: "what goes to stderr: text (the transcript) | json (JSON lines) | none"},
-		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"},
-			Usage: "colour of the stderr transcript: auto (only on a terminal; NO_COLOR is honoured) | always | never"},
-		&cli.StringFlag{Name: "bodies", Value: proxy.BodiesHeaders, EnvVars: []string{"POPWIRE_BODIES"},
-			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log)"},
-		&cli.BoolFlag{Name: "hide-users", EnvVars: []string{"POPWIRE_HIDE_USERS"},
-			Usage: "replace user names in every log with a stable keyed hash (the key is kept next to the local CA)"},
-		&cli.BoolFlag{Name: "reveal-credentials", EnvVars: []string{"POPWIRE_REVEAL_CREDENTIALS"},
-			Usage: "log passwords and SASL secrets in clear, to debug your own account; every such event is marked"},
-	}
-}
-
-// logOptions turns the logging flags into the proxy's LogOptions.
-func logOptions(c *cli.Context) (proxy.LogOptions, error) {
-	opts := proxy.LogOptions{
-		Bodies:            c.String("bodies"),
-		HideUsers:         c.Bool("hide-users"),
-		RevealCredentials: c.Bool("reveal-credentials"),
-	}
-	switch opts.Bodies {
-	case proxy.BodiesNone, proxy.BodiesHeaders, proxy.BodiesFull:
-	default:
-		return opts, usagef("--bodies must be none, headers or full (got %q)", opts.Bodies)
-	}
-	if opts.HideUsers && opts.RevealCredentials {
-		return opts, usagef("--hide-users and --reveal-credentials contradict each other")
-	}
-	if opts.HideUsers {
-		dir, err := proxy.DefaultCertDir()
-		if err != nil {
-			return opts, err
-		}
-		if opts.UserKey, err = loadOrCreateKey(filepath.Join(dir, userKeyFile)); err != nil {
-			return opts, err
-		}
-	}
-	return opts, nil
-}
-
-// loadOrCreateKey reads a 32-byte key from path, creating it (mode 0600, directory 0700) on
-// first use.
-func loadOrCreateKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
-	if err == nil && len(key) == 32 {
-		return key, nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("reading the user-hash key: %w", err)
-	}
-	if err == nil {
-		return nil, fmt.Errorf("user-hash key %s: want 32 bytes, found %d", path, len(key))
-	}
-	key = make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("creating the user-hash key: %w", err)
-	}
-	if err := os.WriteFile(path, key, 0o600); err != nil {
-		return nil, fmt.Errorf("creating the user-hash key: %w", err)
-	}
-	return key, nil
-}
 
 // logStopTimeout bounds how long the logs may take to write what they hold when popwire stops,
 // so that a terminal or disk that does not write never holds up the exit: SIGTERM ends the
