@@ -127,15 +127,6 @@ func demoConfig(c *cli.Context, upstream string, roots *x509.CertPool) (proxy.Co
 	}, nil
 }
 
-// localCA returns the local CA (created on first use) that clients trust for popwire's TLS.
-func localCA() (*proxy.LocalCert, error) {
-	dir, err := proxy.DefaultCertDir()
-	if err != nil {
-		return nil, err
-	}
-	return proxy.LoadOrCreateLocalCert(dir)
-}
-
 // printDemoHelp tells the user what to try against the demo.
 func printDemoHelp(w io.Writer, cfg proxy.Config, ca *proxy.LocalCert) {
 	plainHost, plainPort, _ := net.SplitHostPort(cfg.Listen)

@@ -2,7 +2,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/internal/termtext"
-	"github.com/popwire/popwire/proxy"
 )
 
 // version is the release version; set it with -ldflags "-X main.version=v1.2.3". When empty,
@@ -116,28 +114,4 @@ func versionString() string {
 		return v
 	}
 	return fmt.Sprintf("%s (commit %s%s)", v, rev, modified)
-}
-
-// localCertificate loads --cert/--key, or the local certificate (created on first use).
-func localCertificate(c *cli.Context) (*tls.Certificate, error) {
-	certFile, keyFile := c.String("cert"), c.String("key")
-	if (certFile == "") != (keyFile == "") {
-		return nil, usagef("--cert and --key go together")
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading --cert/--key: %w", err)
-		}
-		return &cert, nil
-	}
-	dir, err := proxy.DefaultCertDir()
-	if err != nil {
-		return nil, err
-	}
-	lc, err := proxy.LoadOrCreateLocalCert(dir)
-	if err != nil {
-		return nil, err
-	}
-	return &lc.Certificate, nil
 }
