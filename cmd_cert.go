@@ -5,8 +5,6 @@ import (
 	"os"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/popwire/popwire/proxy"
 )
 
 func certCommand() *cli.Command {
@@ -22,11 +20,7 @@ func certCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("cert takes no arguments (got %q)", c.Args().First())
 			}
-			dir, err := proxy.DefaultCertDir()
-			if err != nil {
-				return err
-			}
-			lc, err := proxy.LoadOrCreateLocalCert(dir)
+			lc, err := localCA()
 			if err != nil {
 				return err
 			}

@@ -22,11 +22,7 @@ func localCertificate(c *cli.Context) (*tls.Certificate, error) {
 		}
 		return &cert, nil
 	}
-	dir, err := proxy.DefaultCertDir()
-	if err != nil {
-		return nil, err
-	}
-	lc, err := proxy.LoadOrCreateLocalCert(dir)
+	lc, err := localCA()
 	if err != nil {
 		return nil, err
 	}
