@@ -17,8 +17,8 @@ func certCommand() *cli.Command {
 				Usage: "also write the CA certificate (PEM) to `FILE`, to be trusted by a mail client"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("cert takes no arguments (got %q)", c.Args().First())
+			if err := noArguments(c); err != nil {
+				return err
 			}
 			lc, err := localCA()
 			if err != nil {

@@ -39,8 +39,8 @@ func demoCommand() *cli.Command {
 }
 
 func demo(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("demo takes no arguments (got %q)", c.Args().First())
+	if err := noArguments(c); err != nil {
+		return err
 	}
 	if c.String("listen") == "" || c.String("listen-tls") == "" {
 		return usagef("demo needs both --listen and --listen-tls")

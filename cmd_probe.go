@@ -33,8 +33,8 @@ func probeCommand() *cli.Command {
 }
 
 func runProbe(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return usagef("probe takes at most one HOST:PORT (got %d arguments)", c.NArg())
+	if err := oneServer(c); err != nil {
+		return err
 	}
 	auth := c.String("auth")
 	switch auth {

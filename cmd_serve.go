@@ -59,8 +59,8 @@ func serveCommand() *cli.Command {
 
 // serveConfig turns the serve flags into a proxy.Config.
 func serveConfig(c *cli.Context) (proxy.Config, error) {
-	if c.NArg() > 0 {
-		return proxy.Config{}, usagef("serve takes no arguments (got %q)", c.Args().First())
+	if err := noArguments(c); err != nil {
+		return proxy.Config{}, err
 	}
 	mode, err := proxy.ParseUpstreamMode(c.String("upstream-tls"))
 	if err != nil {

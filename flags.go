@@ -108,6 +108,14 @@ func parseDeny(values []string) ([]string, error) {
 	return deny, nil
 }
 
+// noArguments refuses the arguments of a command that takes none (serve, demo and cert).
+func noArguments(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s takes no arguments (got %q)", c.Command.Name, c.Args().First())
+	}
+	return nil
+}
+
 // passwordEnv names the environment variable that supplies the POP3 password to probe and
 // shell, so that it never appears on a command line.
 const passwordEnv = "POPWIRE_PASSWORD"
@@ -121,6 +129,14 @@ func serverFlags(skipVerify string) []cli.Flag {
 		&cli.BoolFlag{Name: "insecure-skip-verify", Usage: skipVerify},
 		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
 	}
+}
+
+// oneServer refuses more arguments than the one HOST:PORT that probe and shell take.
+func oneServer(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usagef("%s takes at most one HOST:PORT (got %d arguments)", c.Command.Name, c.NArg())
+	}
+	return nil
 }
 
 // serverOptions reads serverFlags: the roots to verify the server with, and whether stdout

@@ -29,6 +29,11 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"view", "--follow", "-"}, 2, "", "--follow needs files"},
 		{[]string{"view", "--since", "yesterday-ish"}, 2, "", "--since"},
 		{[]string{"cert"}, 0, "SHA-256 fingerprint: ", ""},
+		{[]string{"cert", "stray"}, 2, "", `cert takes no arguments (got "stray")`},
+		{[]string{"demo", "stray"}, 2, "", `demo takes no arguments (got "stray")`},
+		{[]string{"serve", "stray"}, 2, "", `serve takes no arguments (got "stray")`},
+		{[]string{"probe", "a:110", "b:110"}, 2, "", "probe takes at most one HOST:PORT (got 2 arguments)"},
+		{[]string{"shell", "a:110", "b:110"}, 2, "", "shell takes at most one HOST:PORT (got 2 arguments)"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
