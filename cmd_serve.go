@@ -81,23 +81,11 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	if c.Duration("login-timeout") <= 0 {
 		return proxy.Config{}, usagef("--login-timeout must be positive")
 	}
-	deny, err := parseDeny(c.StringSlice("deny"))
-	if err != nil {
-		return proxy.Config{}, err
-	}
 	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
 		return proxy.Config{}, usageError{err} // a bad --upstream-ca, as in probe and shell
 	}
-	cert, err := localCertificate(c)
-	if err != nil {
-		return proxy.Config{}, err
-	}
-	logOpts, err := logOptions(c)
-	if err != nil {
-		return proxy.Config{}, err
-	}
-	return proxy.Config{
+	return withSharedFlags(c, proxy.Config{
 		Listen:                    c.String("listen"),
 		ListenTLS:                 c.String("listen-tls"),
 		AllowRemotePlaintext:      c.Bool("allow-remote-plaintext"),
@@ -107,16 +95,13 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 		UpstreamName:              c.String("upstream-name"),
 		UpstreamRoots:             roots,
 		InsecureSkipVerify:        c.Bool("insecure-skip-verify"),
-		Certificate:               cert,
 		LegacyTLS:                 c.Bool("legacy-tls"),
 		RequireTLS:                c.Bool("require-tls"),
-		Deny:                      deny,
 		IdleTimeout:               c.Duration("idle-timeout"),
 		LoginTimeout:              c.Duration("login-timeout"),
 		MaxConns:                  c.Int("max-conns"),
 		MaxConnsPerIP:             c.Int("max-conns-per-ip"),
-		Log:                       logOpts,
-	}, nil
+	})
 }
 
 func serve(c *cli.Context) error {

@@ -20,7 +20,7 @@ import (
 // --hide-users uses, so that a user's hash is the same across runs.
 const userKeyFile = "user-hash.key"
 
-// logFlags are serve's logging flags.
+// logFlags are the logging flags of serve and demo.
 func logFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "log-file", EnvVars: []string{"POPWIRE_LOG_FILE"},
@@ -91,6 +91,26 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("creating the user-hash key: %w", err)
 	}
 	return key, nil
+}
+
+// withSharedFlags returns cfg with what the flags serve and demo share say: --deny, the
+// client-leg certificate (--cert/--key; demo, which has neither, gets the local certificate)
+// and the log flags.
+func withSharedFlags(c *cli.Context, cfg proxy.Config) (proxy.Config, error) {
+	deny, err := parseDeny(c.StringSlice("deny"))
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	cert, err := localCertificate(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	logOpts, err := logOptions(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	cfg.Deny, cfg.Certificate, cfg.Log = deny, cert, logOpts
+	return cfg, nil
 }
 
 // parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
