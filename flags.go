@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -162,7 +163,7 @@ func oneServer(c *cli.Context) error {
 // serverOptions reads serverFlags: the roots to verify the server with, and whether stdout
 // gets colour.
 func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
-	colour, err := colorFlag(c)
+	colour, err := colorFlag(c, c.App.Writer)
 	if err != nil {
 		return nil, false, err
 	}
@@ -173,15 +174,12 @@ func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
 	return roots, colour, nil
 }
 
-// colorFlag decides from --color whether stdout gets colour.
-func colorFlag(c *cli.Context) (bool, error) {
+// colorFlag decides from --color whether w (stdout or stderr) gets colour.
+func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
 	mode, err := logview.ParseColorMode(c.String("color"))
 	if err != nil {
 		return false, usagef("--color: %v", err)
 	}
-	var f *os.File
-	if w, ok := c.App.Writer.(*os.File); ok {
-		f = w
-	}
+	f, _ := w.(*os.File)
 	return logview.UseColor(mode, f, os.Getenv), nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -27,9 +26,9 @@ type serveLogs struct {
 
 // newLogs sets up the outputs the logging flags ask for.
 func newLogs(c *cli.Context) (*serveLogs, error) {
-	mode, err := logview.ParseColorMode(c.String("color"))
+	colour, err := colorFlag(c, c.App.ErrWriter)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
 	overflow, err := logview.ParseOverflow(c.String("log-overflow"))
 	if err != nil {
@@ -38,9 +37,8 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 	stderr := c.App.ErrWriter
 	// Only the stderr output's goroutine writes to (and flushes) the buffered stderr.
 	buffered := bufio.NewWriterSize(stderr, 64<<10)
-	file, _ := stderr.(*os.File)
 	printer := func() logview.Sink {
-		return logview.NewPrinter(buffered, logview.PrinterOptions{Color: logview.UseColor(mode, file, os.Getenv), Location: time.Local})
+		return logview.NewPrinter(buffered, logview.PrinterOptions{Color: colour, Location: time.Local})
 	}
 	var outs []*logview.Async
 	var toStderr logview.Sink
