@@ -19,7 +19,8 @@ var mainGoDecls = []string{"version", "main", "usageError", "usagef", "run", "ru
 
 // TestLayout checks where the code of package main lives: each command is built, and runs,
 // in a file named for it (cmd_NAME.go) that no other file uses but for newApp's list of
-// commands, main.go holds only mainGoDecls, and main alone ends the process, so that run decides every exit status.
+// commands; main.go holds only mainGoDecls; and main alone ends the process, so that run
+// decides every exit status.
 func TestLayout(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
