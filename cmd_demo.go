@@ -39,8 +39,8 @@ func demoCommand() *cli.Command {
 }
 
 func demo(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return usagef("demo takes no arguments (got %q)", c.Args().First())
+	if err := noArguments(c); err != nil {
+		return err
 	}
 	if c.String("listen") == "" || c.String("listen-tls") == "" {
 		return usagef("demo needs both --listen and --listen-tls")
@@ -103,37 +103,13 @@ func serveDemoUpstream(s *popserver.Server, l net.Listener, errc chan<- error) {
 // demoConfig is the proxy configuration of the demo: popwire's own listeners and local
 // certificate in front of the embedded server.
 func demoConfig(c *cli.Context, upstream string, roots *x509.CertPool) (proxy.Config, error) {
-	logOpts, err := logOptions(c)
-	if err != nil {
-		return proxy.Config{}, err
-	}
-	cert, err := localCertificate(c)
-	if err != nil {
-		return proxy.Config{}, err
-	}
-	deny, err := parseDeny(c.StringSlice("deny"))
-	if err != nil {
-		return proxy.Config{}, err
-	}
-	return proxy.Config{
+	return withSharedFlags(c, proxy.Config{
 		Listen:        c.String("listen"),
 		ListenTLS:     c.String("listen-tls"),
 		Upstream:      upstream,
 		UpstreamName:  "localhost",
 		UpstreamRoots: roots,
-		Certificate:   cert,
-		Deny:          deny,
-		Log:           logOpts,
-	}, nil
-}
-
-// localCA returns the local CA (created on first use) that clients trust for popwire's TLS.
-func localCA() (*proxy.LocalCert, error) {
-	dir, err := proxy.DefaultCertDir()
-	if err != nil {
-		return nil, err
-	}
-	return proxy.LoadOrCreateLocalCert(dir)
+	})
 }
 
 // printDemoHelp tells the user what to try against the demo.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -13,14 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/popwire/popwire/logview"
 	"github.com/popwire/popwire/probe"
-	"github.com/popwire/popwire/proxy"
 )
-
-// passwordEnv names the environment variable that supplies the POP3 password to probe and
-// shell, so that it never appears on a command line.
-const passwordEnv = "POPWIRE_PASSWORD"
 
 func probeCommand() *cli.Command {
 	return &cli.Command{
@@ -40,8 +33,8 @@ func probeCommand() *cli.Command {
 }
 
 func runProbe(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return usagef("probe takes at most one HOST:PORT (got %d arguments)", c.NArg())
+	if err := oneServer(c); err != nil {
+		return err
 	}
 	auth := c.String("auth")
 	switch auth {
@@ -80,44 +73,6 @@ func runProbe(c *cli.Context) error {
 		return errors.New("probe: a step failed")
 	}
 	return nil
-}
-
-// serverFlags are the flags probe and shell share to reach and verify a POP3 server, and to
-// colour their output; skipVerify explains --insecure-skip-verify for the command.
-func serverFlags(skipVerify string) []cli.Flag {
-	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "upstream-ca", Usage: "extra PEM root certificates to trust (added to the system roots)"},
-		&cli.StringFlag{Name: "upstream-name", Usage: "SNI and certificate name to check (default: the HOST)"},
-		&cli.BoolFlag{Name: "insecure-skip-verify", Usage: skipVerify},
-		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
-	}
-}
-
-// serverOptions reads serverFlags: the roots to verify the server with, and whether stdout
-// gets colour.
-func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
-	colour, err := colorFlag(c)
-	if err != nil {
-		return nil, false, err
-	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
-	if err != nil {
-		return nil, false, usagef("%v", err)
-	}
-	return roots, colour, nil
-}
-
-// colorFlag decides from --color whether stdout gets colour.
-func colorFlag(c *cli.Context) (bool, error) {
-	mode, err := logview.ParseColorMode(c.String("color"))
-	if err != nil {
-		return false, usagef("--color: %v", err)
-	}
-	var f *os.File
-	if w, ok := c.App.Writer.(*os.File); ok {
-		f = w
-	}
-	return logview.UseColor(mode, f, os.Getenv), nil
 }
 
 // readPassword returns the password from POPWIRE_PASSWORD or, on a terminal, from a prompt

@@ -33,8 +33,8 @@ func shellCommand() *cli.Command {
 }
 
 func runShell(c *cli.Context) error {
-	if c.NArg() > 1 {
-		return usagef("shell takes at most one HOST:PORT (got %d arguments)", c.NArg())
+	if err := oneServer(c); err != nil {
+		return err
 	}
 	mode := proxy.UpstreamImplicitTLS
 	switch {

@@ -38,9 +38,9 @@ func viewCommand() *cli.Command {
 }
 
 func view(c *cli.Context) error {
-	mode, err := logview.ParseColorMode(c.String("color"))
+	colour, err := colorFlag(c, c.App.Writer)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	if c.Bool("follow") && (c.NArg() == 0 || slices.Contains(c.Args().Slice(), "-")) {
 		return usagef("--follow needs files: standard input is read as it arrives anyway")
@@ -66,7 +66,7 @@ func view(c *cli.Context) error {
 		Follow:   c.Bool("follow"),
 		Summary:  c.Bool("summary"),
 		JSON:     c.Bool("json"),
-		Printer:  logview.PrinterOptions{Color: logview.UseColor(mode, os.Stdout, os.Getenv), Location: time.Local},
+		Printer:  logview.PrinterOptions{Color: colour, Location: time.Local},
 		Stdin:    os.Stdin,
 		Warnings: c.App.ErrWriter,
 	}

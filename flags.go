@@ -1,0 +1,185 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/proxy"
+)
+
+// userKeyFile is the name, in the local certificate's directory, of the HMAC key that
+// --hide-users uses, so that a user's hash is the same across runs.
+const userKeyFile = "user-hash.key"
+
+// logFlags are the logging flags of serve and demo.
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-file", EnvVars: []string{"POPWIRE_LOG_FILE"},
+			Usage: "append JSON lines (one event per line) to `FILE`, created with mode 0600; SIGHUP reopens it"},
+		&cli.StringFlag{Name: "log-overflow", Value: string(logview.OverflowDrop), EnvVars: []string{"POPWIRE_LOG_OVERFLOW"},
+			Usage: "when the disk cannot keep up with --log-file: drop (sessions never wait; lost events are counted, in the file and on stderr) | block (sessions wait for the disk: nothing is lost, but a stalled disk stalls every session)"},
+		&cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"POPWIRE_LOG_FORMAT"},
+			Usage: "what goes to stderr: text (the transcript) | json (JSON lines) | none"},
+		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"},
+			Usage: "colour of the stderr transcript: auto (only on a terminal; NO_COLOR is honoured) | always | never"},
+		&cli.StringFlag{Name: "bodies", Value: proxy.BodiesHeaders, EnvVars: []string{"POPWIRE_BODIES"},
+			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log)"},
+		&cli.BoolFlag{Name: "hide-users", EnvVars: []string{"POPWIRE_HIDE_USERS"},
+			Usage: "replace user names in every log with a stable keyed hash (the key is kept next to the local CA)"},
+		&cli.BoolFlag{Name: "reveal-credentials", EnvVars: []string{"POPWIRE_REVEAL_CREDENTIALS"},
+			Usage: "log passwords and SASL secrets in clear, to debug your own account; every such event is marked"},
+	}
+}
+
+// logOptions turns the logging flags into the proxy's LogOptions.
+func logOptions(c *cli.Context) (proxy.LogOptions, error) {
+	opts := proxy.LogOptions{
+		Bodies:            c.String("bodies"),
+		HideUsers:         c.Bool("hide-users"),
+		RevealCredentials: c.Bool("reveal-credentials"),
+	}
+	switch opts.Bodies {
+	case proxy.BodiesNone, proxy.BodiesHeaders, proxy.BodiesFull:
+	default:
+		return opts, usagef("--bodies must be none, headers or full (got %q)", opts.Bodies)
+	}
+	if opts.HideUsers && opts.RevealCredentials {
+		return opts, usagef("--hide-users and --reveal-credentials contradict each other")
+	}
+	if opts.HideUsers {
+		dir, err := proxy.DefaultCertDir()
+		if err != nil {
+			return opts, err
+		}
+		if opts.UserKey, err = loadOrCreateKey(filepath.Join(dir, userKeyFile)); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
+
+// loadOrCreateKey reads a 32-byte key from path, creating it (mode 0600, directory 0700) on
+// first use.
+func loadOrCreateKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err == nil && len(key) == 32 {
+		return key, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("reading the user-hash key: %w", err)
+	}
+	if err == nil {
+		return nil, fmt.Errorf("user-hash key %s: want 32 bytes, found %d", path, len(key))
+	}
+	key = make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating the user-hash key: %w", err)
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("creating the user-hash key: %w", err)
+	}
+	return key, nil
+}
+
+// withSharedFlags returns cfg with what the flags serve and demo share say: --deny, the
+// client-leg certificate (--cert/--key; demo, which has neither, gets the local certificate)
+// and the log flags.
+func withSharedFlags(c *cli.Context, cfg proxy.Config) (proxy.Config, error) {
+	deny, err := parseDeny(c.StringSlice("deny"))
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	cert, err := localCertificate(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	logOpts, err := logOptions(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	cfg.Deny, cfg.Certificate, cfg.Log = deny, cert, logOpts
+	return cfg, nil
+}
+
+// parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
+func parseDeny(values []string) ([]string, error) {
+	var deny []string
+	for _, v := range values {
+		for _, verb := range strings.Split(v, ",") {
+			verb = strings.ToUpper(strings.TrimSpace(verb))
+			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
+				return nil, usagef("--deny: %q is not a POP3 command keyword", verb)
+			}
+			deny = append(deny, verb)
+		}
+	}
+	return deny, nil
+}
+
+// noArguments refuses the arguments of a command that takes none (serve, demo and cert).
+func noArguments(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usagef("%s takes no arguments (got %q)", c.Command.Name, c.Args().First())
+	}
+	return nil
+}
+
+// passwordEnv names the environment variable that supplies the POP3 password to probe and
+// shell, so that it never appears on a command line.
+const passwordEnv = "POPWIRE_PASSWORD"
+
+// serverFlags are the flags probe and shell share to reach and verify a POP3 server, and to
+// colour their output; skipVerify explains --insecure-skip-verify for the command.
+func serverFlags(skipVerify string) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "upstream-ca", Usage: "extra PEM root certificates to trust (added to the system roots)"},
+		&cli.StringFlag{Name: "upstream-name", Usage: "SNI and certificate name to check (default: the HOST)"},
+		&cli.BoolFlag{Name: "insecure-skip-verify", Usage: skipVerify},
+		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "colour: auto, always or never"},
+	}
+}
+
+// oneServer refuses more arguments than the one HOST:PORT that probe and shell take.
+func oneServer(c *cli.Context) error {
+	if c.NArg() > 1 {
+		return usagef("%s takes at most one HOST:PORT (got %d arguments)", c.Command.Name, c.NArg())
+	}
+	return nil
+}
+
+// serverOptions reads serverFlags: the roots to verify the server with, and whether stdout
+// gets colour.
+func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
+	colour, err := colorFlag(c, c.App.Writer)
+	if err != nil {
+		return nil, false, err
+	}
+	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
+	if err != nil {
+		return nil, false, usagef("%v", err)
+	}
+	return roots, colour, nil
+}
+
+// colorFlag decides from --color whether w (stdout or stderr) gets colour.
+func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
+	mode, err := logview.ParseColorMode(c.String("color"))
+	if err != nil {
+		return false, usagef("--color: %v", err)
+	}
+	f, _ := w.(*os.File)
+	return logview.UseColor(mode, f, os.Getenv), nil
+}

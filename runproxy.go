@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/proxy"
+)
+
+// runProxy sets up the logging flags' outputs for cfg, warns about insecure settings, and
+// serves until a signal (see runUntilSignal), writing out the logs at the end (for at most
+// logStopTimeout).
+func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-chan error) error {
+	logs, err := newLogs(c)
+	if err != nil {
+		return err
+	}
+	defer logs.stop()
+	cfg.Sink = logs.sink
+	srv, err := proxy.New(cfg)
+	if err != nil {
+		return err
+	}
+	warnStart(c.App.ErrWriter, logs.sink, cfg)
+	return runUntilSignal(c, srv, logs, grace, failed)
+}
+
+// runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
+// finish for up to grace before closing them (never with QUIT); a second signal during that
+// time ends the process at once. SIGHUP reopens the log file. An error on failed (nil: none),
+// or the server failing, ends it too, after the sessions are closed. When the sessions are
+// closed, logging stops holding them up (--log-overflow block).
+func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace time.Duration, failed <-chan error) error {
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	errc := make(chan error, 1)
+	go listenAndServe(srv, errc)
+	for {
+		select {
+		case err := <-errc:
+			closeNow(srv, logs)
+			return err
+		case err := <-failed:
+			closeNow(srv, logs)
+			<-errc
+			return err
+		case <-hup:
+			logs.reopen() // a failure is reported by the log file itself
+		case <-ctx.Done():
+			stop() // a second Ctrl-C now kills the process
+			sctx, cancel := context.WithTimeout(context.Background(), grace)
+			defer cancel()
+			context.AfterFunc(sctx, logs.release)
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+			if err := <-errc; err != nil && !errors.Is(err, proxy.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}
+	}
+}
+
+// closeNow closes srv and every session at once (without QUIT), first making logging stop
+// holding sessions up (--log-overflow block) so that none is left waiting for the disk.
+func closeNow(srv *proxy.Server, logs *serveLogs) {
+	logs.release()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	// An expired context makes Shutdown close the sessions instead of waiting; its error only
+	// says so.
+	_ = srv.Shutdown(ctx)
+}
+
+// listenAndServe runs srv and reports how it ended; a refused remote plaintext listener is a
+// usage error.
+func listenAndServe(srv *proxy.Server, errc chan<- error) {
+	err := srv.ListenAndServe()
+	if errors.Is(err, proxy.ErrRemotePlaintext) {
+		err = usagef("%v; add --allow-remote-plaintext to accept that", err)
+	}
+	errc <- err
+}
+
+// revealBanner is printed on stderr at start when --reveal-credentials is on.
+const revealBanner = `
+  ┌────────────────────────────────────────────────────────────────────────────┐
+  │ WARNING: --reveal-credentials is on. Passwords, tokens and SASL secrets    │
+  │ are written IN CLEAR to every log (stderr and --log-file). Use it only to  │
+  │ debug your own account, and delete those logs afterwards.                  │
+  └────────────────────────────────────────────────────────────────────────────┘
+`
+
+// warnStart prints and logs the warnings that insecure flags call for at start; a nil sink
+// logs nothing.
+func warnStart(w io.Writer, sink logview.Sink, cfg proxy.Config) {
+	emit := func(text string) {
+		if sink == nil {
+			return
+		}
+		// A failing sink reports itself; the warning is also on stderr for the banner case.
+		_ = sink.Emit(logview.Event{V: logview.Version, Time: time.Now().UTC(), Kind: logview.KindWarning, Text: text})
+	}
+	if cfg.Log.RevealCredentials {
+		fmt.Fprint(w, revealBanner)
+		emit("--reveal-credentials: secrets are logged in clear; events that hold one are marked revealed")
+	}
+	if cfg.InsecureSkipVerify {
+		emit("--insecure-skip-verify: the upstream certificate is not verified; anyone on the path can read the mail and credentials")
+	}
+}
