@@ -14,8 +14,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 	"github.com/popwire/popwire/probe"
-	"github.com/popwire/popwire/proxy"
 )
 
 // passwordEnv names the environment variable that supplies the POP3 password to probe and
@@ -100,7 +100,7 @@ func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
+	roots, err := popclient.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
 		return nil, false, usagef("%v", err)
 	}

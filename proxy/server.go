@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // errShutdown is the cause of a session closed by Shutdown.
@@ -24,7 +25,7 @@ var errShutdown = errors.New("shutdown")
 // Server accepts POP3 clients and proxies each to the upstream. Create it with New.
 type Server struct {
 	cfg       Config
-	dialer    Dialer
+	dialer    popclient.Dialer
 	clientTLS *tls.Config // nil without a certificate: no STLS, no TLS listener
 	deny      map[string]bool
 	idPrefix  string
@@ -45,10 +46,10 @@ type Server struct {
 
 // New checks cfg and returns a Server. UpstreamPlaintext needs InsecureUpstreamPlaintext.
 func New(cfg Config) (*Server, error) {
-	if cfg.UpstreamMode == UpstreamPlaintext && !cfg.InsecureUpstreamPlaintext {
+	if cfg.UpstreamMode == popclient.UpstreamPlaintext && !cfg.InsecureUpstreamPlaintext {
 		return nil, errors.New("proxy: a plaintext upstream must be allowed explicitly (InsecureUpstreamPlaintext)")
 	}
-	if cfg.UpstreamMode > UpstreamPlaintext {
+	if cfg.UpstreamMode > popclient.UpstreamPlaintext {
 		return nil, fmt.Errorf("proxy: unknown upstream mode %d", cfg.UpstreamMode)
 	}
 	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
@@ -56,7 +57,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg,
-		dialer: Dialer{
+		dialer: popclient.Dialer{
 			Addr:               cfg.upstream(),
 			Mode:               cfg.UpstreamMode,
 			ServerName:         cfg.UpstreamName,

@@ -1,4 +1,4 @@
-package proxy
+package popclient
 
 import (
 	"bytes"
@@ -12,8 +12,15 @@ import (
 	"time"
 )
 
-// Dialer opens the upstream leg. Its steps (Resolve, Connect, StartTLS, Handshake) are exported
-// so that a prober can run and time them one by one; Dial runs them all.
+// Defaults used when the matching field is zero.
+const (
+	DefaultUpstream    = "pop.gmail.com:995" // the server serve, probe and shell talk to by default
+	DefaultDialTimeout = 15 * time.Second    // the bound on a whole Dial
+)
+
+// Dialer opens a connection to a POP3 server: the proxy's upstream leg, or the server that
+// probe and shell talk to. Its steps (Resolve, Connect, Handshake) are exported so that a
+// prober can run and time them one by one; Dial runs them all.
 type Dialer struct {
 	Addr               string         // upstream HOST:PORT
 	Mode               UpstreamMode   // zero: implicit TLS
@@ -50,7 +57,7 @@ type Upstream struct {
 	TLS      *tls.ConnectionState // nil on a plaintext leg
 }
 
-// maxDialLine bounds a greeting or STLS reply line read by StartTLS (RFC 2449 §4 allows 512).
+// maxDialLine bounds a greeting or STLS reply line read by startTLS (RFC 2449 §4 allows 512).
 const maxDialLine = 4096
 
 func (d *Dialer) hostPort() (string, string, error) {
@@ -75,6 +82,14 @@ func (d *Dialer) TLSConfig() *tls.Config {
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: d.Sessions,
 	}
+}
+
+// timeout returns the bound on a whole Dial.
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout <= 0 {
+		return DefaultDialTimeout
+	}
+	return d.Timeout
 }
 
 // Resolve returns the addresses of the upstream host; an IP literal is returned as is.
@@ -139,10 +154,10 @@ func attemptTimeout(remaining time.Duration, left int) time.Duration {
 	return remaining / time.Duration(max(left, 1))
 }
 
-// StartTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
+// startTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
 // the server sends after the greeting or after that +OK, before the handshake, aborts: it
 // would be a response injected in plaintext. It returns the greeting line.
-func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
+func (d *Dialer) startTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 	fail := func(err error) ([]byte, error) {
 		return nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
 	}
@@ -153,7 +168,7 @@ func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 		return fail(fmt.Errorf("reading greeting: %w", err))
 	}
 	if !bytes.HasPrefix(greeting, []byte("+OK")) {
-		return fail(fmt.Errorf("greeting is not +OK: %q", oneLine(string(greeting), 80)))
+		return fail(fmt.Errorf("greeting is not +OK: %q", greeting[:min(len(greeting), 80)]))
 	}
 	if _, err := conn.Write([]byte("STLS\r\n")); err != nil {
 		return fail(err)
@@ -163,7 +178,8 @@ func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 		return fail(fmt.Errorf("reading STLS reply: %w", err))
 	}
 	if !bytes.HasPrefix(reply, []byte("+OK")) {
-		return fail(fmt.Errorf("server refused STLS: %q", oneLine(string(bytes.TrimRight(reply, "\r\n")), 120)))
+		reply = bytes.TrimRight(reply, "\r\n")
+		return fail(fmt.Errorf("server refused STLS: %q", reply[:min(len(reply), 120)]))
 	}
 	if ctx.Err() != nil {
 		return fail(ctx.Err())
@@ -215,7 +231,7 @@ func (d *Dialer) readGreeting(ctx context.Context, conn net.Conn) ([]byte, error
 	greeting, err := readToLF(conn)
 	switch {
 	case !stop() || ctx.Err() != nil:
-		err = fmt.Errorf("no greeting within the dial timeout (%v): %w", orDuration(d.Timeout, DefaultDialTimeout), context.Cause(ctx))
+		err = fmt.Errorf("no greeting within the dial timeout (%v): %w", d.timeout(), context.Cause(ctx))
 	case err != nil:
 		err = fmt.Errorf("reading the greeting: %w", err)
 	default:
@@ -241,7 +257,7 @@ func (d *Dialer) Handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error
 // Dial runs every step for d.Mode and returns the ready upstream leg. On failure the
 // error is a *DialError naming the step and no connection stays open.
 func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
-	ctx, cancel := context.WithTimeout(ctx, orDuration(d.Timeout, DefaultDialTimeout))
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	addrs, err := d.Resolve(ctx)
 	if err != nil {
@@ -253,7 +269,7 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 	}
 	up := &Upstream{Conn: raw, Raw: raw}
 	if d.Mode == UpstreamSTARTTLS {
-		up.Greeting, err = d.StartTLS(ctx, raw)
+		up.Greeting, err = d.startTLS(ctx, raw)
 		if err != nil {
 			raw.Close()
 			return nil, err
