@@ -57,7 +57,8 @@ type Upstream struct {
 	TLS      *tls.ConnectionState // nil on a plaintext leg
 }
 
-// maxDialLine bounds a greeting or STLS reply line read by startTLS (RFC 2449 §4 allows 512).
+// maxDialLine bounds the greeting line startTLS reads, and each read of its STLS exchange
+// (RFC 2449 §4 allows 512 bytes a line).
 const maxDialLine = 4096
 
 func (d *Dialer) hostPort() (string, string, error) {
@@ -154,12 +155,13 @@ func attemptTimeout(remaining time.Duration, left int) time.Duration {
 	return remaining / time.Duration(max(left, 1))
 }
 
-// startTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
-// the server sends after the greeting or after that +OK, before the handshake, aborts: it
-// would be a response injected in plaintext. It returns the greeting line.
-func (d *Dialer) startTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
-	fail := func(err error) ([]byte, error) {
-		return nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
+// startTLS reads the plaintext greeting, then has a Conn do the STLS exchange (RFC 2595 §4)
+// and run Handshake on conn. Any byte the server sends after the greeting or after the +OK to
+// STLS, before the handshake, aborts: it would be a response injected in plaintext. It
+// returns the TLS connection and the greeting line as it came.
+func (d *Dialer) startTLS(ctx context.Context, conn net.Conn) (*tls.Conn, []byte, error) {
+	fail := func(err error) (*tls.Conn, []byte, error) {
+		return nil, nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -167,24 +169,38 @@ func (d *Dialer) startTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 	if err != nil {
 		return fail(fmt.Errorf("reading greeting: %w", err))
 	}
-	if !bytes.HasPrefix(greeting, []byte("+OK")) {
+	c := newConn(conn, maxDialLine)
+	c.received(greeting)
+	if g, err := c.Read(ctx); err != nil || !g.OK() {
 		return fail(fmt.Errorf("greeting is not +OK: %q", greeting[:min(len(greeting), 80)]))
 	}
-	if _, err := conn.Write([]byte("STLS\r\n")); err != nil {
+	if _, err := c.Send("STLS"); err != nil {
 		return fail(err)
 	}
-	reply, err := readDialLine(conn)
+	r, err := c.Read(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("reading STLS reply: %w", err))
 	}
-	if !bytes.HasPrefix(reply, []byte("+OK")) {
-		reply = bytes.TrimRight(reply, "\r\n")
-		return fail(fmt.Errorf("server refused STLS: %q", reply[:min(len(reply), 120)]))
+	if r.Kind != PartTLS {
+		return fail(fmt.Errorf("server refused STLS: %q", r.Line[:min(len(r.Line), 120)]))
 	}
-	if ctx.Err() != nil {
-		return fail(ctx.Err())
+	var tc *tls.Conn
+	err = c.Upgrade(func(nc net.Conn) (net.Conn, error) {
+		var herr error
+		tc, herr = d.Handshake(ctx, nc)
+		if herr != nil {
+			return nil, herr
+		}
+		return tc, nil
+	})
+	var de *DialError
+	switch {
+	case errors.As(err, &de): // the handshake's
+		return nil, nil, de
+	case err != nil: // bytes after the +OK (ErrInjection)
+		return fail(fmt.Errorf("reading STLS reply: %w", err))
 	}
-	return greeting, nil
+	return tc, greeting, nil
 }
 
 // errInjection reports bytes that arrived where the server must stay silent.
@@ -268,19 +284,20 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		return nil, err
 	}
 	up := &Upstream{Conn: raw, Raw: raw}
-	if d.Mode == UpstreamSTARTTLS {
-		up.Greeting, err = d.startTLS(ctx, raw)
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
+	var tc *tls.Conn
+	switch d.Mode {
+	case UpstreamSTARTTLS:
+		tc, up.Greeting, err = d.startTLS(ctx, raw)
+	case UpstreamPlaintext:
+		// no TLS
+	default:
+		tc, err = d.Handshake(ctx, raw)
 	}
-	if d.Mode != UpstreamPlaintext {
-		tc, err := d.Handshake(ctx, raw)
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if tc != nil {
 		st := tc.ConnectionState()
 		up.Conn, up.TLS = tc, &st
 	}
