@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -237,15 +236,9 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 
 // parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
 func parseDeny(values []string) ([]string, error) {
-	var deny []string
-	for _, v := range values {
-		for _, verb := range strings.Split(v, ",") {
-			verb = strings.ToUpper(strings.TrimSpace(verb))
-			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
-				return nil, usagef("--deny: %q is not a POP3 command keyword", verb)
-			}
-			deny = append(deny, verb)
-		}
+	deny, err := proxy.ParseDeny(values)
+	if err != nil {
+		return nil, usagef("--deny: %w", err)
 	}
 	return deny, nil
 }

@@ -53,7 +53,8 @@ type Config struct {
 	// RequireTLS refuses USER, PASS, APOP and AUTH on a plaintext client leg and hides USER
 	// and SASL from its CAPA until the leg is upgraded with STLS.
 	RequireTLS bool
-	// Deny lists command keywords (any case) answered locally with -ERR and never forwarded.
+	// Deny lists command keywords (any case; an entry may be a comma-separated list, see
+	// ParseDeny) answered locally with -ERR and never forwarded.
 	Deny []string
 	// HandshakeTimeout bounds a client-leg TLS handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration

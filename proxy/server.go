@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +54,10 @@ func New(cfg Config) (*Server, error) {
 	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
 		return nil, fmt.Errorf("proxy: upstream address: %w", err)
 	}
+	deny, err := ParseDeny(cfg.Deny)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg,
 		dialer: popclient.Dialer{
@@ -72,10 +75,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.refusals.free.L = &s.refusals.mu
 	s.dialer.Config = s.dialer.TLSConfig()
-	for _, v := range cfg.Deny {
-		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
-			s.deny[v] = true
-		}
+	for _, v := range deny {
+		s.deny[v] = true
 	}
 	if cfg.Certificate != nil {
 		s.clientTLS = clientTLSConfig(cfg.Certificate, cfg.LegacyTLS)
