@@ -85,14 +85,6 @@ func (d *Dialer) TLSConfig() *tls.Config {
 	}
 }
 
-// timeout returns the bound on a whole Dial.
-func (d *Dialer) timeout() time.Duration {
-	if d.Timeout <= 0 {
-		return DefaultDialTimeout
-	}
-	return d.Timeout
-}
-
 // Resolve returns the addresses of the upstream host; an IP literal is returned as is.
 func (d *Dialer) Resolve(ctx context.Context) ([]string, error) {
 	host, _, err := d.hostPort()
@@ -309,4 +301,12 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		}
 	}
 	return up, nil
+}
+
+// timeout returns the bound on a whole Dial.
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout <= 0 {
+		return DefaultDialTimeout
+	}
+	return d.Timeout
 }
