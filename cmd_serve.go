@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/popclient"
 	"github.com/popwire/popwire/proxy"
 )
 
@@ -18,7 +19,7 @@ func serveCommand() *cli.Command {
 				Usage: `plaintext client listener; STLS is offered with the local certificate ("" disables)`},
 			&cli.StringFlag{Name: "listen-tls", EnvVars: []string{"POPWIRE_LISTEN_TLS"},
 				Usage: "implicit-TLS client listener, e.g. 127.0.0.1:1995 (default off)"},
-			&cli.StringFlag{Name: "upstream", Value: proxy.DefaultUpstream, EnvVars: []string{"POPWIRE_UPSTREAM"},
+			&cli.StringFlag{Name: "upstream", Value: popclient.DefaultUpstream, EnvVars: []string{"POPWIRE_UPSTREAM"},
 				Usage: "upstream POP3 server HOST:PORT"},
 			&cli.StringFlag{Name: "upstream-tls", Value: "implicit", EnvVars: []string{"POPWIRE_UPSTREAM_TLS"},
 				Usage: "upstream security: implicit | starttls | none (none needs --insecure-upstream-plaintext)"},
@@ -62,11 +63,11 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	if err := noArguments(c); err != nil {
 		return proxy.Config{}, err
 	}
-	mode, err := proxy.ParseUpstreamMode(c.String("upstream-tls"))
+	mode, err := popclient.ParseUpstreamMode(c.String("upstream-tls"))
 	if err != nil {
 		return proxy.Config{}, usageError{err}
 	}
-	if mode == proxy.UpstreamPlaintext && !c.Bool("insecure-upstream-plaintext") {
+	if mode == popclient.UpstreamPlaintext && !c.Bool("insecure-upstream-plaintext") {
 		return proxy.Config{}, usagef("--upstream-tls none needs --insecure-upstream-plaintext")
 	}
 	if c.String("listen") == "" && c.String("listen-tls") == "" {
@@ -81,7 +82,7 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	if c.Duration("login-timeout") <= 0 {
 		return proxy.Config{}, usagef("--login-timeout must be positive")
 	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
+	roots, err := popclient.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
 		return proxy.Config{}, usageError{err} // a bad --upstream-ca, as in probe and shell
 	}

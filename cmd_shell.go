@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/popclient"
 	"github.com/popwire/popwire/shell"
 )
 
@@ -26,7 +26,7 @@ func shellCommand() *cli.Command {
 			&cli.BoolFlag{Name: "plaintext", Usage: "no TLS at all: the password crosses the network in clear"},
 			&cli.StringFlag{Name: "script", Usage: "run the commands of FILE (one per line; - for stdin) instead of prompting; " +
 				"a bare PASS takes " + passwordEnv},
-			&cli.DurationFlag{Name: "timeout", Value: proxy.DefaultDialTimeout, Usage: "bound on connecting"},
+			&cli.DurationFlag{Name: "timeout", Value: popclient.DefaultDialTimeout, Usage: "bound on connecting"},
 		}, serverFlags("do not verify the server certificate")...),
 		Action: runShell,
 	}
@@ -36,14 +36,14 @@ func runShell(c *cli.Context) error {
 	if err := oneServer(c); err != nil {
 		return err
 	}
-	mode := proxy.UpstreamImplicitTLS
+	mode := popclient.UpstreamImplicitTLS
 	switch {
 	case c.Bool("starttls") && c.Bool("plaintext"):
 		return usagef("--starttls and --plaintext contradict each other")
 	case c.Bool("starttls"):
-		mode = proxy.UpstreamSTARTTLS
+		mode = popclient.UpstreamSTARTTLS
 	case c.Bool("plaintext"):
-		mode = proxy.UpstreamPlaintext
+		mode = popclient.UpstreamPlaintext
 	}
 	roots, colour, err := serverOptions(c)
 	if err != nil {

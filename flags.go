@@ -9,11 +9,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 	"github.com/popwire/popwire/proxy"
 )
 
@@ -116,15 +116,9 @@ func withSharedFlags(c *cli.Context, cfg proxy.Config) (proxy.Config, error) {
 
 // parseDeny turns --deny values (each CMD[,CMD]) into upper-case command keywords.
 func parseDeny(values []string) ([]string, error) {
-	var deny []string
-	for _, v := range values {
-		for _, verb := range strings.Split(v, ",") {
-			verb = strings.ToUpper(strings.TrimSpace(verb))
-			if len(verb) < 3 || len(verb) > 8 || strings.ContainsAny(verb, " \t\r\n") {
-				return nil, usagef("--deny: %q is not a POP3 command keyword", verb)
-			}
-			deny = append(deny, verb)
-		}
+	deny, err := proxy.ParseDeny(values)
+	if err != nil {
+		return nil, usagef("--deny: %w", err)
 	}
 	return deny, nil
 }
@@ -167,7 +161,7 @@ func serverOptions(c *cli.Context) (*x509.CertPool, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	roots, err := proxy.LoadRoots(c.StringSlice("upstream-ca")...)
+	roots, err := popclient.LoadRoots(c.StringSlice("upstream-ca")...)
 	if err != nil {
 		return nil, false, usagef("%v", err)
 	}

@@ -48,11 +48,17 @@ type Conn struct {
 
 // New returns a Conn speaking POP3 on conn, which it owns from now on; the server's greeting
 // is the first reply to read.
-func New(conn net.Conn) *Conn {
-	c := &Conn{conn: conn, buf: make([]byte, readSize), waiting: true}
+func New(conn net.Conn) *Conn { return newConn(conn, readSize) }
+
+// newConn returns a Conn on conn reading at most size bytes at a time.
+func newConn(conn net.Conn, size int) *Conn {
+	c := &Conn{conn: conn, buf: make([]byte, size), waiting: true}
 	c.t.BodyData = true
 	return c
 }
+
+// received hands the Conn bytes already read from its connection, as if it had read them.
+func (c *Conn) received(b []byte) { c.absorb(c.t.Server(b), len(b)) }
 
 // State returns the POP3 session state as the codec follows it (RFC 1939 §3).
 func (c *Conn) State() codec.State { return c.t.State() }
@@ -160,7 +166,7 @@ func (c *Conn) fill(ctx context.Context) error {
 		err = nil
 	}
 	if n > 0 {
-		c.absorb(c.t.Server(c.buf[:n]), n)
+		c.received(c.buf[:n])
 	}
 	if err != nil && c.err == nil {
 		if errors.Is(err, io.EOF) {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/codec"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/popclient"
 )
 
 // dnsHint explains a failed lookup of host.
@@ -130,8 +130,8 @@ func certOf(err error) *x509.Certificate {
 // is about.
 func failedCertDetails(err error, now time.Time) []string {
 	var out []string
-	var de *proxy.DialError
-	if errors.As(err, &de) && de.Step == proxy.StepVerify {
+	var de *popclient.DialError
+	if errors.As(err, &de) && de.Step == popclient.StepVerify {
 		out = append(out, "server certificate names: "+strings.Join(de.Names, ", "), "server certificate issuer: "+de.Issuer)
 	}
 	if c := certOf(err); c != nil {

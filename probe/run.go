@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/popclient"
-	"github.com/popwire/popwire/proxy"
 )
 
 // DefaultTimeout bounds each step when Options.Timeout is zero.
@@ -20,7 +19,7 @@ const DefaultTimeout = 10 * time.Second
 // Options says what to probe. The zero value probes pop.gmail.com:995 over verified
 // implicit TLS without logging in.
 type Options struct {
-	Addr               string         // HOST:PORT; "" means proxy.DefaultUpstream
+	Addr               string         // HOST:PORT; "" means popclient.DefaultUpstream
 	StartTLS           bool           // plaintext greeting, then STLS (RFC 2595 §4); false: implicit TLS
 	ServerName         string         // SNI and verification name; "" means the host of Addr
 	RootCAs            *x509.CertPool // nil: the system pool
@@ -35,7 +34,7 @@ type Options struct {
 // prober runs the steps of one probe.
 type prober struct {
 	o      Options
-	d      *proxy.Dialer
+	d      *popclient.Dialer
 	r      *Report
 	c      *popclient.Conn
 	caps   capabilities
@@ -46,15 +45,15 @@ type prober struct {
 // is bounded by o.Timeout, and ctx bounds them all.
 func Run(ctx context.Context, o Options) *Report {
 	if o.Addr == "" {
-		o.Addr = proxy.DefaultUpstream
+		o.Addr = popclient.DefaultUpstream
 	}
-	mode := proxy.UpstreamImplicitTLS
+	mode := popclient.UpstreamImplicitTLS
 	if o.StartTLS {
-		mode = proxy.UpstreamSTARTTLS
+		mode = popclient.UpstreamSTARTTLS
 	}
 	p := &prober{
 		o: o,
-		d: &proxy.Dialer{Addr: o.Addr, Mode: mode, ServerName: o.ServerName, RootCAs: o.RootCAs,
+		d: &popclient.Dialer{Addr: o.Addr, Mode: mode, ServerName: o.ServerName, RootCAs: o.RootCAs,
 			InsecureSkipVerify: o.InsecureSkipVerify, Resolver: o.Resolver},
 		r: &Report{Addr: o.Addr, Mode: mode.String()},
 	}

@@ -6,14 +6,13 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // Defaults used when the matching Config field is zero.
 const (
-	DefaultUpstream         = "pop.gmail.com:995"
 	DefaultIdleTimeout      = 10 * time.Minute
 	DefaultMaxConns         = 1000
-	DefaultDialTimeout      = 15 * time.Second
 	DefaultHandshakeTimeout = 15 * time.Second
 	DefaultLoginTimeout     = time.Minute
 	DefaultMaxConnsPerIP    = 50
@@ -30,11 +29,11 @@ type Config struct {
 	// AllowRemotePlaintext permits a plaintext listener on an address that is not loopback.
 	AllowRemotePlaintext bool
 
-	// Upstream is the server's HOST:PORT; "" means DefaultUpstream.
+	// Upstream is the server's HOST:PORT; "" means popclient.DefaultUpstream.
 	Upstream string
 	// UpstreamMode says how the upstream leg is secured; the zero value is implicit TLS.
-	UpstreamMode UpstreamMode
-	// InsecureUpstreamPlaintext must be set for UpstreamPlaintext to be accepted.
+	UpstreamMode popclient.UpstreamMode
+	// InsecureUpstreamPlaintext must be set for popclient.UpstreamPlaintext to be accepted.
 	InsecureUpstreamPlaintext bool
 	// UpstreamName is the SNI and verification name; "" means the host part of Upstream.
 	UpstreamName string
@@ -43,7 +42,7 @@ type Config struct {
 	// InsecureSkipVerify turns upstream certificate verification off; every session logs a warning.
 	InsecureSkipVerify bool
 	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake, greeting); 0
-	// means DefaultDialTimeout.
+	// means popclient.DefaultDialTimeout.
 	DialTimeout time.Duration
 
 	// Certificate is the client-leg certificate for STLS and the TLS listener; nil means the
@@ -54,7 +53,8 @@ type Config struct {
 	// RequireTLS refuses USER, PASS, APOP and AUTH on a plaintext client leg and hides USER
 	// and SASL from its CAPA until the leg is upgraded with STLS.
 	RequireTLS bool
-	// Deny lists command keywords (any case) answered locally with -ERR and never forwarded.
+	// Deny lists command keywords (any case; an entry may be a comma-separated list, see
+	// ParseDeny) answered locally with -ERR and never forwarded.
 	Deny []string
 	// HandshakeTimeout bounds a client-leg TLS handshake; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -80,7 +80,7 @@ type Config struct {
 
 func (c *Config) upstream() string {
 	if c.Upstream == "" {
-		return DefaultUpstream
+		return popclient.DefaultUpstream
 	}
 	return c.Upstream
 }

@@ -1,86 +1,22 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/popwire/popwire/popclient"
 )
-
-// Step names one stage of the upstream dial.
-type Step string
-
-// The dial steps, in the order Dialer.Dial runs them.
-const (
-	StepDNS       Step = "dns"       // resolving the host name
-	StepConnect   Step = "connect"   // TCP connect
-	StepSTLS      Step = "stls"      // plaintext greeting and STLS exchange (STARTTLS mode)
-	StepHandshake Step = "handshake" // TLS handshake
-	StepVerify    Step = "verify"    // certificate verification (part of the handshake)
-	StepGreeting  Step = "greeting"  // the server's greeting (implicit TLS and plaintext; STARTTLS reads it in StepSTLS)
-)
-
-// DialError reports which step of an upstream dial failed. It never holds a secret.
-type DialError struct {
-	Step   Step
-	Addr   string   // the upstream HOST:PORT
-	Names  []string // StepVerify: the DNS names and IP addresses in the peer certificate
-	Issuer string   // StepVerify: the peer certificate's issuer
-	Err    error
-}
-
-// Error returns "proxy: upstream ADDR STEP failed: REASON".
-func (e *DialError) Error() string {
-	return fmt.Sprintf("proxy: upstream %s %s failed: %s", e.Addr, e.Step, e.Reason())
-}
-
-// Unwrap returns the underlying error.
-func (e *DialError) Unwrap() error { return e.Err }
-
-// Reason returns a one-line explanation fit for a client's -ERR line and the log.
-func (e *DialError) Reason() string {
-	var b strings.Builder
-	if e.Err != nil {
-		b.WriteString(e.Err.Error())
-	}
-	if e.Step == StepVerify {
-		if len(e.Names) > 0 {
-			fmt.Fprintf(&b, " (certificate names: %s)", strings.Join(e.Names, ", "))
-		}
-		if e.Issuer != "" {
-			fmt.Fprintf(&b, " (issuer: %s)", e.Issuer)
-		}
-	}
-	return oneLine(b.String(), 300)
-}
 
 // errReply returns the single line a client gets when its upstream cannot be used
 // (RFC 3206 §4: SYS/TEMP, a transient system problem).
 func errReply(err error) []byte {
 	why := oneLine(err.Error(), 300)
-	var de *DialError
+	var de *popclient.DialError
 	if errors.As(err, &de) {
-		why = fmt.Sprintf("upstream %s %s failed: %s", de.Addr, de.Step, de.Reason())
+		why = fmt.Sprintf("upstream %s %s failed: %s", de.Addr, de.Step, oneLine(de.Reason(), 300))
 	}
 	return []byte("-ERR [SYS/TEMP] " + why + "\r\n")
-}
-
-// verifyError turns a handshake failure into a DialError, telling verification apart.
-func verifyError(addr string, err error) *DialError {
-	var ve *tls.CertificateVerificationError
-	if !errors.As(err, &ve) {
-		return &DialError{Step: StepHandshake, Addr: addr, Err: err}
-	}
-	de := &DialError{Step: StepVerify, Addr: addr, Err: ve.Err}
-	if len(ve.UnverifiedCertificates) > 0 {
-		c := ve.UnverifiedCertificates[0]
-		de.Names = append(de.Names, c.DNSNames...)
-		for _, ip := range c.IPAddresses {
-			de.Names = append(de.Names, ip.String())
-		}
-		de.Issuer = c.Issuer.String()
-	}
-	return de
 }
 
 // oneLine makes s safe for a single protocol or log line: control characters become spaces

@@ -6,18 +6,19 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 func TestGreetingDeadline(t *testing.T) {
 	tests := []struct {
 		name  string
 		plain bool // the fake upstream speaks plaintext
-		mode  UpstreamMode
-		step  Step
+		mode  popclient.UpstreamMode
+		step  popclient.Step
 	}{
-		{"implicit TLS", false, UpstreamImplicitTLS, StepGreeting},
-		{"plaintext", true, UpstreamPlaintext, StepGreeting},
-		{"STARTTLS", true, UpstreamSTARTTLS, StepSTLS},
+		{"implicit TLS", false, popclient.UpstreamImplicitTLS, popclient.StepGreeting},
+		{"plaintext", true, popclient.UpstreamPlaintext, popclient.StepGreeting},
+		{"STARTTLS", true, popclient.UpstreamSTARTTLS, popclient.StepSTLS},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

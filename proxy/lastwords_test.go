@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // lastWords is what the fake upstream of TestServerLastWords says before it closes.
@@ -94,11 +95,11 @@ func TestServerLastWords(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"plaintext upstream", Config{UpstreamMode: UpstreamPlaintext, InsecureUpstreamPlaintext: true}},
+		{"plaintext upstream", Config{UpstreamMode: popclient.UpstreamPlaintext, InsecureUpstreamPlaintext: true}},
 		{"TLS upstream", Config{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := listenUpstream(t, tc.cfg.UpstreamMode == UpstreamPlaintext, answerThreeAndClose)
+			addr := listenUpstream(t, tc.cfg.UpstreamMode == popclient.UpstreamPlaintext, answerThreeAndClose)
 			p := startProxy(t, tc.cfg, addr)
 			for i := range 30 {
 				c := p.dial(t, false)
@@ -296,7 +297,7 @@ func TestClientHalfClose(t *testing.T) {
 			io.WriteString(c, "+OK 1\r\n+OK 2\r\n")
 		}
 	})
-	p := startProxy(t, Config{UpstreamMode: UpstreamPlaintext, InsecureUpstreamPlaintext: true}, addr)
+	p := startProxy(t, Config{UpstreamMode: popclient.UpstreamPlaintext, InsecureUpstreamPlaintext: true}, addr)
 	c := p.dial(t, false)
 	c.send(t, "NOOP\r\nNOOP\r\n")
 	c.Conn.(*net.TCPConn).CloseWrite()

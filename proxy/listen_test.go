@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/popwire/popwire/popclient"
 )
 
 func TestListenerChecks(t *testing.T) {
@@ -50,7 +52,7 @@ func (l addrListener) Close() error              { return nil }
 func (l addrListener) Addr() net.Addr            { return l.addr }
 
 func TestPlaintextUpstreamNeedsOptIn(t *testing.T) {
-	if _, err := New(Config{UpstreamMode: UpstreamPlaintext}); err == nil {
+	if _, err := New(Config{UpstreamMode: popclient.UpstreamPlaintext}); err == nil {
 		t.Fatal("plaintext upstream accepted without InsecureUpstreamPlaintext")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // lenientServer is a fake upstream that parses client lines on its own, as leniently as real
@@ -146,7 +147,7 @@ func newPolicyEnv(t testing.TB, cfg Config) *policyEnv {
 	}
 	srv := &lenientServer{forbidden: forbidden, results: make(chan []string, 1)}
 	up := newUpstream(t, true, srv.serve)
-	cfg.UpstreamMode, cfg.InsecureUpstreamPlaintext = UpstreamPlaintext, true
+	cfg.UpstreamMode, cfg.InsecureUpstreamPlaintext = popclient.UpstreamPlaintext, true
 	cfg.IdleTimeout = 5 * time.Second
 	return &policyEnv{srv: srv, up: up, p: startProxy(t, cfg, up.addr())}
 }

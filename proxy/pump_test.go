@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // discardConn is a client leg that accepts every write.
@@ -90,7 +91,7 @@ func BenchmarkPumpLoopback(b *testing.B) {
 		}
 	}()
 	defer ln.Close()
-	srv, _ := New(Config{Upstream: ln.Addr().String(), UpstreamMode: UpstreamPlaintext, InsecureUpstreamPlaintext: true,
+	srv, _ := New(Config{Upstream: ln.Addr().String(), UpstreamMode: popclient.UpstreamPlaintext, InsecureUpstreamPlaintext: true,
 		UpstreamRoots: good.pool, Sink: logview.Discard})
 	pl, _ := net.Listen("tcp", "127.0.0.1:0")
 	done := make(chan error, 1)

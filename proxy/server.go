@@ -10,12 +10,12 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // errShutdown is the cause of a session closed by Shutdown.
@@ -24,7 +24,7 @@ var errShutdown = errors.New("shutdown")
 // Server accepts POP3 clients and proxies each to the upstream. Create it with New.
 type Server struct {
 	cfg       Config
-	dialer    Dialer
+	dialer    popclient.Dialer
 	clientTLS *tls.Config // nil without a certificate: no STLS, no TLS listener
 	deny      map[string]bool
 	idPrefix  string
@@ -45,18 +45,22 @@ type Server struct {
 
 // New checks cfg and returns a Server. UpstreamPlaintext needs InsecureUpstreamPlaintext.
 func New(cfg Config) (*Server, error) {
-	if cfg.UpstreamMode == UpstreamPlaintext && !cfg.InsecureUpstreamPlaintext {
+	if cfg.UpstreamMode == popclient.UpstreamPlaintext && !cfg.InsecureUpstreamPlaintext {
 		return nil, errors.New("proxy: a plaintext upstream must be allowed explicitly (InsecureUpstreamPlaintext)")
 	}
-	if cfg.UpstreamMode > UpstreamPlaintext {
+	if cfg.UpstreamMode > popclient.UpstreamPlaintext {
 		return nil, fmt.Errorf("proxy: unknown upstream mode %d", cfg.UpstreamMode)
 	}
 	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
 		return nil, fmt.Errorf("proxy: upstream address: %w", err)
 	}
+	deny, err := ParseDeny(cfg.Deny)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg: cfg,
-		dialer: Dialer{
+		dialer: popclient.Dialer{
 			Addr:               cfg.upstream(),
 			Mode:               cfg.UpstreamMode,
 			ServerName:         cfg.UpstreamName,
@@ -72,10 +76,8 @@ func New(cfg Config) (*Server, error) {
 	s.refusals.free.L = &s.refusals.mu
 	s.dialer.Config = s.dialer.TLSConfig()
 	s.cfg.Log = cfg.Log.withBudget()
-	for _, v := range cfg.Deny {
-		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
-			s.deny[v] = true
-		}
+	for _, v := range deny {
+		s.deny[v] = true
 	}
 	if cfg.Certificate != nil {
 		s.clientTLS = clientTLSConfig(cfg.Certificate, cfg.LegacyTLS)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // Server read buffer sizes: a session starts with the small one and switches once, for good,
@@ -120,7 +121,7 @@ func (s *session) run() {
 		return
 	}
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
-		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: s.srv.cfg.UpstreamMode.security()})
+		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
 	if s.srv.cfg.InsecureSkipVerify {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
@@ -339,12 +340,12 @@ func (s *session) dialUpstream() (ok bool) {
 		if s.ours() {
 			return false
 		}
-		var de *DialError
+		var de *popclient.DialError
 		e := logview.Event{Kind: logview.KindError, Leg: "upstream", Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
 		if errors.As(err, &de) {
 			e.Extra, _ = json.Marshal(struct {
-				Step  Step     `json:"step"`
-				Names []string `json:"names,omitempty"`
+				Step  popclient.Step `json:"step"`
+				Names []string       `json:"names,omitempty"`
 			}{de.Step, de.Names})
 		}
 		s.rec.event(e)
@@ -367,7 +368,7 @@ func (s *session) dialUpstream() (ok bool) {
 		if s.srv.cfg.InsecureSkipVerify {
 			info.VerifyErr = skippedVerification(s.srv.dialer.VerifyAnyway(up.TLS.PeerCertificates))
 		}
-		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: s.srv.cfg.UpstreamMode.security(), TLS: info})
+		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode), TLS: info})
 	}
 	if len(up.Greeting) > 0 {
 		s.touch()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 const greeting = "+OK test POP3 ready <1.2@test>\r\n"
@@ -174,7 +175,7 @@ func TestUpstreamSTLS(t *testing.T) {
 				}
 				io.WriteString(tc, "+OK\r\n")
 			})
-			p := startProxy(t, Config{UpstreamMode: UpstreamSTARTTLS}, up.addr())
+			p := startProxy(t, Config{UpstreamMode: popclient.UpstreamSTARTTLS}, up.addr())
 			c := p.dial(t, false)
 			c.send(t, "NOOP\r\n")
 			got := c.rest(t)
@@ -342,13 +343,13 @@ func TestDialFailures(t *testing.T) {
 		name string
 		cfg  Config
 		addr string
-		step Step
+		step popclient.Step
 		want string
 	}{
-		{"closed port", Config{}, closedAddr, StepConnect, "connect failed"},
-		{"wrong CA", Config{UpstreamRoots: other.pool}, up.addr(), StepVerify, "verify failed"},
-		{"wrong name", Config{UpstreamRoots: good.pool, UpstreamName: "pop.example.org"}, up.addr(), StepVerify, "pop.example.org"},
-		{"bad host", Config{Upstream: "no-such-host.invalid:995"}, "", StepDNS, "dns failed"},
+		{"closed port", Config{}, closedAddr, popclient.StepConnect, "connect failed"},
+		{"wrong CA", Config{UpstreamRoots: other.pool}, up.addr(), popclient.StepVerify, "verify failed"},
+		{"wrong name", Config{UpstreamRoots: good.pool, UpstreamName: "pop.example.org"}, up.addr(), popclient.StepVerify, "pop.example.org"},
+		{"bad host", Config{Upstream: "no-such-host.invalid:995"}, "", popclient.StepDNS, "dns failed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

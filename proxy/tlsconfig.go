@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
 	"strings"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // clientTLSConfig returns the client-leg server configuration: TLS 1.2+ by default; with
@@ -28,26 +26,15 @@ func clientTLSConfig(cert *tls.Certificate, legacy bool) *tls.Config {
 	return cfg
 }
 
-// LoadRoots returns the system root pool with the PEM certificates of files added, for
-// verifying the upstream (--upstream-ca). With no files it returns nil: the system pool.
-func LoadRoots(files ...string) (*x509.CertPool, error) {
-	if len(files) == 0 {
-		return nil, nil
+// upstreamSecurity returns the logview name of the security of an upstream leg in mode m.
+func upstreamSecurity(m popclient.UpstreamMode) string {
+	switch m {
+	case popclient.UpstreamSTARTTLS:
+		return "stls"
+	case popclient.UpstreamPlaintext:
+		return "plaintext"
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("proxy: upstream CA: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(data) {
-			return nil, fmt.Errorf("proxy: upstream CA %s: no PEM certificate found", f)
-		}
-	}
-	return pool, nil
+	return "tls"
 }
 
 // skippedVerification is the TLSInfo.VerifyErr of an upstream leg whose certificate was not

@@ -13,7 +13,6 @@ import (
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/popclient"
-	"github.com/popwire/popwire/proxy"
 )
 
 // QuitReminder is printed when the shell leaves without QUIT.
@@ -25,13 +24,13 @@ var ErrServerClosed = errors.New("shell: the server closed the connection")
 // Options says where the shell connects. The zero value connects to pop.gmail.com:995 over
 // verified implicit TLS, without colour.
 type Options struct {
-	Addr               string             // HOST:PORT; "" means proxy.DefaultUpstream
-	Mode               proxy.UpstreamMode // implicit TLS (zero), STLS, or plaintext
-	ServerName         string             // SNI and verification name; "" means the host of Addr
-	RootCAs            *x509.CertPool     // nil: the system pool
-	InsecureSkipVerify bool               // skip certificate verification (a warning is printed)
-	Timeout            time.Duration      // bound on connecting; 0 means proxy.DefaultDialTimeout
-	Color              bool               // colour replies
+	Addr               string                 // HOST:PORT; "" means popclient.DefaultUpstream
+	Mode               popclient.UpstreamMode // implicit TLS (zero), STLS, or plaintext
+	ServerName         string                 // SNI and verification name; "" means the host of Addr
+	RootCAs            *x509.CertPool         // nil: the system pool
+	InsecureSkipVerify bool                   // skip certificate verification (a warning is printed)
+	Timeout            time.Duration          // bound on connecting; 0 means popclient.DefaultDialTimeout
+	Color              bool                   // colour replies
 }
 
 // Run connects, prints the greeting, then sends each line in reads and prints its reply,
@@ -39,10 +38,10 @@ type Options struct {
 // after QuitReminder) or the connection fails. Output goes to out.
 func Run(ctx context.Context, o Options, in Input, out io.Writer) error {
 	if o.Addr == "" {
-		o.Addr = proxy.DefaultUpstream
+		o.Addr = popclient.DefaultUpstream
 	}
 	p := newPrinter(out, o.Color)
-	d := &proxy.Dialer{Addr: o.Addr, Mode: o.Mode, ServerName: o.ServerName, RootCAs: o.RootCAs,
+	d := &popclient.Dialer{Addr: o.Addr, Mode: o.Mode, ServerName: o.ServerName, RootCAs: o.RootCAs,
 		InsecureSkipVerify: o.InsecureSkipVerify, Timeout: o.Timeout}
 	c, err := connect(ctx, d, p)
 	if err != nil {
@@ -54,12 +53,12 @@ func Run(ctx context.Context, o Options, in Input, out io.Writer) error {
 }
 
 // connect dials and, for STLS, reads the greeting and upgrades; it prints the greeting.
-func connect(ctx context.Context, d *proxy.Dialer, p *printer) (*popclient.Conn, error) {
+func connect(ctx context.Context, d *popclient.Dialer, p *printer) (*popclient.Conn, error) {
 	dctx, cancel := context.WithTimeout(ctx, orDefault(d.Timeout))
 	defer cancel()
 	plain := *d // STLS is spoken through the codec below, not by the dialer
-	if d.Mode == proxy.UpstreamSTARTTLS {
-		plain.Mode = proxy.UpstreamPlaintext
+	if d.Mode == popclient.UpstreamSTARTTLS {
+		plain.Mode = popclient.UpstreamPlaintext
 	}
 	up, err := plain.Dial(dctx)
 	if err != nil {
@@ -75,7 +74,7 @@ func connect(ctx context.Context, d *proxy.Dialer, p *printer) (*popclient.Conn,
 		return nil, fmt.Errorf("shell: greeting: %w", err)
 	}
 	p.part(g)
-	if d.Mode != proxy.UpstreamSTARTTLS {
+	if d.Mode != popclient.UpstreamSTARTTLS {
 		return c, nil
 	}
 	if _, err := c.Send("STLS"); err != nil {
@@ -106,7 +105,7 @@ func connect(ctx context.Context, d *proxy.Dialer, p *printer) (*popclient.Conn,
 }
 
 // upgrade runs the TLS handshake after +OK to STLS and prints its outcome.
-func upgrade(ctx context.Context, c *popclient.Conn, d *proxy.Dialer, p *printer) error {
+func upgrade(ctx context.Context, c *popclient.Conn, d *popclient.Dialer, p *printer) error {
 	var st tls.ConnectionState
 	err := c.Upgrade(func(nc net.Conn) (net.Conn, error) {
 		tc, err := d.Handshake(ctx, nc)
@@ -125,7 +124,7 @@ func upgrade(ctx context.Context, c *popclient.Conn, d *proxy.Dialer, p *printer
 
 func orDefault(t time.Duration) time.Duration {
 	if t <= 0 {
-		return proxy.DefaultDialTimeout
+		return popclient.DefaultDialTimeout
 	}
 	return t
 }
@@ -142,7 +141,7 @@ func tlsLine(st *tls.ConnectionState, insecure bool) string {
 // session is the command loop of one connection.
 type session struct {
 	c  *popclient.Conn
-	d  *proxy.Dialer
+	d  *popclient.Dialer
 	p  *printer
 	in Input
 }

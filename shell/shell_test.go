@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/popclient"
 	"github.com/popwire/popwire/popclient/popclienttest"
-	"github.com/popwire/popwire/proxy"
 )
 
 const secret = "hunter2 with spaces!"
@@ -71,14 +71,14 @@ func TestScript(t *testing.T) {
 		{
 			name:   "password typed inline, SASL answer, Ctrl-D without QUIT",
 			cfg:    popclienttest.Config{TLS: certs.Server, STLS: true},
-			opts:   Options{Mode: proxy.UpstreamSTARTTLS, ServerName: "pop.test", RootCAs: certs.Pool},
+			opts:   Options{Mode: popclient.UpstreamSTARTTLS, ServerName: "pop.test", RootCAs: certs.Pool},
 			script: "USER alice\nPASS " + secret + "\nAUTH PLAIN\nAGFsaWNlAGh1bnRlcjIgd2l0aCBzcGFjZXMh\n",
 			want:   []string{"sending STLS", "+OK Begin TLS", "TLS: ", "> PASS [redacted]", "> AUTH PLAIN", "+ ", `> authcid="alice" password=[redacted]`, "+OK Logged in.", QuitReminder},
 			sent:   []string{"STLS", "USER alice", "PASS " + secret, "AUTH PLAIN", "AGFsaWNlAGh1bnRlcjIgd2l0aCBzcGFjZXMh"},
 		},
 		{
 			name:   "plaintext, history line with a redacted secret asks again",
-			opts:   Options{Mode: proxy.UpstreamPlaintext},
+			opts:   Options{Mode: popclient.UpstreamPlaintext},
 			script: "USER alice\nPASS [redacted]\nDELE [redacted]\nQUIT\n",
 			want:   []string{"> PASS [redacted]", "+OK Logged in.", "type it again", "+OK Logging out."},
 			sent:   []string{"USER alice", "PASS " + secret, "QUIT"},
@@ -86,7 +86,7 @@ func TestScript(t *testing.T) {
 		{
 			name:   "server hangs up",
 			cfg:    popclienttest.Config{Replies: map[string]string{"NOOP": "-ERR Disconnected for inactivity.\r\n", "QUIT": ""}},
-			opts:   Options{Mode: proxy.UpstreamPlaintext},
+			opts:   Options{Mode: popclient.UpstreamPlaintext},
 			script: "NOOP\nQUIT\nNOOP\n",
 			want:   []string{"-ERR Disconnected", "the server closed the connection"},
 			err:    ErrServerClosed,
@@ -124,7 +124,7 @@ func TestInterrupt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	in := NewScript(strings.NewReader("LIST\nQUIT\n"), &out, nil)
-	err := Run(ctx, Options{Addr: srv.Addr, Mode: proxy.UpstreamPlaintext}, in, &out)
+	err := Run(ctx, Options{Addr: srv.Addr, Mode: popclient.UpstreamPlaintext}, in, &out)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run: %v, want the context's error\n%s", err, out.String())
 	}
@@ -209,7 +209,7 @@ func TestHostileServerText(t *testing.T) {
 			"QUIT":   "+OK bye\r\n",
 		},
 	}
-	out, _, err := run(t, cfg, Options{Mode: proxy.UpstreamPlaintext}, "LIST\nRETR 1\nDELE 1\nQUIT\n")
+	out, _, err := run(t, cfg, Options{Mode: popclient.UpstreamPlaintext}, "LIST\nRETR 1\nDELE 1\nQUIT\n")
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package proxy
+package popclient
 
 import (
 	"bytes"
@@ -12,8 +12,15 @@ import (
 	"time"
 )
 
-// Dialer opens the upstream leg. Its steps (Resolve, Connect, StartTLS, Handshake) are exported
-// so that a prober can run and time them one by one; Dial runs them all.
+// Defaults used when the matching field is zero.
+const (
+	DefaultUpstream    = "pop.gmail.com:995" // the server serve, probe and shell talk to by default
+	DefaultDialTimeout = 15 * time.Second    // the bound on a whole Dial
+)
+
+// Dialer opens a connection to a POP3 server: the proxy's upstream leg, or the server that
+// probe and shell talk to. Its steps (Resolve, Connect, Handshake) are exported so that a
+// prober can run and time them one by one; Dial runs them all.
 type Dialer struct {
 	Addr               string         // upstream HOST:PORT
 	Mode               UpstreamMode   // zero: implicit TLS
@@ -50,7 +57,8 @@ type Upstream struct {
 	TLS      *tls.ConnectionState // nil on a plaintext leg
 }
 
-// maxDialLine bounds a greeting or STLS reply line read by StartTLS (RFC 2449 §4 allows 512).
+// maxDialLine bounds the greeting line startTLS reads, and each read of its STLS exchange
+// (RFC 2449 §4 allows 512 bytes a line).
 const maxDialLine = 4096
 
 func (d *Dialer) hostPort() (string, string, error) {
@@ -82,7 +90,7 @@ func (d *Dialer) TLSConfig() *tls.Config {
 // returns nil when the chain would verify.
 func (d *Dialer) VerifyAnyway(chain []*x509.Certificate) error {
 	if len(chain) == 0 {
-		return errors.New("proxy: the server sent no certificate")
+		return errors.New("popclient: the server sent no certificate")
 	}
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
@@ -154,12 +162,13 @@ func attemptTimeout(remaining time.Duration, left int) time.Duration {
 	return remaining / time.Duration(max(left, 1))
 }
 
-// StartTLS reads the plaintext greeting, sends STLS and reads its +OK (RFC 2595 §4). Any byte
-// the server sends after the greeting or after that +OK, before the handshake, aborts: it
-// would be a response injected in plaintext. It returns the greeting line.
-func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
-	fail := func(err error) ([]byte, error) {
-		return nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
+// startTLS reads the plaintext greeting, then has a Conn do the STLS exchange (RFC 2595 §4)
+// and run Handshake on conn. Any byte the server sends after the greeting or after the +OK to
+// STLS, before the handshake, aborts: it would be a response injected in plaintext. It
+// returns the TLS connection and the greeting line as it came.
+func (d *Dialer) startTLS(ctx context.Context, conn net.Conn) (*tls.Conn, []byte, error) {
+	fail := func(err error) (*tls.Conn, []byte, error) {
+		return nil, nil, &DialError{Step: StepSTLS, Addr: d.Addr, Err: err}
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
@@ -167,23 +176,38 @@ func (d *Dialer) StartTLS(ctx context.Context, conn net.Conn) ([]byte, error) {
 	if err != nil {
 		return fail(fmt.Errorf("reading greeting: %w", err))
 	}
-	if !bytes.HasPrefix(greeting, []byte("+OK")) {
-		return fail(fmt.Errorf("greeting is not +OK: %q", oneLine(string(greeting), 80)))
+	c := newConn(conn, maxDialLine)
+	c.received(greeting)
+	if g, err := c.Read(ctx); err != nil || !g.OK() {
+		return fail(fmt.Errorf("greeting is not +OK: %q", greeting[:min(len(greeting), 80)]))
 	}
-	if _, err := conn.Write([]byte("STLS\r\n")); err != nil {
+	if _, err := c.Send("STLS"); err != nil {
 		return fail(err)
 	}
-	reply, err := readDialLine(conn)
+	r, err := c.Read(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("reading STLS reply: %w", err))
 	}
-	if !bytes.HasPrefix(reply, []byte("+OK")) {
-		return fail(fmt.Errorf("server refused STLS: %q", oneLine(string(bytes.TrimRight(reply, "\r\n")), 120)))
+	if r.Kind != PartTLS {
+		return fail(fmt.Errorf("server refused STLS: %q", r.Line[:min(len(r.Line), 120)]))
 	}
-	if ctx.Err() != nil {
-		return fail(ctx.Err())
+	var tc *tls.Conn
+	err = c.Upgrade(func(nc net.Conn) (net.Conn, error) {
+		var herr error
+		tc, herr = d.Handshake(ctx, nc)
+		if herr != nil {
+			return nil, herr
+		}
+		return tc, nil
+	})
+	var de *DialError
+	switch {
+	case errors.As(err, &de): // the handshake's
+		return nil, nil, de
+	case err != nil: // bytes after the +OK (ErrInjection)
+		return fail(fmt.Errorf("reading STLS reply: %w", err))
 	}
-	return greeting, nil
+	return tc, greeting, nil
 }
 
 // errInjection reports bytes that arrived where the server must stay silent.
@@ -230,7 +254,7 @@ func (d *Dialer) readGreeting(ctx context.Context, conn net.Conn) ([]byte, error
 	greeting, err := readToLF(conn)
 	switch {
 	case !stop() || ctx.Err() != nil:
-		err = fmt.Errorf("no greeting within the dial timeout (%v): %w", orDuration(d.Timeout, DefaultDialTimeout), context.Cause(ctx))
+		err = fmt.Errorf("no greeting within the dial timeout (%v): %w", d.timeout(), context.Cause(ctx))
 	case err != nil:
 		err = fmt.Errorf("reading the greeting: %w", err)
 	default:
@@ -256,7 +280,7 @@ func (d *Dialer) Handshake(ctx context.Context, conn net.Conn) (*tls.Conn, error
 // Dial runs every step for d.Mode and returns the ready upstream leg. On failure the
 // error is a *DialError naming the step and no connection stays open.
 func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
-	ctx, cancel := context.WithTimeout(ctx, orDuration(d.Timeout, DefaultDialTimeout))
+	ctx, cancel := context.WithTimeout(ctx, d.timeout())
 	defer cancel()
 	addrs, err := d.Resolve(ctx)
 	if err != nil {
@@ -267,19 +291,20 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		return nil, err
 	}
 	up := &Upstream{Conn: raw, Raw: raw}
-	if d.Mode == UpstreamSTARTTLS {
-		up.Greeting, err = d.StartTLS(ctx, raw)
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
+	var tc *tls.Conn
+	switch d.Mode {
+	case UpstreamSTARTTLS:
+		tc, up.Greeting, err = d.startTLS(ctx, raw)
+	case UpstreamPlaintext:
+		// no TLS
+	default:
+		tc, err = d.Handshake(ctx, raw)
 	}
-	if d.Mode != UpstreamPlaintext {
-		tc, err := d.Handshake(ctx, raw)
-		if err != nil {
-			raw.Close()
-			return nil, err
-		}
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if tc != nil {
 		st := tc.ConnectionState()
 		up.Conn, up.TLS = tc, &st
 	}
@@ -291,4 +316,12 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		}
 	}
 	return up, nil
+}
+
+// timeout returns the bound on a whole Dial.
+func (d *Dialer) timeout() time.Duration {
+	if d.Timeout <= 0 {
+		return DefaultDialTimeout
+	}
+	return d.Timeout
 }

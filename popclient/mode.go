@@ -1,8 +1,8 @@
-package proxy
+package popclient
 
 import "fmt"
 
-// UpstreamMode says how popwire secures its connection to the upstream server.
+// UpstreamMode says how a Dialer secures its connection to the server.
 type UpstreamMode uint8
 
 const (
@@ -10,7 +10,7 @@ const (
 	UpstreamImplicitTLS UpstreamMode = iota
 	// UpstreamSTARTTLS reads the greeting in plaintext, then upgrades with STLS (RFC 2595 §4).
 	UpstreamSTARTTLS
-	// UpstreamPlaintext never encrypts; Config.InsecureUpstreamPlaintext must allow it.
+	// UpstreamPlaintext never encrypts; the proxy needs Config.InsecureUpstreamPlaintext for it.
 	UpstreamPlaintext
 )
 
@@ -27,17 +27,6 @@ func (m UpstreamMode) String() string {
 	return fmt.Sprintf("UpstreamMode(%d)", uint8(m))
 }
 
-// security returns the logview name of the upstream leg's security.
-func (m UpstreamMode) security() string {
-	switch m {
-	case UpstreamSTARTTLS:
-		return "stls"
-	case UpstreamPlaintext:
-		return "plaintext"
-	}
-	return "tls"
-}
-
 // ParseUpstreamMode parses "implicit", "starttls" or "none".
 func ParseUpstreamMode(s string) (UpstreamMode, error) {
 	switch s {
@@ -48,5 +37,5 @@ func ParseUpstreamMode(s string) (UpstreamMode, error) {
 	case "none":
 		return UpstreamPlaintext, nil
 	}
-	return 0, fmt.Errorf("proxy: unknown upstream TLS mode %q (want implicit, starttls or none)", s)
+	return 0, fmt.Errorf("popclient: unknown upstream TLS mode %q (want implicit, starttls or none)", s)
 }
