@@ -9,7 +9,10 @@
 // to its Marker.
 package redact
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Marker is the fixed text that replaces a secret, in a log event, a probe report and the
 // codec's safe rendering of a client line. It never depends on the length or content of the
@@ -48,17 +51,91 @@ func (s *Scrubber) AddName(name string) string {
 }
 
 // Scrub returns text with every remembered secret replaced by Marker and every remembered
-// name hidden (see HideNames). It returns text itself when neither occurs in it.
+// name hidden (see HideNames). Occurrences of secrets that overlap or touch are replaced by one
+// Marker, so that no part of a secret shows when one lies inside another (a second password
+// attempt that extends the first), two share an end, or one overlaps itself. Scrub returns
+// text itself when neither a secret nor a name occurs in it.
 func (s *Scrubber) Scrub(text string) string {
 	if text == "" {
 		return text
 	}
+	var covered []byte // covered[i] is 1 when text[i] belongs to a secret; made when one is found
 	for _, sec := range s.secrets {
-		if strings.Contains(text, sec) {
-			text = strings.ReplaceAll(text, sec, Marker)
+		if i := strings.Index(text, sec); i >= 0 {
+			if covered == nil {
+				covered = make([]byte, len(text))
+			}
+			cover(covered, text, sec, i)
 		}
 	}
+	if covered != nil {
+		text = replaceCovered(text, covered)
+	}
 	return s.HideNames(text)
+}
+
+// cover sets covered[i] to 1 for every byte text[i] of an occurrence of sec (not empty),
+// overlapping occurrences included, from the first one, at first. It follows Knuth, Morris and
+// Pratt, so it takes time linear in len(text) + len(sec) whatever the text, and it skips ahead
+// with strings.Index between occurrences.
+func cover(covered []byte, text, sec string, first int) {
+	border := make([]int, len(sec)) // border[i]: the longest proper prefix of sec that ends sec[:i+1]
+	for i, k := 1, 0; i < len(sec); i++ {
+		for k > 0 && sec[i] != sec[k] {
+			k = border[k-1]
+		}
+		if sec[i] == sec[k] {
+			k++
+		}
+		border[i] = k
+	}
+	marked := first // covered[:marked] is final
+	for i, k := first, 0; i < len(text); i++ {
+		if k == 0 {
+			next := strings.Index(text[i:], sec)
+			if next < 0 {
+				return
+			}
+			i += next
+		}
+		for k > 0 && text[i] != sec[k] {
+			k = border[k-1]
+		}
+		if text[i] == sec[k] {
+			k++
+		}
+		if k == len(sec) {
+			for j := max(marked, i+1-len(sec)); j <= i; j++ {
+				covered[j] = 1
+			}
+			marked = i + 1
+			k = border[k-1]
+		}
+	}
+}
+
+// replaceCovered returns text with each run of covered bytes replaced by Marker.
+func replaceCovered(text string, covered []byte) string {
+	var b strings.Builder
+	b.Grow(len(text))
+	for len(text) > 0 {
+		i := bytes.IndexByte(covered, 1)
+		if i < 0 {
+			i = len(text)
+		}
+		b.WriteString(text[:i])
+		text, covered = text[i:], covered[i:]
+		if len(text) == 0 {
+			break
+		}
+		j := bytes.IndexByte(covered, 0)
+		if j < 0 {
+			j = len(text)
+		}
+		b.WriteString(Marker)
+		text, covered = text[j:], covered[j:]
+	}
+	return b.String()
 }
 
 // HideNames returns text with every whole-token occurrence of a remembered name replaced by

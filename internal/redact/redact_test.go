@@ -5,7 +5,9 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +31,66 @@ func TestScrubSecrets(t *testing.T) {
 	for _, tt := range tests {
 		if got := s.Scrub(tt.in); got != tt.want {
 			t.Errorf("Scrub(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestScrubOverlappingSecrets checks that no part of a secret shows when secrets overlap: a
+// secret inside a longer one (a second password attempt), two that share an end, repeated
+// occurrences of one, and a secret that is part of the marker.
+func TestScrubOverlappingSecrets(t *testing.T) {
+	tests := []struct {
+		secrets  []string
+		in, want string
+	}{
+		{[]string{"hunter", "hunter22"}, "bad password hunter22", "bad password " + Marker},
+		{[]string{"hunter22", "hunter"}, "bad password hunter22 (hunter)", "bad password " + Marker + " (" + Marker + ")"},
+		{[]string{"abcd", "cdef"}, "<abcdef>", "<" + Marker + ">"},
+		{[]string{"xx"}, "xxx", Marker},
+		{[]string{"s3cret", "act"}, "s3cret act", Marker + " " + Marker},
+	}
+	for _, tt := range tests {
+		var s Scrubber
+		for _, sec := range tt.secrets {
+			s.AddSecret(sec)
+		}
+		if got := s.Scrub(tt.in); got != tt.want {
+			t.Errorf("secrets %q: Scrub(%q) = %q, want %q", tt.secrets, tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestCover compares cover with marking every occurrence found at every index, on random
+// texts over two letters so that secrets overlap themselves often.
+func TestCover(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	random := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = "ab"[r.IntN(2)]
+		}
+		return string(b)
+	}
+	for range 20000 {
+		text, sec := random(r.IntN(30)), random(1+r.IntN(5))
+		want := make([]byte, len(text))
+		first := -1
+		for i := range text {
+			if strings.HasPrefix(text[i:], sec) {
+				if first < 0 {
+					first = i
+				}
+				for j := i; j < i+len(sec); j++ {
+					want[j] = 1
+				}
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		got := make([]byte, len(text))
+		if cover(got, text, sec, first); !slices.Equal(got, want) {
+			t.Fatalf("cover(%q, %q, %d) = %v, want %v", text, sec, first, got, want)
 		}
 	}
 }
