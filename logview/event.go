@@ -9,6 +9,14 @@ import (
 // any version: fields are only ever added, never renamed, so an old log stays readable.
 const Version = 1
 
+// Stamp returns e with what every event popwire writes carries: the schema version of this
+// binary and the time now, in UTC. It is the one place that sets them; events read back from a
+// log keep their own.
+func Stamp(e Event) Event {
+	e.V, e.Time = Version, time.Now().UTC()
+	return e
+}
+
 // TimeFormat is the fixed-width layout of Event.Time on the wire: RFC 3339 in UTC with
 // nanoseconds, so that lines sort as text and every timestamp has the same width.
 const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"

@@ -109,8 +109,7 @@ func (r *recorder) emit(e logview.Event) {
 	if r.sink == nil {
 		return
 	}
-	e.V = logview.Version
-	e.Time = time.Now().UTC()
+	e = logview.Stamp(e)
 	e.Session = r.session
 	if e.User == "" {
 		e.User = r.user
