@@ -70,12 +70,9 @@ type recorder struct {
 	msgNum    int  // the message a RETR or TOP body belongs to
 	msgOpen   bool // a RETR or TOP body is being audited
 	listItems []string
-	uids      audit.UIDs
-	retrieved []string
-	deleted   []string
+	mailbox   audit.Mailbox // what RETR, DELE, RSET and QUIT did, and the UIDs that name messages
 	quitSent  bool
 	quitOK    bool // the server answered QUIT with +OK: the session ended by QUIT
-	committed bool
 }
 
 // newRecorder returns a recorder for one session; a nil sink discards events.
@@ -252,18 +249,18 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 		}
 	case "UIDL":
 		if !f.Multi {
-			r.uids.Learn([]byte(f.Reply.Text))
+			r.mailbox.LearnUID([]byte(f.Reply.Text))
 		}
 	case "DELE":
 		if n, ok := msgNumber(f.Cmd.Arg); ok {
-			e.Msg, e.UID = n, r.uids.Get(n)
-			r.deleted = append(r.deleted, r.msgName(n))
+			e.Msg, e.UID = n, r.mailbox.UID(n)
+			r.mailbox.Delete(n)
 		}
 	case "RSET":
-		r.deleted = r.deleted[:0]
+		r.mailbox.Reset()
 	case "QUIT":
 		r.quitOK = true
-		r.committed = r.state == codec.Transaction
+		r.mailbox.Quit(r.state == codec.Transaction)
 	}
 	if f.Multi {
 		r.listItems = r.listItems[:0]
@@ -276,7 +273,7 @@ const maxListItems = 64
 func (r *recorder) listLine(f *codec.Frame) {
 	switch f.Cmd.Verb {
 	case "UIDL":
-		r.uids.Learn(f.Line)
+		r.mailbox.LearnUID(f.Line)
 	case "CAPA", "AUTH", "LANG":
 		if len(r.listItems) < maxListItems {
 			r.listItems = append(r.listItems, string(f.Line))
@@ -295,14 +292,14 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 		res := r.msg.Result()
 		r.msg.Reset() // the event holds the one copy of the content; the session keeps none
 		top := f.Cmd.Verb == "TOP"
-		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
+		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.mailbox.UID(r.msgNum), Octets: res.Octets,
 			SHA256: res.SHA256, From: r.redact.Scrub(res.From), To: r.redact.Scrub(res.To), Cc: r.redact.Scrub(res.Cc),
 			Subject: r.redact.Scrub(res.Subject), Date: res.Date, MessageID: r.redact.Scrub(res.MessageID), Top: top,
 			ContentTruncated: res.BodyTruncated, ContentOmitted: res.BodyOmitted,
 			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
 		e.Message.Content = r.scrubContent(res.Body, e.Message)
 		if !top {
-			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
+			r.mailbox.Retrieve(r.msgNum)
 		}
 	}
 	r.emit(e)
@@ -335,20 +332,12 @@ func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
 		Commands:  r.commands,
 		BytesUp:   bytesUp,
 		BytesDown: bytesDown,
-		Retrieved: r.retrieved,
-		Deleted:   r.deleted,
+		Retrieved: r.mailbox.Retrieved(),
+		Deleted:   r.mailbox.Deleted(),
 		QuitSent:  r.quitSent,
-		Committed: r.committed,
+		Committed: r.mailbox.Committed(),
 		Reason:    r.redact.Scrub(reason),
 	}})
-}
-
-// msgName names a message in summaries: its UID when the session learned it, else "#n".
-func (r *recorder) msgName(n int) string {
-	if uid := r.uids.Get(n); uid != "" {
-		return uid
-	}
-	return "#" + strconv.Itoa(n)
 }
 
 // learnUser records the identity a client authenticates as, hashed with HideUsers, and with
