@@ -2,6 +2,7 @@ package redact
 
 import (
 	"go/ast"
+	"go/build"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -141,23 +142,13 @@ func TestAddNameKeyed(t *testing.T) {
 // TestImportsOnlyStdlib keeps the package a leaf: codec, which uses only the standard
 // library, and logview, which must not depend on the codec, both import it for Marker.
 func TestImportsOnlyStdlib(t *testing.T) {
-	files, err := filepath.Glob("*.go")
+	pkg, err := build.ImportDir(".", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range files {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ImportsOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, imp := range f.Imports {
-			path, _ := strconv.Unquote(imp.Path.Value)
-			if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
-				t.Errorf("%s imports %s", name, path)
-			}
+	for _, path := range pkg.Imports {
+		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			t.Errorf("the package imports %s", path)
 		}
 	}
 }
