@@ -113,7 +113,7 @@ func warnStart(w io.Writer, sink logview.Sink, cfg proxy.Config) {
 			return
 		}
 		// A failing sink reports itself; the warning is also on stderr for the banner case.
-		_ = sink.Emit(logview.Event{V: logview.Version, Time: time.Now().UTC(), Kind: logview.KindWarning, Text: text})
+		_ = sink.Emit(logview.Stamp(logview.Event{Kind: logview.KindWarning, Text: text}))
 	}
 	if cfg.Log.RevealCredentials {
 		fmt.Fprint(w, revealBanner)

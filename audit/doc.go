@@ -2,7 +2,7 @@
 // counts the octets, hashes the unstuffed content with SHA-256 and decodes the From, To, Cc,
 // Subject, Date and Message-ID header fields; for the session it remembers the message-number
 // to UID map learned from UIDL replies (RFC 1939 §7), so that RETR and DELE events can name
-// messages by UID.
+// messages by UID, and a Mailbox keeps the rules of what DELE, RSET and QUIT commit.
 //
 // The package is built to sit on the forwarding path: a Message keeps only the header block
 // (at most MaxHeader bytes) and hashes everything else as it passes, without allocating. Only

@@ -3,10 +3,13 @@ package codec
 import (
 	"bytes"
 	"strings"
+
+	"github.com/popwire/popwire/internal/redact"
 )
 
-// Redacted is the fixed marker that replaces a secret in Auth.Safe; it does not reveal length.
-const Redacted = "[redacted]"
+// Redacted is the fixed marker, "[redacted]", that replaces a secret in Auth.Safe; it does not
+// reveal length. It is the marker of popwire's log too.
+const Redacted = redact.Marker
 
 // Auth describes a secret-bearing client line per the mechanism table of the reference (§3.3),
 // and also a USER line, so that callers learn the user name (Mech "USER", no secret). A Frame

@@ -183,8 +183,8 @@ func (a *Async) droppedEvent(n int64, why string) Event {
 	if n == 1 {
 		noun = "event"
 	}
-	return Event{V: Version, Time: time.Now().UTC(), Kind: KindDropped, Output: a.output, Dropped: n,
-		Text: fmt.Sprintf("%d %s dropped: %s %s", n, noun, a.name(), why)}
+	return Stamp(Event{Kind: KindDropped, Output: a.output, Dropped: n,
+		Text: fmt.Sprintf("%d %s dropped: %s %s", n, noun, a.name(), why)})
 }
 
 // name is the output's name for messages.
@@ -219,7 +219,7 @@ type reporter struct{ a *Async }
 func (r reporter) Write(p []byte) (int, error) {
 	for line := range bytes.Lines(p) {
 		if line = bytes.TrimRight(line, "\r\n"); len(line) > 0 {
-			r.a.offer(Event{V: Version, Time: time.Now().UTC(), Kind: KindWarning, Text: string(line)})
+			r.a.offer(Stamp(Event{Kind: KindWarning, Text: string(line)}))
 		}
 	}
 	return len(p), nil

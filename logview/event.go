@@ -9,9 +9,13 @@ import (
 // any version: fields are only ever added, never renamed, so an old log stays readable.
 const Version = 1
 
-// RedactedMarker is the fixed text that replaces a secret in Event.Text. It never depends on
-// the length or content of the secret it replaces, and the Printer highlights it.
-const RedactedMarker = "[redacted]"
+// Stamp returns e with what every event popwire writes carries: the schema version of this
+// binary and the time now, in UTC. It is the one place that sets them; events read back from a
+// log keep their own.
+func Stamp(e Event) Event {
+	e.V, e.Time = Version, time.Now().UTC()
+	return e
+}
 
 // TimeFormat is the fixed-width layout of Event.Time on the wire: RFC 3339 in UTC with
 // nanoseconds, so that lines sort as text and every timestamp has the same width.
@@ -84,7 +88,7 @@ type Event struct {
 	Answers  string `json:"answers,omitempty"`  // verb of the command a reply or body answers
 	Status   string `json:"status,omitempty"`   // "+OK", "-ERR" or "+" (SASL continuation)
 	Code     string `json:"code,omitempty"`     // RFC 2449 §8 response code without brackets ("IN-USE")
-	Text     string `json:"text,omitempty"`     // the line without its CRLF, secrets replaced by RedactedMarker
+	Text     string `json:"text,omitempty"`     // the line without its CRLF, secrets replaced by redact.Marker
 	Redacted bool   `json:"redacted,omitempty"` // Text had a secret replaced
 	Revealed bool   `json:"revealed,omitempty"` // --reveal-credentials left a secret in Text
 	Mech     string `json:"mech,omitempty"`     // KindSASL: mechanism name ("PLAIN")

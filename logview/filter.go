@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/popwire/popwire/internal/redact"
 )
 
 // Filter selects events for the viewer. The zero value selects everything. Conditions combine
@@ -96,7 +98,7 @@ func eventUser(e *Event) string {
 	}
 	if e.Kind == KindCommand && (strings.EqualFold(e.Verb, "USER") || strings.EqualFold(e.Verb, "APOP")) {
 		fields := strings.Fields(e.Text)
-		if len(fields) >= 2 && fields[1] != RedactedMarker {
+		if len(fields) >= 2 && fields[1] != redact.Marker {
 			return fields[1]
 		}
 	}

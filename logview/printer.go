@@ -10,6 +10,7 @@ import (
 
 	"github.com/fatih/color"
 
+	"github.com/popwire/popwire/internal/redact"
 	"github.com/popwire/popwire/internal/termtext"
 )
 
@@ -52,7 +53,7 @@ type palette struct {
 	err      style // -ERR
 	cont     style // "+" SASL continuation
 	sasl     style // SASL steps
-	redacted style // RedactedMarker inside a text
+	redacted style // redact.Marker inside a text
 	revealed style // the badge of an event holding a revealed secret
 	tls      style // TLS facts and encrypted legs
 	plain    style // a plaintext leg on loopback
@@ -251,12 +252,12 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 	return dst
 }
 
-// appendText appends a logged line in s, highlighting each RedactedMarker and making control
+// appendText appends a logged line in s, highlighting each redact.Marker and making control
 // characters visible so a hostile line cannot move the cursor or forge another line.
 func (p *Printer) appendText(dst []byte, s style, text string) []byte {
 	dst = append(dst, s.open...)
 	for text != "" {
-		i := strings.Index(text, RedactedMarker)
+		i := strings.Index(text, redact.Marker)
 		chunk := text
 		if i >= 0 {
 			chunk = text[:i]
@@ -266,9 +267,9 @@ func (p *Printer) appendText(dst []byte, s style, text string) []byte {
 			break
 		}
 		dst = append(dst, s.close...)
-		dst = p.p.redacted.add(dst, RedactedMarker)
+		dst = p.p.redacted.add(dst, redact.Marker)
 		dst = append(dst, s.open...)
-		text = text[i+len(RedactedMarker):]
+		text = text[i+len(redact.Marker):]
 	}
 	return append(dst, s.close...)
 }

@@ -138,3 +138,20 @@ func TestLogFormatDocumentsEachKind(t *testing.T) {
 		}
 	}
 }
+
+// TestStamp checks that Stamp sets the schema version and the time now, in UTC, and keeps
+// every other field.
+func TestStamp(t *testing.T) {
+	var e Event
+	fill(reflect.ValueOf(&e).Elem())
+	before := time.Now().UTC()
+	got := Stamp(e)
+	after := time.Now().UTC()
+	if got.V != Version || got.Time.Location() != time.UTC || got.Time.Before(before) || got.Time.After(after) {
+		t.Errorf("Stamp set v %d, time %v; want %d and a UTC time from %v to %v", got.V, got.Time, Version, before, after)
+	}
+	got.V, got.Time = e.V, e.Time
+	if !reflect.DeepEqual(got, e) {
+		t.Errorf("Stamp changed other fields:\n%+v\nwant\n%+v", got, e)
+	}
+}

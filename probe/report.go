@@ -2,10 +2,9 @@ package probe
 
 import (
 	"encoding/base64"
-	"strings"
 	"time"
 
-	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/redact"
 )
 
 // The names of the steps, in the order a probe runs them.
@@ -49,29 +48,20 @@ func (r *Report) add(name string, start time.Time, ok bool) *Step {
 	return &r.Steps[len(r.Steps)-1]
 }
 
-// finish sets OK and replaces every secret in the report's texts with codec.Redacted.
+// finish sets OK and replaces every secret in the report's texts with redact.Marker.
 func (r *Report) finish(secrets []string) {
 	r.OK = len(r.Steps) > 0
-	scrub := scrubber(secrets)
+	var scrub redact.Scrubber
+	for _, sec := range secrets {
+		scrub.AddSecret(sec)
+	}
 	for i := range r.Steps {
 		s := &r.Steps[i]
 		r.OK = r.OK && s.OK
-		s.Summary, s.Error, s.Hint = scrub(s.Summary), scrub(s.Error), scrub(s.Hint)
+		s.Summary, s.Error, s.Hint = scrub.Scrub(s.Summary), scrub.Scrub(s.Error), scrub.Scrub(s.Hint)
 		for j := range s.Details {
-			s.Details[j] = scrub(s.Details[j])
+			s.Details[j] = scrub.Scrub(s.Details[j])
 		}
-	}
-}
-
-// scrubber returns a function that replaces each non-empty secret with codec.Redacted.
-func scrubber(secrets []string) func(string) string {
-	return func(s string) string {
-		for _, f := range secrets {
-			if f != "" {
-				s = strings.ReplaceAll(s, f, codec.Redacted)
-			}
-		}
-		return s
 	}
 }
 

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/popwire/popwire/audit"
 	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/redact"
 	"github.com/popwire/popwire/logview"
 )
 
@@ -22,9 +22,6 @@ const (
 // DefaultContentBudget is the most message content, in bytes, that all sessions of a Server
 // hold at once under BodiesFull when LogOptions.ContentBudget is zero.
 const DefaultContentBudget = 64 << 20
-
-// maxTaint caps how many secrets a session remembers for scrubbing echoes and errors.
-const maxTaint = 16
 
 // LogOptions says what a session's log shows. The zero value keeps header summaries, shows
 // user names and redacts every secret.
@@ -56,30 +53,26 @@ func (o LogOptions) withBudget() LogOptions {
 // codec marks as secret-bearing is logged through Auth.Safe, and every server line and error
 // text is scrubbed of the secrets the session has seen (servers do echo input, and a client
 // that pipelines USER and PASS gets the echo of PASS two lines later). With HideUsers every
-// user name the session named is hidden the same way (see userNames), in the message audit
-// too. A recorder is safe for concurrent use: both pumps and the session's timers report to it.
+// user name the session named is hidden the same way (see redact.Scrubber), in the message
+// audit too. A recorder is safe for concurrent use: both pumps and the session's timers report to it.
 type recorder struct {
 	sink    logview.Sink
 	session string
 	opts    LogOptions
 	start   time.Time
 
-	mu        sync.Mutex // guards everything below
-	user      string     // display name: as sent, or hashed with HideUsers
-	names     userNames  // the names hidden with HideUsers
-	secrets   [][]byte   // the session's secrets (at most maxTaint), scrubbed from every text
+	mu        sync.Mutex      // guards everything below
+	user      string          // display name: as sent, or hashed with HideUsers
+	redact    redact.Scrubber // takes out the secrets (none with RevealCredentials) and user names (with HideUsers)
 	state     codec.State
 	commands  int
 	msg       audit.Message
 	msgNum    int  // the message a RETR or TOP body belongs to
 	msgOpen   bool // a RETR or TOP body is being audited
 	listItems []string
-	uids      audit.UIDs
-	retrieved []string
-	deleted   []string
+	mailbox   audit.Mailbox // what RETR, DELE, RSET and QUIT did, and the UIDs that name messages
 	quitSent  bool
 	quitOK    bool // the server answered QUIT with +OK: the session ended by QUIT
-	committed bool
 }
 
 // newRecorder returns a recorder for one session; a nil sink discards events.
@@ -87,7 +80,7 @@ func newRecorder(sink logview.Sink, session string, opts LogOptions) *recorder {
 	if opts.Bodies == "" {
 		opts.Bodies = BodiesHeaders
 	}
-	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now(), names: userNames{key: opts.UserKey}}
+	r := &recorder{sink: sink, session: session, opts: opts, start: time.Now(), redact: redact.Scrubber{Key: opts.UserKey}}
 	if opts.Bodies == BodiesFull {
 		r.msg.KeepBody = true
 		r.msg.Budget = opts.budget
@@ -104,8 +97,8 @@ func (r *recorder) event(e logview.Event) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.Text = r.scrub(e.Text)
-	e.Err = r.scrub(e.Err)
+	e.Text = r.redact.Scrub(e.Text)
+	e.Err = r.redact.Scrub(e.Err)
 	r.emit(e)
 }
 
@@ -113,8 +106,7 @@ func (r *recorder) emit(e logview.Event) {
 	if r.sink == nil {
 		return
 	}
-	e.V = logview.Version
-	e.Time = time.Now().UTC()
+	e = logview.Stamp(e)
 	e.Session = r.session
 	if e.User == "" {
 		e.User = r.user
@@ -169,7 +161,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		if f.Kind == codec.FrameStopped {
 			text = "framing stopped: " + text
 		}
-		r.emit(anomalyEvent(leg, r.scrub(text)))
+		r.emit(anomalyEvent(leg, r.redact.Scrub(text)))
 	}
 	r.state = f.State
 }
@@ -196,7 +188,7 @@ func (r *recorder) command(f *codec.Frame, local bool) {
 			e.Mech = f.Auth.Mech
 		}
 	} else {
-		e.Text = r.scrub(lineText(f))
+		e.Text = r.redact.Scrub(lineText(f))
 	}
 	if f.Cmd.Verb == "QUIT" && !local {
 		r.quitSent = true
@@ -212,7 +204,7 @@ func (r *recorder) sasl(f *codec.Frame) {
 		e.Mech, e.Step = f.Auth.Mech, f.Auth.Step+1 // the log counts steps from 1
 		e.Text, e.Redacted, e.Revealed = r.authText(f)
 	} else {
-		e.Text = r.scrub(lineText(f))
+		e.Text = r.redact.Scrub(lineText(f))
 	}
 	r.emit(e)
 }
@@ -221,9 +213,9 @@ func (r *recorder) sasl(f *codec.Frame) {
 // RevealCredentials the line as sent; with HideUsers, without the user names.
 func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed bool) {
 	if r.opts.RevealCredentials && len(f.Auth.Secrets) > 0 {
-		return r.hideUsers(lineText(f)), false, true
+		return r.redact.HideNames(lineText(f)), false, true
 	}
-	return r.hideUsers(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
+	return r.redact.HideNames(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
 }
 
 // reply records a status line; leg "local" marks an answer popwire wrote itself.
@@ -257,18 +249,18 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 		}
 	case "UIDL":
 		if !f.Multi {
-			r.uids.Learn([]byte(f.Reply.Text))
+			r.mailbox.LearnUID([]byte(f.Reply.Text))
 		}
 	case "DELE":
 		if n, ok := msgNumber(f.Cmd.Arg); ok {
-			e.Msg, e.UID = n, r.uids.Get(n)
-			r.deleted = append(r.deleted, r.msgName(n))
+			e.Msg, e.UID = n, r.mailbox.UID(n)
+			r.mailbox.Delete(n)
 		}
 	case "RSET":
-		r.deleted = r.deleted[:0]
+		r.mailbox.Reset()
 	case "QUIT":
 		r.quitOK = true
-		r.committed = r.state == codec.Transaction
+		r.mailbox.Quit(r.state == codec.Transaction)
 	}
 	if f.Multi {
 		r.listItems = r.listItems[:0]
@@ -281,7 +273,7 @@ const maxListItems = 64
 func (r *recorder) listLine(f *codec.Frame) {
 	switch f.Cmd.Verb {
 	case "UIDL":
-		r.uids.Learn(f.Line)
+		r.mailbox.LearnUID(f.Line)
 	case "CAPA", "AUTH", "LANG":
 		if len(r.listItems) < maxListItems {
 			r.listItems = append(r.listItems, string(f.Line))
@@ -292,7 +284,7 @@ func (r *recorder) listLine(f *codec.Frame) {
 func (r *recorder) bodyEnd(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Lines: f.Lines, Bytes: f.Octets}
 	if len(r.listItems) > 0 {
-		e.Text = r.scrub(strings.Join(r.listItems, ", "))
+		e.Text = r.redact.Scrub(strings.Join(r.listItems, ", "))
 		r.listItems = r.listItems[:0]
 	}
 	if r.msgOpen {
@@ -300,14 +292,14 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 		res := r.msg.Result()
 		r.msg.Reset() // the event holds the one copy of the content; the session keeps none
 		top := f.Cmd.Verb == "TOP"
-		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.uids.Get(r.msgNum), Octets: res.Octets,
-			SHA256: res.SHA256, From: r.scrub(res.From), To: r.scrub(res.To), Cc: r.scrub(res.Cc),
-			Subject: r.scrub(res.Subject), Date: res.Date, MessageID: r.scrub(res.MessageID), Top: top,
+		e.Message = &logview.MessageInfo{Msg: r.msgNum, UID: r.mailbox.UID(r.msgNum), Octets: res.Octets,
+			SHA256: res.SHA256, From: r.redact.Scrub(res.From), To: r.redact.Scrub(res.To), Cc: r.redact.Scrub(res.Cc),
+			Subject: r.redact.Scrub(res.Subject), Date: res.Date, MessageID: r.redact.Scrub(res.MessageID), Top: top,
 			ContentTruncated: res.BodyTruncated, ContentOmitted: res.BodyOmitted,
 			HeaderTruncated: res.HeaderTruncated, HeaderMalformed: res.HeaderMalformed}
 		e.Message.Content = r.scrubContent(res.Body, e.Message)
 		if !top {
-			r.retrieved = append(r.retrieved, r.msgName(r.msgNum))
+			r.mailbox.Retrieve(r.msgNum)
 		}
 	}
 	r.emit(e)
@@ -316,7 +308,7 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 // scrubContent scrubs a message's content like every other text. A rewritten copy is charged
 // to the content budget; when the budget cannot hold it, the content is left out and m says so.
 func (r *recorder) scrubContent(content string, m *logview.MessageInfo) string {
-	s := r.scrub(content)
+	s := r.redact.Scrub(content)
 	if s == content || r.msg.Budget.Hold(s) {
 		return s
 	}
@@ -340,20 +332,12 @@ func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
 		Commands:  r.commands,
 		BytesUp:   bytesUp,
 		BytesDown: bytesDown,
-		Retrieved: r.retrieved,
-		Deleted:   r.deleted,
+		Retrieved: r.mailbox.Retrieved(),
+		Deleted:   r.mailbox.Deleted(),
 		QuitSent:  r.quitSent,
-		Committed: r.committed,
-		Reason:    r.scrub(reason),
+		Committed: r.mailbox.Committed(),
+		Reason:    r.redact.Scrub(reason),
 	}})
-}
-
-// msgName names a message in summaries: its UID when the session learned it, else "#n".
-func (r *recorder) msgName(n int) string {
-	if uid := r.uids.Get(n); uid != "" {
-		return uid
-	}
-	return "#" + strconv.Itoa(n)
 }
 
 // learnUser records the identity a client authenticates as, hashed with HideUsers, and with
@@ -361,36 +345,26 @@ func (r *recorder) msgName(n int) string {
 func (r *recorder) learnUser(a *codec.Auth) {
 	if r.opts.HideUsers {
 		for _, n := range a.Names {
-			r.names.learn(n)
+			r.redact.AddName(n)
 		}
 	}
 	switch {
 	case a.User == "":
 	case r.opts.HideUsers:
-		r.user = r.names.learn(a.User)
+		r.user = r.redact.AddName(a.User)
 	default:
 		r.user = a.User
 	}
 }
 
-// hideUsers returns s without the user names the session named, with HideUsers.
-func (r *recorder) hideUsers(s string) string {
-	if !r.opts.HideUsers {
-		return s
-	}
-	return r.names.hide(s)
-}
-
-// remember keeps secrets, bounded, for scrubbing every later text of the session.
+// remember keeps secrets for scrubbing every later text of the session, unless
+// RevealCredentials shows them.
 func (r *recorder) remember(secrets [][]byte) {
+	if r.opts.RevealCredentials {
+		return
+	}
 	for _, s := range secrets {
-		if len(s) == 0 {
-			continue
-		}
-		if len(r.secrets) == maxTaint {
-			r.secrets = append(r.secrets[:0], r.secrets[1:]...)
-		}
-		r.secrets = append(r.secrets, bytes.Clone(s))
+		r.redact.AddSecret(string(s))
 	}
 }
 
@@ -401,23 +375,7 @@ func (r *recorder) serverText(f *codec.Frame) string {
 	if f.Truncated {
 		s += "…"
 	}
-	return r.scrub(s)
-}
-
-// scrub replaces every secret the session has seen in s with the redaction marker and, with
-// HideUsers, every user name with its hash; RevealCredentials leaves secrets in place.
-func (r *recorder) scrub(s string) string {
-	if s == "" {
-		return s
-	}
-	if !r.opts.RevealCredentials {
-		for _, sec := range r.secrets {
-			if strings.Contains(s, string(sec)) {
-				s = strings.ReplaceAll(s, string(sec), codec.Redacted)
-			}
-		}
-	}
-	return r.hideUsers(s)
+	return r.redact.Scrub(s)
 }
 
 func lineText(f *codec.Frame) string {

@@ -265,8 +265,7 @@ func (s *Server) emit(e logview.Event) {
 	if s.cfg.Sink == nil {
 		return
 	}
-	e.V, e.Time = logview.Version, time.Now().UTC()
-	s.cfg.Sink.Emit(e)
+	s.cfg.Sink.Emit(logview.Stamp(e))
 }
 
 func listenerName(isTLS bool) string {

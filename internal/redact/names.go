@@ -1,4 +1,4 @@
-package proxy
+package redact
 
 import (
 	"crypto/hmac"
@@ -8,14 +8,12 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/popwire/popwire/codec"
 )
 
-// maxNames caps how many user names a session remembers for hiding.
+// maxNames caps how many user names a Scrubber remembers for hiding.
 const maxNames = 16
 
-// userNames hides the user names a session has seen (--hide-users). Each name is replaced by
+// userNames hides the user names a session has seen (popwire's --hide-users). Each name is replaced by
 // a keyed hash ("user-" and 12 hex digits, the same for the same name and key) wherever it
 // stands as a whole token of a text, in any ASCII case: mail addresses, and often the names
 // servers log users in with, ignore case.
@@ -29,7 +27,6 @@ const maxNames = 16
 // A name is also hidden in the escaped forms the codec shows it in: quoted as a Go string
 // (authcid="CORP\\bob") and with the SASL escapes of RFC 5802 §5.1 (n=bob=2Cx).
 type userNames struct {
-	key   []byte
 	names []hiddenName // at most maxNames, oldest first
 }
 
@@ -40,14 +37,14 @@ type hiddenName struct {
 	hash  string
 }
 
-// learn remembers name for hiding and returns its hash.
-func (u *userNames) learn(name string) string {
+// learn remembers name for hiding and returns its hash under key.
+func (u *userNames) learn(key []byte, name string) string {
 	for _, n := range u.names {
 		if n.name == name {
 			return n.hash
 		}
 	}
-	m := hmac.New(sha256.New, u.key)
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(name))
 	n := hiddenName{name: name, hash: "user-" + hex.EncodeToString(m.Sum(nil)[:6])}
 	sasl := strings.NewReplacer("=", "=3D", ",", "=2C").Replace(name)
@@ -213,6 +210,6 @@ func joinedAfter(s string, j int) bool {
 
 // inMarker reports whether s[i:j] overlaps a redaction marker, which stays as it is.
 func inMarker(s string, i, j int) bool {
-	lo, hi := max(0, i-len(codec.Redacted)+1), min(len(s), j+len(codec.Redacted)-1)
-	return strings.Contains(s[lo:hi], codec.Redacted)
+	lo, hi := max(0, i-len(Marker)+1), min(len(s), j+len(Marker)-1)
+	return strings.Contains(s[lo:hi], Marker)
 }
