@@ -64,7 +64,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		held := len(s.held)
 		s.held = nil
 		var err error
-		if s.greeted && s.t.Pending() == 0 {
+		if s.t.Pending() == 0 { // the greeting and every reply are in
 			err = s.writeClient(replyCannotFrame)
 		}
 		s.unlockUp()

@@ -90,13 +90,8 @@ func (s *session) serverPiece(p []byte) error {
 		}
 		var err error
 		switch f.Kind {
-		case codec.FrameGreeting:
-			s.greeted = true
 		case codec.FrameReply:
-			switch {
-			case !f.Multi:
-				s.done++
-			case f.Cmd.Verb == "CAPA":
+			if f.Multi && f.Cmd.Verb == "CAPA" {
 				err = s.writeClient(p[w:f.End])
 				w = f.End
 				s.capa.begin(!s.clientTLS && s.srv.clientTLS != nil && f.State == codec.Authorization,
@@ -108,7 +103,6 @@ func (s *session) serverPiece(p []byte) error {
 				w = f.End
 			}
 		case codec.FrameBodyEnd:
-			s.done++
 			if s.capa.active {
 				err = s.capa.end(s, p[w:f.End])
 				w = f.End

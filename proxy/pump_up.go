@@ -66,7 +66,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.unsent.Add(int64(len(line)))
 		return false
 	}
-	if s.stls != stlsNone {
+	if s.stlsTurn {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
 		s.unlockUp()
@@ -170,7 +170,7 @@ func (s *session) writeFailed(leg string, err error) {
 func (s *session) stlsWaiting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stls != stlsNone
+	return s.stlsTurn
 }
 
 // upgradeClient completes a client-leg STLS, accepted or refused (RFC 2595 §4): the bytes the
@@ -182,16 +182,16 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 	}
 	s.mu.Lock()
-	for s.stls == stlsPending && !s.ours() {
+	for s.t.STLS() == codec.STLSSent && !s.ours() {
 		s.cond.Wait()
 	}
-	st := s.stls
-	s.stls = stlsNone
+	accepted := s.t.STLS() == codec.STLSStarted
+	s.stlsTurn = false
 	s.mu.Unlock()
 	switch {
 	case s.ours():
 		return false
-	case st != stlsAccepted:
+	case !accepted:
 		return true
 	}
 	if !onFreshStack(func() bool { return s.handshakeClient("stls") }) {

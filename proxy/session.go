@@ -60,17 +60,21 @@ type session struct {
 	clientTLS bool
 	clientSec string
 	t         codec.Tracker
-	greeted   bool
-	cmds      int           // commands the tracker has framed since the last framing restart
-	done      int           // replies completed since then (upstream or local)
 	localq    []localAnswer // local answers waiting for their turn, in order
-	held      [][]byte      // client lines held while AUTH is outstanding (codec.FrameHeld)
-	eofHeld   bool          // the client's stream ended while lines were held: pumpDown passes it on
-	fwd       [][]byte      // held lines released for forwarding by the current server piece
-	paused    bool          // client writes wait: the client leg is switching to TLS
-	stls      stlsState
-	longLine  bool // a client line over maxClientLine is being passed on
-	upWait    bool // pumpUp waits for the server to catch up (waitRoom)
+	// held: the client lines the tracker holds while AUTH is outstanding (codec.FrameHeld), as
+	// sent. Not a mirror of the tracker's held lines: it keeps a capped copy without the line
+	// ending, for logging; these are the bytes to forward once a line is classified.
+	held    [][]byte
+	eofHeld bool     // the client's stream ended while lines were held: pumpDown passes it on
+	fwd     [][]byte // held lines released for forwarding by the current server piece
+	paused  bool     // client writes wait: the client leg is switching to TLS
+	// stlsTurn: an STLS was framed and pumpUp has not yet acted on its answer (upgradeClient).
+	// The tracker's STLS state says whether the answer came and accepted; this is pumpUp's
+	// turn, which outlasts it: the tracker forgets a refused STLS once its -ERR is fed, but
+	// what the client sent after the STLS must still be discarded unread (RFC 2595 §4).
+	stlsTurn bool
+	longLine bool // a client line over maxClientLine is being passed on
+	upWait   bool // pumpUp waits for the server to catch up (waitRoom)
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
@@ -290,7 +294,7 @@ func (s *session) checkLogin() {
 	if s.t.State() != codec.Authorization {
 		return
 	}
-	if s.greeted && !s.paused && s.stls == stlsNone && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
+	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
 		s.writeClient([]byte("-ERR popwire: no login within " + s.loginTimeout().String() + "; closing\r\n"))
