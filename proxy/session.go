@@ -22,41 +22,87 @@ const (
 	bigServerBuf   = 32 << 10
 )
 
-// session is one client and its upstream. Two goroutines run it: pumpUp (client→server, on
-// the goroutine of run) and pumpDown (server→client).
+// session is one client and its upstream.
+//
+// Goroutines. run's goroutine runs the session: the client-leg handshake of the TLS
+// listener, the dial, then pumpUp (client→server), then end. pumpDown (server→client) runs on
+// a goroutine of its own from the dial until the upstream's stream ends. Handshakes and the
+// dial run on short-lived goroutines (onFreshStack) whose caller waits for them, so they act
+// for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
+// session's context is done), checkIdle and checkLogin (the idle and login timers).
+//
+// Locks, in the order they are taken: a goroutine holding one takes only later ones.
+//  1. mu, with cond: the tracker and everything that follows from framing (the fields
+//     after mu), and every write to the client leg (writeClient), but for the one -ERR
+//     line of a failed dial, written before pumpDown starts, and the client-leg TLS
+//     handshake, while writers wait (paused).
+//  2. upMu: every write to the upstream leg (writeUpstream, closeWrite).
+//  3. legsMu: how the legs close (upRaw, closed, reason, linger).
+//  4. The recorder's lock, taken by every event logged, under any of the above.
+//
+// The other fields are atomic, or set before the goroutines that read them start; each
+// field's comment says which.
+//
+// Network writes under a lock the other pump needs. The client leg is written under mu,
+// which pumpUp takes too: the client must receive the bytes in the order the tracker sees
+// them, since the tracker pairs each reply with its command, and a local answer slots in
+// between server replies only by being written and fed to the tracker in one critical
+// section. The client lines held during AUTH go upstream under mu as well (releaseHeld), so
+// that no line framed after them overtakes them; pumpUp forwards its own lines holding upMu
+// alone, taken before it lets go of mu for the same reason (clientLine). Such a write has no
+// deadline and blocks while its peer does not read: a client that stops reading during a
+// RETR blocks pumpDown in writeClient, holding mu, and pumpUp then waits for mu with the next
+// line it read. What ends that is the idle timer: a blocked pump reads nothing, the other
+// records at most the one line or chunk it read before waiting for mu, so no activity is
+// recorded and checkIdle finishes the session IdleTimeout later. finish takes legsMu only;
+// closeLegs takes mu only after closing the connections, which fails the blocked write
+// (TestClientThatNeverReads). Shutdown ends such a session the same way, and checkLogin
+// only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the client
+// with lingerTimeout instead of closing the leg.
 type session struct {
+	// Set before run starts; read-only after.
 	srv     *Server
 	id      string
-	rec     *recorder
+	rec     *recorder // safe for concurrent use: it has its own lock
 	ctx     context.Context
 	finishC context.CancelCauseFunc
 	start   time.Time
-	last    atomic.Int64 // time of the last client line or server byte, as time.Since(start)
-	idle    *time.Timer
-	login   *time.Timer
-	authed  atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
 	peer    netip.Prefix // the client's address group (see addrKey)
 
-	raw      net.Conn // the client's TCP connection
-	listener string
+	last   atomic.Int64 // time of the last client line or server byte, as time.Since(start)
+	idle   *time.Timer  // set by run as it arms it; re-armed by checkIdle only
+	login  *time.Timer  // set by run as it arms it
+	authed atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
 
-	legsMu sync.Mutex
-	upRaw  net.Conn // the upstream's TCP connection; nil until dialed
-	closed bool
-	reason string
-	linger bool // the upstream's stream is over: the client leg closes gracefully (lingerClient)
+	raw      net.Conn // the client's TCP connection, set before run; closeLegs and end close it
+	listener string   // set before run
+
+	legsMu sync.Mutex // guards upRaw, closed, reason and linger
+	upRaw  net.Conn   // the upstream's TCP connection; nil until dialed
+	closed bool       // closeLegs ran
+	reason string     // why the session ends; the first one set wins
+	linger bool       // the upstream's stream is over: the client leg closes gracefully (lingerClient)
 
 	upLost    atomic.Bool  // a write to the upstream failed: pumpDown drains it (loseUpstream)
 	unsent    atomic.Int64 // client bytes dropped since then
-	clientEOF bool         // the client's stream ended cleanly (pumpUp's goroutine only)
+	bytesUp   atomic.Int64 // bytes written to the upstream
+	bytesDown atomic.Int64 // bytes written to the client
+	// clientEOF: the client's stream ended cleanly. Written by the pump that passes the EOF
+	// on (pumpUp, or pumpDown for an EOF that waited for held lines, after pumpUp returned);
+	// read by end, after both pumps returned.
+	clientEOF bool
 
-	upConn net.Conn   // upstream leg for reads (pumpDown) and writes (under upMu)
-	upMu   sync.Mutex // orders writes to the upstream
+	upConn net.Conn   // the upstream leg, set by the dial before pumpDown starts: read by pumpDown, written under upMu
+	upMu   sync.Mutex // held for every write to upConn, so that lines reach the upstream in the order they were framed
 
-	// mu guards everything below: the tracker, client writes, and the local-answer queue.
-	mu        sync.Mutex
-	cond      *sync.Cond // signalled when paused or stls change, and on close
-	client    net.Conn   // client leg for writes (and reads by pumpUp); a *tls.Conn once secured
+	mu sync.Mutex // guards every field below, and every write to client
+	// cond, on mu, is signalled when paused or the STLS stage changes, when server bytes
+	// make room for pumpUp (wakeUp), when framing or the upstream is given up, and on close.
+	cond *sync.Cond
+	// client, clientTLS, clientSec: the client leg (a *tls.Conn once secured). Written under
+	// mu by handshakeClient, which run's goroutine waits for: that goroutine (pumpUp reads
+	// client) uses them without mu.
+	client    net.Conn
 	clientTLS bool
 	clientSec string
 	t         codec.Tracker
@@ -79,10 +125,8 @@ type session struct {
 	passThrough bool
 	capa        capaRewrite
 	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
+	// Only pumpUp's goroutine uses it.
 	upLocked bool
-
-	bytesUp   atomic.Int64
-	bytesDown atomic.Int64
 }
 
 func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
