@@ -33,9 +33,9 @@ type localAnswer struct {
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	a, local := s.decide(f)
-	leg := "client"
+	leg := logview.LegClient
 	if local {
-		leg = legLocal
+		leg = logview.LegLocal
 	}
 	s.rec.frame(f, leg)
 	return a, local
@@ -167,7 +167,7 @@ func (s *session) deliverLocal() error {
 		frames := s.t.Server(a.reply)
 		for i := range frames {
 			f := &frames[i]
-			s.rec.frame(f, legLocal)
+			s.rec.frame(f, logview.LegLocal)
 			switch f.Kind {
 			case codec.FrameCommand, codec.FrameSASL:
 				s.heldClassified(f)

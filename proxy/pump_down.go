@@ -31,7 +31,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 					s.finish("framing lost")
 					return
 				}
-				s.writeFailed("client", werr)
+				s.writeFailed(logview.LegClient, werr)
 				return
 			}
 			if n == len(buf) && len(buf) < bigServerBuf {
@@ -86,7 +86,7 @@ func (s *session) serverPiece(p []byte) error {
 	for i := range frames {
 		f := &frames[i]
 		if f.Kind != codec.FrameCommand {
-			s.rec.frame(f, "upstream")
+			s.rec.frame(f, logview.LegUpstream)
 		}
 		var err error
 		switch f.Kind {
@@ -203,7 +203,7 @@ func (s *session) dropFwd(i int) {
 }
 
 // recordEOF tells the tracker that leg's stream ended and logs what that leaves unfinished.
-func (s *session) recordEOF(dir codec.Direction, leg string) {
+func (s *session) recordEOF(dir codec.Direction, leg logview.Leg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	frames := s.t.EOF(dir)
@@ -216,7 +216,7 @@ func (s *session) recordEOF(dir codec.Direction, leg string) {
 // written to the client: the client leg is closed gracefully without any byte invented for it
 // (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
 func (s *session) upstreamEnded(err error) {
-	s.recordEOF(codec.FromServer, "upstream")
+	s.recordEOF(codec.FromServer, logview.LegUpstream)
 	if s.ours() {
 		return
 	}
@@ -228,6 +228,6 @@ func (s *session) upstreamEnded(err error) {
 	if s.upLost.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		msg = fmt.Sprintf("proxy: upstream neither closed nor sent anything for %s after a write to it failed", drainTimeout)
 	}
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine(msg, 300)})
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(msg, 300)})
 	s.finishDelivered("upstream error")
 }

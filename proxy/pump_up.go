@@ -30,7 +30,7 @@ func (s *session) pumpUp() {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
 			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
-				s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+				s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
 				s.finish("client spoke TLS on the plaintext listener")
 				return
@@ -70,7 +70,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
 		s.unlockUp()
-		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
 		return true
 	}
 	s.longLine = !complete
@@ -88,7 +88,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 			}
 			continue
 		}
-		s.rec.frame(f, "client")
+		s.rec.frame(f, logview.LegClient)
 		switch f.Kind {
 		case codec.FrameStopped:
 			return s.clientFramingLost(f.Note, line)
@@ -104,12 +104,12 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	}
 	if err := s.deliverLocal(); err != nil {
 		s.unlockUp()
-		s.writeFailed("client", err)
+		s.writeFailed(logview.LegClient, err)
 		return false
 	}
 	if err := s.releaseHeld(); err != nil {
 		s.unlockUp()
-		s.writeFailed("upstream", err)
+		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
 	closing := s.ours() // framing was lost on the server side: nothing checks this line
@@ -122,7 +122,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	err := s.writeUpstream(line)
 	s.upMu.Unlock()
 	if err != nil {
-		s.writeFailed("upstream", err)
+		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
 	return true
@@ -133,7 +133,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 // held on entry and released on return, which is false.
 func (s *session) longLineFailed(why string) bool {
 	s.unlockUp()
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
 		Err: fmt.Sprintf("proxy: client line over %d bytes that popwire cannot pass on (%s): session closed", maxClientLine, why)})
 	s.finish("client line too long")
 	return false
@@ -152,8 +152,8 @@ func (s *session) writeUpstream(p []byte) error {
 
 // writeFailed handles a failed write to leg, logging it unless we caused it. The session ends
 // when the client cannot be written to; an upstream is drained first (loseUpstream).
-func (s *session) writeFailed(leg string, err error) {
-	if leg == "upstream" {
+func (s *session) writeFailed(leg logview.Leg, err error) {
+	if leg == logview.LegUpstream {
 		s.mu.Lock()
 		s.loseUpstream(err)
 		s.mu.Unlock()
@@ -162,7 +162,7 @@ func (s *session) writeFailed(leg string, err error) {
 	if !s.ours() {
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
 	}
-	s.finish(leg + " write failed")
+	s.finish(string(leg) + " write failed")
 }
 
 // stlsWaiting reports whether an STLS awaits or just got its answer (popwire answers every
@@ -179,7 +179,7 @@ func (s *session) stlsWaiting() bool {
 // raw connection. It reports false when the session must end.
 func (s *session) upgradeClient(lr *lineReader) bool {
 	if n := lr.discard(); n > 0 {
-		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 	}
 	s.mu.Lock()
 	for s.t.STLS() == codec.STLSSent && !s.ours() {
@@ -210,12 +210,12 @@ func (s *session) clientEnded(err error) {
 	if errors.Is(err, io.EOF) && s.holdEOF() {
 		return // pumpDown passes it on (see eofHeld)
 	}
-	s.recordEOF(codec.FromClient, "client")
+	s.recordEOF(codec.FromClient, logview.LegClient)
 	if s.ours() {
 		return
 	}
 	if !errors.Is(err, io.EOF) {
-		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: client: "+err.Error(), 300)})
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: client: "+err.Error(), 300)})
 		s.finish("client error")
 		return
 	}

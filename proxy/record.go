@@ -123,14 +123,10 @@ func (r *recorder) emit(e logview.Event) {
 	_ = r.sink.Emit(e)
 }
 
-// legLocal is the leg of what popwire answers itself (deny, STLS, require-TLS): its own
-// replies, and the client commands it answers without forwarding them.
-const legLocal = "local"
-
-// frame records one tracker frame. leg names the side whose bytes produced it: "client",
-// "upstream", or legLocal for a local answer and a command answered locally. Its Dir is
-// written on anomalies so that a reader knows whose framing broke.
-func (r *recorder) frame(f *codec.Frame, leg string) {
+// frame records one tracker frame. leg names the side whose bytes produced it: the client,
+// the upstream, or logview.LegLocal for a local answer (deny, STLS, require-TLS) and a command
+// answered locally. Its Dir is written on anomalies so that a reader knows whose framing broke.
+func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
 	}
@@ -141,7 +137,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameCommand:
-		r.command(f, leg == legLocal)
+		r.command(f, leg == logview.LegLocal)
 	case codec.FrameSASL:
 		r.sasl(f)
 	case codec.FrameChallenge:
@@ -175,9 +171,9 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 }
 
 // anomaly records non-conformant input from leg that the session survived.
-func (r *recorder) anomaly(leg, text string) { r.event(anomalyEvent(leg, text)) }
+func (r *recorder) anomaly(leg logview.Leg, text string) { r.event(anomalyEvent(leg, text)) }
 
-func anomalyEvent(leg, text string) logview.Event {
+func anomalyEvent(leg logview.Leg, text string) logview.Event {
 	return logview.Event{Kind: logview.KindAnomaly, Dir: logview.LegDir(leg), Text: text}
 }
 
@@ -226,10 +222,10 @@ func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed boo
 	return r.hideUsers(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
 }
 
-// reply records a status line; leg "local" marks an answer popwire wrote itself.
-func (r *recorder) reply(f *codec.Frame, leg string) {
+// reply records a status line; logview.LegLocal marks an answer popwire wrote itself.
+func (r *recorder) reply(f *codec.Frame, leg logview.Leg) {
 	dir := logview.DirServerToClient
-	if leg == legLocal {
+	if leg == logview.LegLocal {
 		dir = logview.DirLocal
 	}
 	e := logview.Event{Kind: logview.KindReply, Dir: dir, Answers: f.Cmd.Verb,

@@ -170,7 +170,7 @@ func (s *session) run() {
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: s.srv.cfg.UpstreamMode.security()})
 	if s.srv.cfg.InsecureSkipVerify {
-		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
+		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: logview.LegUpstream, Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
 	if !onFreshStack(s.dialUpstream) {
 		return
@@ -348,7 +348,7 @@ func (s *session) checkLogin() {
 
 // loginExpired logs the login timeout and ends the session.
 func (s *session) loginExpired() {
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
 		Err: "proxy: login timeout " + s.loginTimeout().String() + ": the client did not log in; session closed"})
 	s.finish("login timeout")
 }
@@ -362,7 +362,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if !s.ours() {
-			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
 			s.finish("client handshake failed")
 		}
@@ -374,7 +374,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	s.paused = false
 	s.cond.Broadcast()
 	s.mu.Unlock()
-	s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "client", ClientSec: sec, TLS: tlsInfo(&st, false)})
+	s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: logview.LegClient, ClientSec: sec, TLS: tlsInfo(&st, false)})
 	return true
 }
 
@@ -388,7 +388,7 @@ func (s *session) dialUpstream() (ok bool) {
 			return false
 		}
 		var de *DialError
-		e := logview.Event{Kind: logview.KindError, Leg: "upstream", Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
+		e := logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
 		if errors.As(err, &de) {
 			e.Extra, _ = json.Marshal(struct {
 				Step  Step     `json:"step"`
@@ -415,7 +415,7 @@ func (s *session) dialUpstream() (ok bool) {
 		if s.srv.cfg.InsecureSkipVerify {
 			info.VerifyErr = skippedVerification(s.srv.dialer.VerifyAnyway(up.TLS.PeerCertificates))
 		}
-		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: s.srv.cfg.UpstreamMode.security(), TLS: info})
+		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: logview.LegUpstream, UpstreamSec: s.srv.cfg.UpstreamMode.security(), TLS: info})
 	}
 	if len(up.Greeting) > 0 {
 		s.touch()
