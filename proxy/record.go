@@ -12,11 +12,15 @@ import (
 	"github.com/popwire/popwire/logview"
 )
 
-// Bodies values say what the recorder keeps of RETR and TOP content.
+// Bodies says what the recorder keeps of RETR and TOP content; its values are the words
+// --bodies takes.
+type Bodies string
+
+// The values of LogOptions.Bodies.
 const (
-	BodiesNone    = "none"    // line and byte counts only
-	BodiesHeaders = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
-	BodiesFull    = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
+	BodiesNone    Bodies = "none"    // line and byte counts only
+	BodiesHeaders Bodies = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
+	BodiesFull    Bodies = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
 )
 
 // DefaultContentBudget is the most message content, in bytes, that all sessions of a Server
@@ -29,7 +33,7 @@ const maxTaint = 16
 // LogOptions says what a session's log shows. The zero value keeps header summaries, shows
 // user names and redacts every secret.
 type LogOptions struct {
-	Bodies            string // BodiesNone, BodiesHeaders or BodiesFull; "" means BodiesHeaders
+	Bodies            Bodies // BodiesNone, BodiesHeaders or BodiesFull; "" means BodiesHeaders
 	HideUsers         bool   // replace user names with a keyed hash (see UserKey)
 	UserKey           []byte // HMAC key for HideUsers; the same key gives the same names across runs
 	RevealCredentials bool   // log secrets in clear; every event that shows one is marked Revealed
