@@ -27,7 +27,7 @@ const (
 // server sent before, until the upstream ends or stays silent for drainTimeout. A write that
 // failed because the session is closing changes nothing. s.mu is held.
 func (s *session) loseUpstream(err error) {
-	if s.upLost.Load() || s.ours() {
+	if s.upLost.Load() || s.closing() {
 		return
 	}
 	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(fmt.Sprintf("proxy: writing to upstream: %v", err), 300)})

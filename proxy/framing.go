@@ -32,7 +32,7 @@ var errFramingLost = errors.New("proxy: framing lost")
 // pumpDown wakes it as server bytes arrive; closing and losing the upstream wake it too.
 // s.mu is held.
 func (s *session) waitRoom() {
-	for !s.passThrough && !s.ours() && !s.upLost.Load() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
+	for !s.passThrough && !s.closing() && !s.upLost.Load() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
 		s.t.Pending() == 0 && s.t.ServerMidLine()) {
 		s.upWait = true
 		s.cond.Wait()
@@ -69,7 +69,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		}
 		s.unlockUp()
 		s.framingLostEvent(logview.LegClient, note, held)
-		if err != nil && !s.ours() {
+		if err != nil && !s.closing() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
 		}
 		s.finish("framing lost")

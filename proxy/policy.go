@@ -193,10 +193,10 @@ func (s *session) deliverLocal() error {
 
 // writeClient writes p to the client leg, waiting while the leg switches to TLS. s.mu is held.
 func (s *session) writeClient(p []byte) error {
-	for s.paused && !s.ours() {
+	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
-	if s.ours() {
+	if s.closing() {
 		return errClosed
 	}
 	n, err := s.client.Write(p)

@@ -78,7 +78,7 @@ func (s *session) serverBytes(p []byte) error {
 
 // serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
 func (s *session) serverPiece(p []byte) error {
-	for s.paused && !s.ours() {
+	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
 	frames := s.t.Server(p)
@@ -217,7 +217,7 @@ func (s *session) recordEOF(dir codec.Direction, leg logview.Leg) {
 // (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
 func (s *session) upstreamEnded(err error) {
 	s.recordEOF(codec.FromServer, logview.LegUpstream)
-	if s.ours() {
+	if s.closing() {
 		return
 	}
 	if errors.Is(err, io.EOF) {

@@ -112,10 +112,10 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
-	closing := s.ours() // framing was lost on the server side: nothing checks this line
-	if !fwd || closing {
+	ended := s.closing() // framing was lost on the server side: nothing checks this line
+	if !fwd || ended {
 		s.unlockUp()
-		return !closing
+		return !ended
 	}
 	s.upMu.Lock()
 	s.unlockUp()
@@ -144,7 +144,7 @@ func (s *session) longLineFailed(why string) bool {
 func (s *session) writeUpstream(p []byte) error {
 	n, err := s.upConn.Write(p)
 	s.bytesUp.Add(int64(n))
-	if err != nil && !s.ours() {
+	if err != nil && !s.closing() {
 		s.unsent.Add(int64(len(p) - n))
 	}
 	return err
@@ -159,7 +159,7 @@ func (s *session) writeFailed(leg logview.Leg, err error) {
 		s.mu.Unlock()
 		return
 	}
-	if !s.ours() {
+	if !s.closing() {
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
 	}
 	s.finish(string(leg) + " write failed")
@@ -182,14 +182,14 @@ func (s *session) upgradeClient(lr *lineReader) bool {
 		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 	}
 	s.mu.Lock()
-	for s.t.STLS() == codec.STLSSent && !s.ours() {
+	for s.t.STLS() == codec.STLSSent && !s.closing() {
 		s.cond.Wait()
 	}
 	accepted := s.t.STLS() == codec.STLSStarted
 	s.stlsTurn = false
 	s.mu.Unlock()
 	switch {
-	case s.ours():
+	case s.closing():
 		return false
 	case !accepted:
 		return true
@@ -211,7 +211,7 @@ func (s *session) clientEnded(err error) {
 		return // pumpDown passes it on (see eofHeld)
 	}
 	s.recordEOF(codec.FromClient, logview.LegClient)
-	if s.ours() {
+	if s.closing() {
 		return
 	}
 	if !errors.Is(err, io.EOF) {

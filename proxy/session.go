@@ -61,13 +61,13 @@ const (
 // with lingerTimeout instead of closing the leg.
 type session struct {
 	// Set before run starts; read-only after.
-	srv     *Server
-	id      string
-	rec     *recorder // safe for concurrent use: it has its own lock
-	ctx     context.Context
-	finishC context.CancelCauseFunc
-	start   time.Time
-	peer    netip.Prefix // the client's address group (see addrKey)
+	srv    *Server
+	id     string
+	rec    *recorder // safe for concurrent use: it has its own lock
+	ctx    context.Context
+	cancel context.CancelCauseFunc // ends ctx; finish calls it, having recorded the reason
+	start  time.Time
+	peer   netip.Prefix // the client's address group (see addrKey)
 
 	last   atomic.Int64 // time of the last client line or server byte, as time.Since(start)
 	idle   *time.Timer  // set by run as it arms it; re-armed by checkIdle only
@@ -141,7 +141,7 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 	}
 	s.t.BodyData = srv.cfg.Sink != nil && srv.cfg.Log.Bodies != BodiesNone // the recorder audits RETR/TOP content
 	s.cond = sync.NewCond(&s.mu)
-	s.ctx, s.finishC = context.WithCancelCause(srv.base)
+	s.ctx, s.cancel = context.WithCancelCause(srv.base)
 	s.clientSec = "plaintext"
 	if isTLS {
 		s.clientSec = "tls"
@@ -216,9 +216,12 @@ func (s *session) releaseUpLock() {
 // memory of an idle session.
 func onFreshStack(f func() bool) bool {
 	ok := make(chan bool)
-	go func() { ok <- f() }()
+	go runFresh(f, ok)
 	return <-ok
 }
+
+// runFresh is the goroutine of onFreshStack: it sends f's result on ok.
+func runFresh(f func() bool, ok chan<- bool) { ok <- f() }
 
 // end closes both legs, the client's gracefully once the upstream's stream is over, and
 // emits the close summary; run defers it.
@@ -244,7 +247,7 @@ func (s *session) finish(reason string) {
 		s.reason = reason
 	}
 	s.legsMu.Unlock()
-	s.finishC(errors.New(reason))
+	s.cancel(errors.New(reason))
 }
 
 // setReason records reason unless one is set, without ending the session.
@@ -290,8 +293,8 @@ func (s *session) wakeAll() {
 	s.mu.Unlock()
 }
 
-// ours reports whether the session is closing, so that I/O errors are our own doing.
-func (s *session) ours() bool { return s.ctx.Err() != nil }
+// closing reports whether the session is closing: an I/O error then is our own doing.
+func (s *session) closing() bool { return s.ctx.Err() != nil }
 
 // touch records activity for the idle timer: a complete client line, or server bytes.
 func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
@@ -327,7 +330,7 @@ func (s *session) noteLogin() {
 // replies and its lock is free (a goroutine holding it may be stuck writing to this client).
 func (s *session) checkLogin() {
 	defer s.recoverPanic("login timer")
-	if s.authed.Load() || s.ours() {
+	if s.authed.Load() || s.closing() {
 		return
 	}
 	if !s.mu.TryLock() {
@@ -361,7 +364,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, orDuration(s.srv.cfg.HandshakeTimeout, DefaultHandshakeTimeout))
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		if !s.ours() {
+		if !s.closing() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
 			s.finish("client handshake failed")
@@ -384,7 +387,7 @@ func (s *session) dialUpstream() (ok bool) {
 	defer s.recoverPanic("upstream dial")
 	up, err := s.srv.dialer.Dial(s.ctx)
 	if err != nil {
-		if s.ours() {
+		if s.closing() {
 			return false
 		}
 		var de *DialError
