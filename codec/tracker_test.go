@@ -28,6 +28,17 @@ func itoa(n int) string {
 	return string(b)
 }
 
+// feed gives tr each step's bytes, from the client ("C") or the server ("S"), in order.
+func feed(tr *Tracker, steps [][2]string) {
+	for _, st := range steps {
+		if st[0] == "C" {
+			tr.Client([]byte(st[1]))
+		} else {
+			tr.Server([]byte(st[1]))
+		}
+	}
+}
+
 func TestEndOffsets(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -54,13 +65,7 @@ func TestEndOffsets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{BodyData: true}
-			for _, b := range tt.before {
-				if b[0] == "C" {
-					tr.Client([]byte(b[1]))
-				} else {
-					tr.Server([]byte(b[1]))
-				}
-			}
+			feed(tr, tt.before)
 			var fs []Frame
 			if tt.dir == "C" {
 				fs = tr.Client([]byte(tt.chunk))
@@ -313,13 +318,7 @@ func TestServerMidLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, bodyData := range []bool{false, true} {
 				tr := &Tracker{BodyData: bodyData}
-				for _, f := range tt.feed {
-					if f[0] == "C" {
-						tr.Client([]byte(f[1]))
-					} else {
-						tr.Server([]byte(f[1]))
-					}
-				}
+				feed(tr, tt.feed)
 				if got := tr.ServerMidLine(); got != tt.midway {
 					t.Errorf("BodyData %v: ServerMidLine = %v, want %v", bodyData, got, tt.midway)
 				}
@@ -352,13 +351,7 @@ func TestPartialLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{}
 			tr.Server([]byte("+OK\r\n"))
-			for _, b := range tt.before {
-				if b[0] == "C" {
-					tr.Client([]byte(b[1]))
-				} else {
-					tr.Server([]byte(b[1]))
-				}
-			}
+			feed(tr, tt.before)
 			tr.Client([]byte(tt.partial))
 			kw, why, sasl := tr.PartialLine()
 			if kw != tt.keyword || why != tt.why || sasl != tt.sasl {
@@ -388,13 +381,7 @@ func TestSTLSState(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{}
 			tr.Server([]byte("+OK\r\n"))
-			for _, f := range tt.feed {
-				if f[0] == "C" {
-					tr.Client([]byte(f[1]))
-				} else {
-					tr.Server([]byte(f[1]))
-				}
-			}
+			feed(tr, tt.feed)
 			if got := tr.STLS(); got != tt.want {
 				t.Errorf("STLS() = %v, want %v", got, tt.want)
 			}
