@@ -26,7 +26,7 @@ const (
 //
 // Goroutines. run's goroutine runs the session: the client-leg handshake of the TLS
 // listener, the dial, then pumpUp (client→server), then end. pumpDown (server→client) runs on
-// a goroutine of its own from the dial until the upstream's stream ends. Handshakes and the
+// a goroutine of its own once the upstream is dialed, until its stream ends. Handshakes and the
 // dial run on short-lived goroutines (onFreshStack) whose caller waits for them, so they act
 // for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
 // session's context is done), checkIdle and checkLogin (the idle and login timers).
