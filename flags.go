@@ -32,7 +32,7 @@ func logFlags() []cli.Flag {
 			Usage: "what goes to stderr: text (the transcript) | json (JSON lines) | none"},
 		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"},
 			Usage: "colour of the stderr transcript: auto (only on a terminal; NO_COLOR is honoured) | always | never"},
-		&cli.StringFlag{Name: "bodies", Value: proxy.BodiesHeaders, EnvVars: []string{"POPWIRE_BODIES"},
+		&cli.StringFlag{Name: "bodies", Value: string(proxy.BodiesHeaders), EnvVars: []string{"POPWIRE_BODIES"},
 			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log)"},
 		&cli.BoolFlag{Name: "hide-users", EnvVars: []string{"POPWIRE_HIDE_USERS"},
 			Usage: "replace user names in every log with a stable keyed hash (the key is kept next to the local CA)"},
@@ -44,7 +44,7 @@ func logFlags() []cli.Flag {
 // logOptions turns the logging flags into the proxy's LogOptions.
 func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 	opts := proxy.LogOptions{
-		Bodies:            c.String("bodies"),
+		Bodies:            proxy.Bodies(c.String("bodies")),
 		HideUsers:         c.Bool("hide-users"),
 		RevealCredentials: c.Bool("reveal-credentials"),
 	}

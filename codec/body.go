@@ -110,6 +110,7 @@ func (t *Tracker) endData(end int) int {
 func (t *Tracker) endBody(end int) {
 	b := t.body
 	t.body = bodyState{}
+	t.replied++
 	t.emit(Frame{Kind: FrameBodyEnd, Dir: FromServer, Cmd: b.cmd, Lines: b.lines, Octets: b.octets, End: end})
 }
 

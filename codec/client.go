@@ -7,7 +7,9 @@ import "bytes"
 // line with a NUL or a bare CR stops framing: it is no SASL data (RFC 5034 §4: base64), and a
 // server that splits lines at a CR could run what follows it as a command.
 func (t *Tracker) clientLine(l line, end int) {
-	t.tlsFresh = false
+	if t.stls == STLSStarted {
+		t.stls = STLSNone
+	}
 	if !t.sasl.open {
 		t.command(l, end)
 		return
@@ -73,13 +75,14 @@ func (t *Tracker) command(l line, end int) {
 		authMech:  c.Verb == "AUTH" && c.HasArg(),
 		afterQuit: t.quit,
 	})
-	f := withLine(Frame{Kind: FrameCommand, Dir: FromClient, Cmd: shown, Keyword: c.Verb, Auth: a, End: end, Note: why}, l)
+	f := withLine(Frame{Kind: FrameCommand, Dir: FromClient, Cmd: shown, Keyword: c.Verb, Seq: t.queued, Auth: a, End: end, Note: why}, l)
+	t.queued++
 	t.emit(f)
 	switch c.Verb {
 	case "QUIT":
 		t.quit = true
 	case "STLS":
-		t.stls = stlsSent
+		t.stls, t.tlsNoted = STLSSent, false
 	}
 }
 

@@ -52,11 +52,12 @@ func (k FrameKind) String() string {
 type Frame struct {
 	Kind      FrameKind
 	Dir       Direction
-	Line      []byte // the line without its line ending, capped at the tracker's line limit
 	Truncated bool   // Line was cut; Full is the real length
+	Line      []byte // the line without its line ending, capped at the tracker's line limit
 	Full      int    // the line's full length in bytes, without its line ending
 	Cmd       Command
 	Keyword   string // FrameCommand: the keyword as ParseCommand reads it, in upper case, also when Cmd hides it; "" when the line is not a command line (Note says why)
+	Seq       int    // FrameCommand: the command's place in the session, from 1 (the greeting is 0); its reply is complete once Tracker.Replied exceeds it
 	Reply     Reply
 	Multi     bool   // FrameReply: a body follows
 	Lines     int64  // FrameBodyEnd, and FrameEOF for a body cut short: body lines (terminator excluded)

@@ -37,6 +37,9 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		return
 	}
 	t.fifo.pop()
+	if head.body == bodyNone || r.Status == StatusErr {
+		t.replied++
+	}
 	f := withLine(Frame{Kind: FrameReply, Dir: FromServer, Cmd: head.cmd, Reply: r, End: end}, l)
 	if head.greeting {
 		f.Kind = FrameGreeting
@@ -45,7 +48,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 	}
 	if r.Status == StatusErr {
 		if head.verb == "STLS" {
-			t.stls = stlsNone
+			t.stls = STLSNone
 		}
 		t.emit(f)
 		t.finishSASL(head, end)
@@ -123,10 +126,9 @@ func (t *Tracker) finishSASL(head pending, end int) {
 // startTLS restarts framing after +OK to STLS (RFC 2595 §4): both line buffers are dropped,
 // and the queue must be empty since STLS may not be pipelined.
 func (t *Tracker) startTLS(end int) {
-	t.stls = stlsNone
+	t.stls, t.tlsNoted = STLSStarted, false
 	t.cli.reset()
 	t.srv.reset()
-	t.tlsFresh, t.tlsNoted = true, false
 	if t.fifo.len() != 0 {
 		t.stop(FromServer, end, noteFIFOAfterTLS)
 	}

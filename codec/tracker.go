@@ -20,14 +20,29 @@ const MaxHeld = 16
 // stream allocates nothing per chunk, and is dropped by the first call after a quiet one.
 const maxFramesKept = 16
 
-// stlsState follows an STLS command (RFC 2595 §4).
-type stlsState uint8
+// STLSState says where the last STLS command of a session stands (RFC 2595 §4). The zero
+// value is STLSNone.
+type STLSState uint8
 
+// The stages of an STLS command.
 const (
-	stlsNone     stlsState = iota
-	stlsSent               // STLS sent, its reply not yet seen
-	stlsInjected           // and the client sent more bytes: reported once, discarded
+	STLSNone    STLSState = iota // no STLS outstanding
+	STLSSent                     // STLS sent, its reply not yet seen: further client bytes are never framed
+	STLSStarted                  // +OK to STLS seen and the client has not spoken since: the next bytes are TLS
 )
+
+// String returns "none", "sent" or "started", or "" for an unknown value.
+func (s STLSState) String() string {
+	switch s {
+	case STLSNone:
+		return "none"
+	case STLSSent:
+		return "sent"
+	case STLSStarted:
+		return "started"
+	}
+	return ""
+}
 
 // Tracker follows one POP3 session in both directions. The zero value is ready to use and
 // expects a greeting first. Feed it bytes in wire order, in chunks of any size: the frames it
@@ -67,15 +82,16 @@ type Tracker struct {
 	frames   []Frame
 	cli, srv lineBuf
 	fifo     fifo
+	queued   int // commands queued so far, the greeting included: the Seq of the next one
+	replied  int // commands whose reply is complete, the greeting included (see Replied)
 	sasl     saslSession
 	held     []heldLine
 	body     bodyState
 	user     string // name of the last USER command
 	crlf     bool   // a server status line ended in CRLF: only ".␍␊" ends a body
 	lfNoted  bool   // a bare-LF server status line was reported
-	stls     stlsState
-	tlsFresh bool // +OK to STLS seen, the client has not spoken since
-	tlsNoted bool // server bytes after the +OK to STLS were reported
+	stls     STLSState
+	tlsNoted bool // the bytes injected in this STLS stage (client bytes once sent, server bytes once started) were reported
 	quit     bool // QUIT sent
 	layerCli bool // AUTH succeeded with a mechanism that may add a security layer: check the next client line
 	layerSrv bool // … and the next server line
@@ -98,10 +114,10 @@ func (t *Tracker) Client(p []byte) []Frame {
 		return t.frames
 	}
 	for i := 0; i < len(p) && !t.stopped; {
-		if t.stls != stlsNone {
-			if t.stls == stlsSent {
+		if t.stls == STLSSent {
+			if !t.tlsNoted {
 				t.emit(Frame{Kind: FrameAnomaly, Dir: FromClient, End: len(p), Note: noteSTLSInjection})
-				t.stls = stlsInjected
+				t.tlsNoted = true
 			}
 			t.cli.reset()
 			break
@@ -129,7 +145,7 @@ func (t *Tracker) Server(p []byte) []Frame {
 		return t.frames
 	}
 	for i := 0; i < len(p) && !t.stopped; {
-		if t.tlsFresh {
+		if t.stls == STLSStarted {
 			if !t.tlsNoted {
 				t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: len(p), Note: noteTLSInjection})
 				t.tlsNoted = true
@@ -208,6 +224,11 @@ func (t *Tracker) EOF(dir Direction) []Frame {
 // State returns the session state.
 func (t *Tracker) State() State { return t.state }
 
+// STLS returns where the last STLS command stands. A proxy that answers STLS itself can read
+// from it whether its answer has been seen (STLSSent until then) and whether it accepted
+// (STLSStarted, until the client's next line).
+func (t *Tracker) STLS() STLSState { return t.stls }
+
 // ServerMidLine reports whether the server has sent part of a line whose end the tracker has
 // not seen yet: a status line, a line of a multi-line reply, or a line of RETR/TOP content. A
 // writer that slots its own lines into the server's stream (a proxy answering a command
@@ -237,6 +258,14 @@ func (t *Tracker) Pending() int {
 	return n
 }
 
+// Replied returns how many commands have their reply complete, counting the greeting (the
+// pseudo-command of RFC 1939 §4, Seq 0) once it has arrived: a single-line reply counts once
+// it has been seen, a multi-line one once its terminator has. Replies come in command order,
+// so the command with Frame.Seq n is the next to be answered while Replied() == n. A proxy
+// that answers a command itself (its reply fed to Server) uses this to write that answer in
+// its turn. Continuations ("+ …") are no reply, and nothing counts once framing has stopped.
+func (t *Tracker) Replied() int { return t.replied }
+
 // begin starts a call: it resets the frame slice and, on the first call, queues the greeting.
 func (t *Tracker) begin() {
 	if cap(t.frames) > maxFramesKept && len(t.frames) <= cap(t.frames)/4 {
@@ -246,6 +275,7 @@ func (t *Tracker) begin() {
 	if !t.started {
 		t.started = true
 		t.fifo.push(pending{greeting: true})
+		t.queued = 1
 	}
 }
 

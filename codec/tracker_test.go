@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,17 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// feed gives tr each step's bytes, from the client ("C") or the server ("S"), in order.
+func feed(tr *Tracker, steps [][2]string) {
+	for _, st := range steps {
+		if st[0] == "C" {
+			tr.Client([]byte(st[1]))
+		} else {
+			tr.Server([]byte(st[1]))
+		}
+	}
 }
 
 func TestEndOffsets(t *testing.T) {
@@ -53,13 +65,7 @@ func TestEndOffsets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{BodyData: true}
-			for _, b := range tt.before {
-				if b[0] == "C" {
-					tr.Client([]byte(b[1]))
-				} else {
-					tr.Server([]byte(b[1]))
-				}
-			}
+			feed(tr, tt.before)
 			var fs []Frame
 			if tt.dir == "C" {
 				fs = tr.Client([]byte(tt.chunk))
@@ -312,13 +318,7 @@ func TestServerMidLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, bodyData := range []bool{false, true} {
 				tr := &Tracker{BodyData: bodyData}
-				for _, f := range tt.feed {
-					if f[0] == "C" {
-						tr.Client([]byte(f[1]))
-					} else {
-						tr.Server([]byte(f[1]))
-					}
-				}
+				feed(tr, tt.feed)
 				if got := tr.ServerMidLine(); got != tt.midway {
 					t.Errorf("BodyData %v: ServerMidLine = %v, want %v", bodyData, got, tt.midway)
 				}
@@ -351,18 +351,89 @@ func TestPartialLine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &Tracker{}
 			tr.Server([]byte("+OK\r\n"))
-			for _, b := range tt.before {
-				if b[0] == "C" {
-					tr.Client([]byte(b[1]))
-				} else {
-					tr.Server([]byte(b[1]))
-				}
-			}
+			feed(tr, tt.before)
 			tr.Client([]byte(tt.partial))
 			kw, why, sasl := tr.PartialLine()
 			if kw != tt.keyword || why != tt.why || sasl != tt.sasl {
 				t.Fatalf("PartialLine() = %q, %q, %v; want %q, %q, %v", kw, why, sasl, tt.keyword, tt.why, tt.sasl)
 			}
 		})
+	}
+}
+
+func TestSTLSState(t *testing.T) {
+	tests := []struct {
+		name string
+		feed [][2]string // direction ("C"/"S") and bytes, in order
+		want STLSState
+	}{
+		{"fresh", nil, STLSNone},
+		{"STLS sent", [][2]string{{"C", "STLS\r\n"}}, STLSSent},
+		{"client bytes after STLS", [][2]string{{"C", "STLS\r\n"}, {"C", "USER a\r\n"}, {"C", "PASS b\r\n"}}, STLSSent},
+		{"refused", [][2]string{{"C", "STLS\r\n"}, {"S", "-ERR no\r\n"}}, STLSNone},
+		{"accepted", [][2]string{{"C", "STLS\r\n"}, {"S", "+OK go\r\n"}}, STLSStarted},
+		{"server bytes after +OK", [][2]string{{"C", "STLS\r\n"}, {"S", "+OK go\r\n"}, {"S", "+OK x\r\n"}}, STLSStarted},
+		{"the client spoke after +OK", [][2]string{{"C", "STLS\r\n"}, {"S", "+OK go\r\n"}, {"C", "CAPA\r\n"}}, STLSNone},
+		{"STLS held behind AUTH", [][2]string{{"C", "AUTH PLAIN AGEAYg==\r\n"}, {"C", "STLS\r\n"}}, STLSNone},
+		{"held STLS classified", [][2]string{{"C", "AUTH PLAIN AGEAYg==\r\n"}, {"C", "STLS\r\n"}, {"S", "-ERR no\r\n"}}, STLSSent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := &Tracker{}
+			tr.Server([]byte("+OK\r\n"))
+			feed(tr, tt.feed)
+			if got := tr.STLS(); got != tt.want {
+				t.Errorf("STLS() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReplySequence(t *testing.T) {
+	tr := &Tracker{}
+	seqs := func(fs []Frame) []int {
+		var out []int
+		for _, f := range fs {
+			if f.Kind == FrameCommand {
+				out = append(out, f.Seq)
+			}
+		}
+		return out
+	}
+	steps := []struct {
+		dir     string
+		b       string
+		seqs    []int // Seq of the FrameCommands the step returns
+		replied int   // Replied() after the step
+	}{
+		{"C", "CAPA\r\n", []int{1}, 0}, // pipelined before the greeting (Seq 0)
+		{"S", "+OK ready\r\n", nil, 1},
+		{"S", "+OK\r\nUSER\r\n", nil, 1},
+		{"S", ".\r\n", nil, 2},
+		{"C", "USER a\r\nPASS b\r\nRETR 1\r\nNOOP\r\n", []int{2, 3, 4, 5}, 2},
+		{"S", "-ERR no such user\r\n-ERR\r\n+OK\r\nbody\r\n", nil, 4},
+		{"S", ".\r\n+OK\r\n", nil, 6},
+		{"C", "AUTH PLAIN AGEAYg==\r\n", []int{6}, 6},
+		{"C", "STAT\r\nLIST 1\r\n", nil, 6}, // held
+		{"S", "+OK\r\n", []int{7, 8}, 7},
+		{"S", "+OK 1 2\r\n+OK 1 2\r\n", nil, 9},
+		{"C", "STLS\r\n", []int{9}, 9},
+		{"S", "+OK go\r\n", nil, 10},
+		{"C", "NOOP\r\n", []int{10}, 10},
+		{"S", "+OK\r\n", nil, 11},
+	}
+	for i, st := range steps {
+		var fs []Frame
+		if st.dir == "C" {
+			fs = tr.Client([]byte(st.b))
+		} else {
+			fs = tr.Server([]byte(st.b))
+		}
+		if got := seqs(fs); !slices.Equal(got, st.seqs) {
+			t.Errorf("step %d (%q): command Seq %v, want %v", i, st.b, got, st.seqs)
+		}
+		if got := tr.Replied(); got != st.replied {
+			t.Errorf("step %d (%q): Replied() = %d, want %d", i, st.b, got, st.replied)
+		}
 	}
 }

@@ -263,6 +263,7 @@ func splitHalves(s []step) []step {
 func run(t testing.TB, opts Tracker, steps []step) string {
 	tr := &Tracker{MaxLine: opts.MaxLine, BodyData: opts.BodyData}
 	var r renderer
+	var seq counts
 	for _, st := range steps {
 		var fs []Frame
 		switch {
@@ -280,12 +281,32 @@ func run(t testing.TB, opts Tracker, steps []step) string {
 			}
 			last = f.End
 			r.add(f)
+			seq.add(t, f)
+		}
+		if got := tr.Replied(); got != seq.replied {
+			t.Fatalf("Replied() = %d after %d complete replies", got, seq.replied)
 		}
 		if fp := tr.footprint(); fp > maxFootprint(tr) {
 			t.Fatalf("tracker holds %d bytes, more than %d", fp, maxFootprint(tr))
 		}
 	}
 	return r.String()
+}
+
+// counts follows from the frames alone how many commands were framed and how many replies
+// completed, for checking Frame.Seq and Tracker.Replied.
+type counts struct{ commands, replied int }
+
+func (c *counts) add(t testing.TB, f Frame) {
+	switch {
+	case f.Kind == FrameCommand:
+		c.commands++
+		if f.Seq != c.commands {
+			t.Fatalf("command %q has Seq %d, want %d", f.Cmd.String(), f.Seq, c.commands)
+		}
+	case f.Kind == FrameGreeting, f.Kind == FrameTLS, f.Kind == FrameBodyEnd, f.Kind == FrameReply && !f.Multi:
+		c.replied++
+	}
 }
 
 // maxFootprint is the memory bound a tracker must keep between calls: two line buffers of

@@ -44,23 +44,38 @@ const (
 	KindDropped  Kind = "dropped"  // process-level: an output could not keep up and lost events: Output, Dropped, Text
 )
 
+// Dir says which way the bytes an event records went: the values of Event.Dir. Like Kind, a
+// Dir is a string on the wire.
+type Dir string
+
 // The values of Event.Dir.
 const (
-	DirClientToServer = "c2s"   // sent by the client, forwarded upstream
-	DirServerToClient = "s2c"   // sent by the server, forwarded to the client
-	DirLocal          = "local" // popwire's own reply, or a command it answered itself; the server never saw it
+	DirClientToServer Dir = "c2s"   // sent by the client, forwarded upstream
+	DirServerToClient Dir = "s2c"   // sent by the server, forwarded to the client
+	DirLocal          Dir = "local" // popwire's own reply, or a command it answered itself; the server never saw it
 )
 
-// LegDir returns the Dir of the bytes that come from a leg: DirClientToServer for "client",
-// DirServerToClient for "upstream", DirLocal for "local" (popwire's own answers), "" for
+// Leg names a side of a session: the values of Event.Leg, and the side whose bytes an event
+// reports (see LegDir). Like Kind, a Leg is a string on the wire.
+type Leg string
+
+// The sides of a session.
+const (
+	LegClient   Leg = "client"   // the connection between the client and popwire
+	LegUpstream Leg = "upstream" // the connection between popwire and the server
+	LegLocal    Leg = "local"    // popwire itself: its own replies, and the commands it answers without forwarding them; never in Event.Leg
+)
+
+// LegDir returns the Dir of the bytes that come from a leg: DirClientToServer for LegClient,
+// DirServerToClient for LegUpstream, DirLocal for LegLocal (popwire's own answers), "" for
 // anything else.
-func LegDir(leg string) string {
+func LegDir(leg Leg) Dir {
 	switch leg {
-	case "client":
+	case LegClient:
 		return DirClientToServer
-	case "upstream":
+	case LegUpstream:
 		return DirServerToClient
-	case "local":
+	case LegLocal:
 		return DirLocal
 	}
 	return ""
@@ -75,12 +90,12 @@ type Event struct {
 	Time        time.Time `json:"time"`                   // when it happened; written in UTC as TimeFormat
 	Session     string    `json:"session,omitempty"`      // session id; "" for process-level events
 	Kind        Kind      `json:"kind"`                   // what the event records
-	Dir         string    `json:"dir,omitempty"`          // DirClientToServer, DirServerToClient or DirLocal
+	Dir         Dir       `json:"dir,omitempty"`          // DirClientToServer, DirServerToClient or DirLocal
 	User        string    `json:"user,omitempty"`         // POP3 user once known (hashed under --hide-users)
 	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
 	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
-	Leg         string    `json:"leg,omitempty"`          // KindTLS, KindError, KindWarning: "client" or "upstream"
+	Leg         Leg       `json:"leg,omitempty"`          // KindTLS, KindError, KindWarning: LegClient or LegUpstream
 	ClientSec   string    `json:"client_sec,omitempty"`   // client leg security: "plaintext", "tls", "stls"
 	UpstreamSec string    `json:"upstream_sec,omitempty"` // upstream leg security: "tls", "stls", "plaintext"
 

@@ -149,7 +149,7 @@ func (p *Printer) appendPrefix(dst []byte, e *Event, mark string) []byte {
 	return dst
 }
 
-func dirMark(dir string) string {
+func dirMark(dir Dir) string {
 	switch dir {
 	case DirClientToServer:
 		return "→"
@@ -212,7 +212,7 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		dst = p.p.anomaly.add(dst, "anomaly")
 		if e.Dir != "" {
 			dst = append(dst, ' ')
-			dst = p.p.faint.add(dst, e.Dir)
+			dst = p.p.faint.add(dst, string(e.Dir))
 		}
 		dst = append(dst, ": "...)
 		dst = p.appendText(dst, style{}, e.Text)
@@ -454,7 +454,7 @@ func isLoopback(addr string) bool {
 
 func (p *Printer) appendTLS(dst []byte, e *Event) []byte {
 	dst = p.p.tls.add(dst, "TLS ")
-	dst = termtext.Append(dst, orDash(e.Leg))
+	dst = termtext.Append(dst, orDash(string(e.Leg)))
 	dst = append(dst, " leg"...)
 	t := e.TLS
 	if t == nil {
@@ -475,7 +475,7 @@ func (p *Printer) appendTLS(dst []byte, e *Event) []byte {
 	if t.Verified {
 		return p.p.ok.add(dst, " verified")
 	}
-	if e.Leg == "client" && t.VerifyErr == "" {
+	if e.Leg == LegClient && t.VerifyErr == "" {
 		return p.p.faint.add(dst, " (no client certificate)")
 	}
 	dst = p.p.anomaly.add(dst, " NOT verified")

@@ -67,7 +67,7 @@ func (c *capaRewrite) end(s *session, raw []byte) error {
 	err := c.flush(s, raw)
 	c.active, c.pend = false, c.pend[:0]
 	if c.changed {
-		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: "local", Action: "capa-rewrite", Verb: "CAPA",
+		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: "capa-rewrite", Verb: "CAPA",
 			Text: fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t)", c.addSTLS, c.hideAuth)})
 	}
 	return err
@@ -82,7 +82,7 @@ func (c *capaRewrite) hold(s *session, rest []byte) error {
 	}
 	err := c.flush(s, rest)
 	c.active, c.pend = false, c.pend[:0]
-	s.rec.anomaly("upstream", "CAPA line too long: reply passed on unchanged")
+	s.rec.anomaly(logview.LegUpstream, "CAPA line too long: reply passed on unchanged")
 	return err
 }
 

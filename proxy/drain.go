@@ -27,10 +27,10 @@ const (
 // server sent before, until the upstream ends or stays silent for drainTimeout. A write that
 // failed because the session is closing changes nothing. s.mu is held.
 func (s *session) loseUpstream(err error) {
-	if s.upLost.Load() || s.ours() {
+	if s.upLost.Load() || s.closing() {
 		return
 	}
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine(fmt.Sprintf("proxy: writing to upstream: %v", err), 300)})
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(fmt.Sprintf("proxy: writing to upstream: %v", err), 300)})
 	s.setReason("upstream write failed")
 	s.upLost.Store(true)
 	s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
@@ -86,6 +86,6 @@ func (s *session) stopClientReads() { s.raw.SetReadDeadline(time.Now()) }
 // unsentEvent logs the client input dropped after the upstream was lost, if any.
 func (s *session) unsentEvent() {
 	if n := s.unsent.Load(); n > 0 {
-		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after a write to the upstream failed", n))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after a write to the upstream failed", n))
 	}
 }

@@ -32,7 +32,7 @@ var errFramingLost = errors.New("proxy: framing lost")
 // pumpDown wakes it as server bytes arrive; closing and losing the upstream wake it too.
 // s.mu is held.
 func (s *session) waitRoom() {
-	for !s.passThrough && !s.ours() && !s.upLost.Load() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
+	for !s.passThrough && !s.closing() && !s.upLost.Load() && (s.t.Pending() >= pendingHigh || len(s.held) >= heldHigh ||
 		s.t.Pending() == 0 && s.t.ServerMidLine()) {
 		s.upWait = true
 		s.cond.Wait()
@@ -64,13 +64,13 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		held := len(s.held)
 		s.held = nil
 		var err error
-		if s.greeted && s.t.Pending() == 0 {
+		if s.t.Pending() == 0 { // the greeting and every reply are in
 			err = s.writeClient(replyCannotFrame)
 		}
 		s.unlockUp()
-		s.framingLostEvent("client", note, held)
-		if err != nil && !s.ours() {
-			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
+		s.framingLostEvent(logview.LegClient, note, held)
+		if err != nil && !s.closing() {
+			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
 		}
 		s.finish("framing lost")
 		return false
@@ -80,7 +80,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 	err := s.releaseHeld()
 	s.unlockUp()
 	if err != nil {
-		s.writeFailed("upstream", err)
+		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
 	return true
@@ -95,9 +95,9 @@ func (s *session) serverFramingLost(f *codec.Frame) error {
 	if s.needsFraming() {
 		held := len(s.held)
 		s.held = nil
-		leg := "upstream"
+		leg := logview.LegUpstream
 		if f.Dir == codec.FromClient {
-			leg = "client"
+			leg = logview.LegClient
 		}
 		s.framingLostEvent(leg, f.Note, held)
 		s.finish("framing lost")
@@ -117,7 +117,7 @@ func (s *session) startPassThrough() {
 }
 
 // framingLostEvent logs that the session ends because leg's input could not be framed.
-func (s *session) framingLostEvent(leg, note string, held int) {
+func (s *session) framingLostEvent(leg logview.Leg, note string, held int) {
 	msg := fmt.Sprintf("proxy: %s input cannot be framed (%s) and a policy (deny, require-tls, STLS) needs framing: session closed", leg, note)
 	if held > 0 {
 		msg += fmt.Sprintf("; %d held client line(s) not forwarded", held)

@@ -1,15 +1,18 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/popclient"
 )
 
 // silentUpstream answers the greeting and then only reads, answering nothing.
@@ -291,6 +294,63 @@ func slowBytes(conns []*clientConn, stop <-chan struct{}) {
 		case <-stop:
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+// TestClientThatNeverReads: a client that stops reading during a RETR leaves pumpDown blocked
+// in its write to the client, holding the session lock, and pumpUp waiting for that lock with
+// the client's next line. No write has a deadline: the idle timer ends the session, since a
+// blocked pump records no activity, and closing the legs fails the blocked write.
+func TestClientThatNeverReads(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plaintext", true: "TLS"}[useTLS], func(t *testing.T) {
+			full := make(chan struct{})
+			up := newUpstream(t, true, func(u *upstreamConn) {
+				u.write(greeting)
+				if l, _ := u.line(); l != "RETR 1\r\n" {
+					return
+				}
+				floodBody(u.Conn, full)
+			})
+			p := startProxy(t, Config{UpstreamMode: popclient.UpstreamPlaintext, InsecureUpstreamPlaintext: true,
+				IdleTimeout: 300 * time.Millisecond}, up.addr())
+			c := p.dial(t, useTLS)
+			c.line(t)
+			c.send(t, "RETR 1\r\n")
+			select {
+			case <-full:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the upstream's writes never blocked")
+			}
+			c.send(t, "NOOP\r\n") // pumpUp takes this line to the session lock
+			p.closeReason(t, "idle timeout")
+		})
+	}
+}
+
+// floodBody writes an endless RETR reply to c until a write fails, closing full once a write
+// has waited 200 ms (the proxy stopped reading: every buffer between here and the client is
+// full). c is a plain TCP connection, which a write deadline leaves usable.
+func floodBody(c net.Conn, full chan<- struct{}) {
+	if _, err := io.WriteString(c, "+OK\r\n"); err != nil {
+		return
+	}
+	lines := []byte(strings.Repeat(strings.Repeat("x", 78)+"\r\n", 800))
+	for p := lines; ; {
+		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Write(p)
+		if p = p[n:]; len(p) == 0 {
+			p = lines
+		}
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if full != nil {
+				close(full)
+				full = nil
+			}
+		case err != nil:
+			return
 		}
 	}
 }

@@ -8,16 +8,6 @@ import (
 	"github.com/popwire/popwire/logview"
 )
 
-// stlsState follows a client-leg STLS from the command to the handshake.
-type stlsState uint8
-
-const (
-	stlsNone     stlsState = iota
-	stlsPending            // STLS framed; its answer waits for earlier replies
-	stlsAccepted           // +OK sent: the client leg switches to TLS next
-	stlsRefused            // -ERR sent
-)
-
 // The lines popwire answers itself. Codes per RFC 2449 §8 and RFC 3206.
 var (
 	replySTLS        = []byte("+OK Begin TLS negotiation now.\r\n")
@@ -31,7 +21,7 @@ var (
 // localAnswer is a reply popwire writes itself. It waits in the command FIFO: it is written
 // once every earlier command has its reply (RFC 2449 §6.6: replies keep command order).
 type localAnswer struct {
-	seq    int    // the command's position since the last framing restart
+	seq    int    // the command's codec.Frame.Seq: its turn comes when the tracker's Replied reaches it
 	verb   string // the command answered
 	action string // logview policy action
 	reply  []byte // the line, CRLF included; nil for an STLS decided at delivery time
@@ -42,12 +32,10 @@ type localAnswer struct {
 // policy answers it: it returns the local answer and whether there is one, for the caller
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
-	seq := s.cmds
-	s.cmds++
-	a, local := s.decide(f, seq)
-	leg := "client"
+	a, local := s.decide(f)
+	leg := logview.LegClient
 	if local {
-		leg = legLocal
+		leg = logview.LegLocal
 	}
 	s.rec.frame(f, leg)
 	return a, local
@@ -108,9 +96,9 @@ func (s *session) unclear(verb, why string) string {
 
 // decide returns the local answer for the client command framed as f, or ok=false when it
 // goes upstream.
-func (s *session) decide(f *codec.Frame, seq int) (a localAnswer, ok bool) {
+func (s *session) decide(f *codec.Frame) (a localAnswer, ok bool) {
 	verb := f.Keyword
-	a = localAnswer{seq: seq, verb: verb}
+	a = localAnswer{seq: f.Seq, verb: verb}
 	if why := s.unclear(verb, f.Note); why != "" {
 		a.verb, a.action, a.reply = "", "unparsed", unparsedReply(why)
 		return a, true
@@ -122,7 +110,7 @@ func (s *session) decide(f *codec.Frame, seq int) (a localAnswer, ok bool) {
 		// Accepted or refused, nothing the client sends after STLS before its answer is
 		// read (RFC 2595 §4): pumpUp waits for the answer.
 		a.action, a.stls = "stls", true
-		s.stls = stlsPending
+		s.stlsTurn = true
 		switch {
 		case s.clientTLS:
 			a.reply = replyTLSActive
@@ -163,7 +151,7 @@ func (s *session) longLineRefused() string {
 // answer never lands inside a server line: while one is partly received (an unsolicited
 // line, say), answers wait for serverBytes to deliver them once it completes. s.mu is held.
 func (s *session) deliverLocal() error {
-	for len(s.localq) > 0 && s.greeted && s.done == s.localq[0].seq && !s.t.ServerMidLine() {
+	for len(s.localq) > 0 && s.t.Replied() == s.localq[0].seq && !s.t.ServerMidLine() {
 		a := s.localq[0]
 		s.localq = append(s.localq[:0], s.localq[1:]...)
 		accepted := a.stls && a.reply == nil && s.t.State() == codec.Authorization
@@ -179,7 +167,7 @@ func (s *session) deliverLocal() error {
 		frames := s.t.Server(a.reply)
 		for i := range frames {
 			f := &frames[i]
-			s.rec.frame(f, legLocal)
+			s.rec.frame(f, logview.LegLocal)
 			switch f.Kind {
 			case codec.FrameCommand, codec.FrameSASL:
 				s.heldClassified(f)
@@ -189,19 +177,15 @@ func (s *session) deliverLocal() error {
 				}
 			}
 		}
-		s.done++
 		if !accepted {
 			// An accepted STLS shows as a local reply already; a refusal is a policy decision.
 			s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
 		}
 		if a.stls {
 			if accepted {
-				s.stls, s.paused = stlsAccepted, true
-				s.cmds, s.done = 0, 0
-			} else {
-				s.stls = stlsRefused
+				s.paused = true // until the client leg's handshake is done
 			}
-			s.cond.Broadcast()
+			s.cond.Broadcast() // pumpUp waits for this answer (upgradeClient)
 		}
 	}
 	return nil
@@ -209,10 +193,10 @@ func (s *session) deliverLocal() error {
 
 // writeClient writes p to the client leg, waiting while the leg switches to TLS. s.mu is held.
 func (s *session) writeClient(p []byte) error {
-	for s.paused && !s.ours() {
+	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
-	if s.ours() {
+	if s.closing() {
 		return errClosed
 	}
 	n, err := s.client.Write(p)

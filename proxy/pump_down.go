@@ -31,7 +31,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 					s.finish("framing lost")
 					return
 				}
-				s.writeFailed("client", werr)
+				s.writeFailed(logview.LegClient, werr)
 				return
 			}
 			if n == len(buf) && len(buf) < bigServerBuf {
@@ -78,7 +78,7 @@ func (s *session) serverBytes(p []byte) error {
 
 // serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
 func (s *session) serverPiece(p []byte) error {
-	for s.paused && !s.ours() {
+	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
 	frames := s.t.Server(p)
@@ -86,17 +86,12 @@ func (s *session) serverPiece(p []byte) error {
 	for i := range frames {
 		f := &frames[i]
 		if f.Kind != codec.FrameCommand {
-			s.rec.frame(f, "upstream")
+			s.rec.frame(f, logview.LegUpstream)
 		}
 		var err error
 		switch f.Kind {
-		case codec.FrameGreeting:
-			s.greeted = true
 		case codec.FrameReply:
-			switch {
-			case !f.Multi:
-				s.done++
-			case f.Cmd.Verb == "CAPA":
+			if f.Multi && f.Cmd.Verb == "CAPA" {
 				err = s.writeClient(p[w:f.End])
 				w = f.End
 				s.capa.begin(!s.clientTLS && s.srv.clientTLS != nil && f.State == codec.Authorization,
@@ -108,7 +103,6 @@ func (s *session) serverPiece(p []byte) error {
 				w = f.End
 			}
 		case codec.FrameBodyEnd:
-			s.done++
 			if s.capa.active {
 				err = s.capa.end(s, p[w:f.End])
 				w = f.End
@@ -209,7 +203,7 @@ func (s *session) dropFwd(i int) {
 }
 
 // recordEOF tells the tracker that leg's stream ended and logs what that leaves unfinished.
-func (s *session) recordEOF(dir codec.Direction, leg string) {
+func (s *session) recordEOF(dir codec.Direction, leg logview.Leg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	frames := s.t.EOF(dir)
@@ -222,8 +216,8 @@ func (s *session) recordEOF(dir codec.Direction, leg string) {
 // written to the client: the client leg is closed gracefully without any byte invented for it
 // (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
 func (s *session) upstreamEnded(err error) {
-	s.recordEOF(codec.FromServer, "upstream")
-	if s.ours() {
+	s.recordEOF(codec.FromServer, logview.LegUpstream)
+	if s.closing() {
 		return
 	}
 	if errors.Is(err, io.EOF) {
@@ -234,6 +228,6 @@ func (s *session) upstreamEnded(err error) {
 	if s.upLost.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
 		msg = fmt.Sprintf("proxy: upstream neither closed nor sent anything for %s after a write to it failed", drainTimeout)
 	}
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "upstream", Err: oneLine(msg, 300)})
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(msg, 300)})
 	s.finishDelivered("upstream error")
 }

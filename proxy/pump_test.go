@@ -27,7 +27,6 @@ func bodySession(t testing.TB) (*session, []byte) {
 		t.Fatal(err)
 	}
 	s.t.Client([]byte("RETR 1\r\n"))
-	s.cmds++
 	if err := s.serverBytes([]byte("+OK message follows\r\n")); err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func (s *session) pumpUp() {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
 			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
-				s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+				s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
 				s.finish("client spoke TLS on the plaintext listener")
 				return
@@ -66,11 +66,11 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		s.unsent.Add(int64(len(line)))
 		return false
 	}
-	if s.stls != stlsNone {
+	if s.stlsTurn {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
 		s.unlockUp()
-		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
 		return true
 	}
 	s.longLine = !complete
@@ -88,7 +88,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 			}
 			continue
 		}
-		s.rec.frame(f, "client")
+		s.rec.frame(f, logview.LegClient)
 		switch f.Kind {
 		case codec.FrameStopped:
 			return s.clientFramingLost(f.Note, line)
@@ -104,25 +104,25 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	}
 	if err := s.deliverLocal(); err != nil {
 		s.unlockUp()
-		s.writeFailed("client", err)
+		s.writeFailed(logview.LegClient, err)
 		return false
 	}
 	if err := s.releaseHeld(); err != nil {
 		s.unlockUp()
-		s.writeFailed("upstream", err)
+		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
-	closing := s.ours() // framing was lost on the server side: nothing checks this line
-	if !fwd || closing {
+	ended := s.closing() // framing was lost on the server side: nothing checks this line
+	if !fwd || ended {
 		s.unlockUp()
-		return !closing
+		return !ended
 	}
 	s.upMu.Lock()
 	s.unlockUp()
 	err := s.writeUpstream(line)
 	s.upMu.Unlock()
 	if err != nil {
-		s.writeFailed("upstream", err)
+		s.writeFailed(logview.LegUpstream, err)
 		return false
 	}
 	return true
@@ -133,7 +133,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 // held on entry and released on return, which is false.
 func (s *session) longLineFailed(why string) bool {
 	s.unlockUp()
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
 		Err: fmt.Sprintf("proxy: client line over %d bytes that popwire cannot pass on (%s): session closed", maxClientLine, why)})
 	s.finish("client line too long")
 	return false
@@ -144,7 +144,7 @@ func (s *session) longLineFailed(why string) bool {
 func (s *session) writeUpstream(p []byte) error {
 	n, err := s.upConn.Write(p)
 	s.bytesUp.Add(int64(n))
-	if err != nil && !s.ours() {
+	if err != nil && !s.closing() {
 		s.unsent.Add(int64(len(p) - n))
 	}
 	return err
@@ -152,17 +152,17 @@ func (s *session) writeUpstream(p []byte) error {
 
 // writeFailed handles a failed write to leg, logging it unless we caused it. The session ends
 // when the client cannot be written to; an upstream is drained first (loseUpstream).
-func (s *session) writeFailed(leg string, err error) {
-	if leg == "upstream" {
+func (s *session) writeFailed(leg logview.Leg, err error) {
+	if leg == logview.LegUpstream {
 		s.mu.Lock()
 		s.loseUpstream(err)
 		s.mu.Unlock()
 		return
 	}
-	if !s.ours() {
+	if !s.closing() {
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
 	}
-	s.finish(leg + " write failed")
+	s.finish(string(leg) + " write failed")
 }
 
 // stlsWaiting reports whether an STLS awaits or just got its answer (popwire answers every
@@ -170,7 +170,7 @@ func (s *session) writeFailed(leg string, err error) {
 func (s *session) stlsWaiting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stls != stlsNone
+	return s.stlsTurn
 }
 
 // upgradeClient completes a client-leg STLS, accepted or refused (RFC 2595 §4): the bytes the
@@ -179,19 +179,19 @@ func (s *session) stlsWaiting() bool {
 // raw connection. It reports false when the session must end.
 func (s *session) upgradeClient(lr *lineReader) bool {
 	if n := lr.discard(); n > 0 {
-		s.rec.anomaly("client", fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 	}
 	s.mu.Lock()
-	for s.stls == stlsPending && !s.ours() {
+	for s.t.STLS() == codec.STLSSent && !s.closing() {
 		s.cond.Wait()
 	}
-	st := s.stls
-	s.stls = stlsNone
+	accepted := s.t.STLS() == codec.STLSStarted
+	s.stlsTurn = false
 	s.mu.Unlock()
 	switch {
-	case s.ours():
+	case s.closing():
 		return false
-	case st != stlsAccepted:
+	case !accepted:
 		return true
 	}
 	if !onFreshStack(func() bool { return s.handshakeClient("stls") }) {
@@ -210,12 +210,12 @@ func (s *session) clientEnded(err error) {
 	if errors.Is(err, io.EOF) && s.holdEOF() {
 		return // pumpDown passes it on (see eofHeld)
 	}
-	s.recordEOF(codec.FromClient, "client")
-	if s.ours() {
+	s.recordEOF(codec.FromClient, logview.LegClient)
+	if s.closing() {
 		return
 	}
 	if !errors.Is(err, io.EOF) {
-		s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: client: "+err.Error(), 300)})
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: client: "+err.Error(), 300)})
 		s.finish("client error")
 		return
 	}

@@ -12,11 +12,15 @@ import (
 	"github.com/popwire/popwire/logview"
 )
 
-// Bodies values say what the recorder keeps of RETR and TOP content.
+// Bodies says what the recorder keeps of RETR and TOP content; its values are the words
+// --bodies takes.
+type Bodies string
+
+// The values of LogOptions.Bodies.
 const (
-	BodiesNone    = "none"    // line and byte counts only
-	BodiesHeaders = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
-	BodiesFull    = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
+	BodiesNone    Bodies = "none"    // line and byte counts only
+	BodiesHeaders Bodies = "headers" // plus SHA-256 and the decoded From, To, Subject, Date, Message-ID
+	BodiesFull    Bodies = "full"    // plus the content itself, up to audit.DefaultMaxBody bytes
 )
 
 // DefaultContentBudget is the most message content, in bytes, that all sessions of a Server
@@ -26,7 +30,7 @@ const DefaultContentBudget = 64 << 20
 // LogOptions says what a session's log shows. The zero value keeps header summaries, shows
 // user names and redacts every secret.
 type LogOptions struct {
-	Bodies            string // BodiesNone, BodiesHeaders or BodiesFull; "" means BodiesHeaders
+	Bodies            Bodies // BodiesNone, BodiesHeaders or BodiesFull; "" means BodiesHeaders
 	HideUsers         bool   // replace user names with a keyed hash (see UserKey)
 	UserKey           []byte // HMAC key for HideUsers; the same key gives the same names across runs
 	RevealCredentials bool   // log secrets in clear; every event that shows one is marked Revealed
@@ -115,14 +119,10 @@ func (r *recorder) emit(e logview.Event) {
 	_ = r.sink.Emit(e)
 }
 
-// legLocal is the leg of what popwire answers itself (deny, STLS, require-TLS): its own
-// replies, and the client commands it answers without forwarding them.
-const legLocal = "local"
-
-// frame records one tracker frame. leg names the side whose bytes produced it: "client",
-// "upstream", or legLocal for a local answer and a command answered locally. Its Dir is
-// written on anomalies so that a reader knows whose framing broke.
-func (r *recorder) frame(f *codec.Frame, leg string) {
+// frame records one tracker frame. leg names the side whose bytes produced it: the client,
+// the upstream, or logview.LegLocal for a local answer (deny, STLS, require-TLS) and a command
+// answered locally. Its Dir is written on anomalies so that a reader knows whose framing broke.
+func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
 	}
@@ -133,7 +133,7 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameCommand:
-		r.command(f, leg == legLocal)
+		r.command(f, leg == logview.LegLocal)
 	case codec.FrameSASL:
 		r.sasl(f)
 	case codec.FrameChallenge:
@@ -167,9 +167,9 @@ func (r *recorder) frame(f *codec.Frame, leg string) {
 }
 
 // anomaly records non-conformant input from leg that the session survived.
-func (r *recorder) anomaly(leg, text string) { r.event(anomalyEvent(leg, text)) }
+func (r *recorder) anomaly(leg logview.Leg, text string) { r.event(anomalyEvent(leg, text)) }
 
-func anomalyEvent(leg, text string) logview.Event {
+func anomalyEvent(leg logview.Leg, text string) logview.Event {
 	return logview.Event{Kind: logview.KindAnomaly, Dir: logview.LegDir(leg), Text: text}
 }
 
@@ -218,10 +218,10 @@ func (r *recorder) authText(f *codec.Frame) (text string, redacted, revealed boo
 	return r.redact.HideNames(f.Auth.Safe), len(f.Auth.Secrets) > 0, false
 }
 
-// reply records a status line; leg "local" marks an answer popwire wrote itself.
-func (r *recorder) reply(f *codec.Frame, leg string) {
+// reply records a status line; logview.LegLocal marks an answer popwire wrote itself.
+func (r *recorder) reply(f *codec.Frame, leg logview.Leg) {
 	dir := logview.DirServerToClient
-	if leg == legLocal {
+	if leg == logview.LegLocal {
 		dir = logview.DirLocal
 	}
 	e := logview.Event{Kind: logview.KindReply, Dir: dir, Answers: f.Cmd.Verb,

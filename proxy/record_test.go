@@ -233,7 +233,7 @@ func TestRecorderCleanEOFIsNoAnomaly(t *testing.T) {
 func TestRecorderLocalReplyDir(t *testing.T) {
 	sink := &memSink{}
 	r := newRecorder(sink, "s1", LogOptions{})
-	r.frame(replyFrame("DELE 1", "-ERR [SYS/PERM] command denied by proxy policy", codec.Transaction, false), legLocal)
+	r.frame(replyFrame("DELE 1", "-ERR [SYS/PERM] command denied by proxy policy", codec.Transaction, false), logview.LegLocal)
 	r.frame(replyFrame("NOOP", "+OK", codec.Transaction, false), "upstream")
 	got := sink.kinds(logview.KindReply)
 	if got[0].Dir != logview.DirLocal || got[1].Dir != logview.DirServerToClient {

@@ -62,7 +62,7 @@ func TestAnomaliesCarryDir(t *testing.T) {
 	c.send(t, "STLS\r\nNOOP\r\n")
 	c.Close()
 	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
-	dirs := map[string]bool{}
+	dirs := map[logview.Dir]bool{}
 	for _, e := range p.sink.kinds(logview.KindAnomaly) {
 		if e.Leg != "" || e.Dir == "" {
 			t.Errorf("anomaly with leg %q and dir %q: %s", e.Leg, e.Dir, e.Text)

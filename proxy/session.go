@@ -23,63 +23,111 @@ const (
 	bigServerBuf   = 32 << 10
 )
 
-// session is one client and its upstream. Two goroutines run it: pumpUp (client→server, on
-// the goroutine of run) and pumpDown (server→client).
+// session is one client and its upstream.
+//
+// Goroutines. run's goroutine runs the session: the client-leg handshake of the TLS
+// listener, the dial, then pumpUp (client→server), then end. pumpDown (server→client) runs on
+// a goroutine of its own once the upstream is dialed, until its stream ends. Handshakes and the
+// dial run on short-lived goroutines (onFreshStack) whose caller waits for them, so they act
+// for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
+// session's context is done), checkIdle and checkLogin (the idle and login timers).
+//
+// Locks, in the order they are taken: a goroutine holding one takes only later ones.
+//  1. mu, with cond: the tracker and everything that follows from framing (the fields
+//     after mu), and every write to the client leg (writeClient), but for the one -ERR
+//     line of a failed dial, written before pumpDown starts, and the client-leg TLS
+//     handshake, while writers wait (paused).
+//  2. upMu: every write to the upstream leg (writeUpstream, closeWrite).
+//  3. legsMu: how the legs close (upRaw, closed, reason, linger).
+//  4. The recorder's lock, taken by every event logged, under any of the above.
+//
+// The other fields are atomic, or set before the goroutines that read them start; each
+// field's comment says which.
+//
+// Network writes under a lock the other pump needs. The client leg is written under mu,
+// which pumpUp takes too: the client must receive the bytes in the order the tracker sees
+// them, since the tracker pairs each reply with its command, and a local answer slots in
+// between server replies only by being written and fed to the tracker in one critical
+// section. The client lines held during AUTH go upstream under mu as well (releaseHeld), so
+// that no line framed after them overtakes them; pumpUp forwards its own lines holding upMu
+// alone, taken before it lets go of mu for the same reason (clientLine). Such a write has no
+// deadline and blocks while its peer does not read: a client that stops reading during a
+// RETR blocks pumpDown in writeClient, holding mu, and pumpUp then waits for mu with the next
+// line it read. What ends that is the idle timer: a blocked pump reads nothing, the other
+// records at most the one line or chunk it read before waiting for mu, so no activity is
+// recorded and checkIdle finishes the session IdleTimeout later. finish takes legsMu only;
+// closeLegs takes mu only after closing the connections, which fails the blocked write
+// (TestClientThatNeverReads). Shutdown ends such a session the same way, and checkLogin
+// only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the client
+// with lingerTimeout instead of closing the leg.
 type session struct {
-	srv     *Server
-	id      string
-	rec     *recorder
-	ctx     context.Context
-	finishC context.CancelCauseFunc
-	start   time.Time
-	last    atomic.Int64 // time of the last client line or server byte, as time.Since(start)
-	idle    *time.Timer
-	login   *time.Timer
-	authed  atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
-	peer    netip.Prefix // the client's address group (see addrKey)
+	// Set before run starts; read-only after.
+	srv    *Server
+	id     string
+	rec    *recorder // safe for concurrent use: it has its own lock
+	ctx    context.Context
+	cancel context.CancelCauseFunc // ends ctx; finish calls it, having recorded the reason
+	start  time.Time
+	peer   netip.Prefix // the client's address group (see addrKey)
 
-	raw      net.Conn // the client's TCP connection
-	listener string
+	last   atomic.Int64 // time of the last client line or server byte, as time.Since(start)
+	idle   *time.Timer  // set by run as it arms it; re-armed by checkIdle only
+	login  *time.Timer  // set by run as it arms it
+	authed atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
 
-	legsMu sync.Mutex
-	upRaw  net.Conn // the upstream's TCP connection; nil until dialed
-	closed bool
-	reason string
-	linger bool // the upstream's stream is over: the client leg closes gracefully (lingerClient)
+	raw      net.Conn // the client's TCP connection, set before run; closeLegs and end close it
+	listener string   // set before run
+
+	legsMu sync.Mutex // guards upRaw, closed, reason and linger
+	upRaw  net.Conn   // the upstream's TCP connection; nil until dialed
+	closed bool       // closeLegs ran
+	reason string     // why the session ends; the first one set wins
+	linger bool       // the upstream's stream is over: the client leg closes gracefully (lingerClient)
 
 	upLost    atomic.Bool  // a write to the upstream failed: pumpDown drains it (loseUpstream)
 	unsent    atomic.Int64 // client bytes dropped since then
-	clientEOF bool         // the client's stream ended cleanly (pumpUp's goroutine only)
+	bytesUp   atomic.Int64 // bytes written to the upstream
+	bytesDown atomic.Int64 // bytes written to the client
+	// clientEOF: the client's stream ended cleanly. Written by the pump that passes the EOF
+	// on (pumpUp, or pumpDown for an EOF that waited for held lines, after pumpUp returned);
+	// read by end, after both pumps returned.
+	clientEOF bool
 
-	upConn net.Conn   // upstream leg for reads (pumpDown) and writes (under upMu)
-	upMu   sync.Mutex // orders writes to the upstream
+	upConn net.Conn   // the upstream leg, set by the dial before pumpDown starts: read by pumpDown, written under upMu
+	upMu   sync.Mutex // held for every write to upConn, so that lines reach the upstream in the order they were framed
 
-	// mu guards everything below: the tracker, client writes, and the local-answer queue.
-	mu        sync.Mutex
-	cond      *sync.Cond // signalled when paused or stls change, and on close
-	client    net.Conn   // client leg for writes (and reads by pumpUp); a *tls.Conn once secured
+	mu sync.Mutex // guards every field below, and every write to client
+	// cond, on mu, is signalled when paused or the STLS stage changes, when server bytes
+	// make room for pumpUp (wakeUp), when framing or the upstream is given up, and on close.
+	cond *sync.Cond
+	// client, clientTLS, clientSec: the client leg (a *tls.Conn once secured). Written under
+	// mu by handshakeClient, which run's goroutine waits for: that goroutine (pumpUp reads
+	// client) uses them without mu.
+	client    net.Conn
 	clientTLS bool
 	clientSec string
 	t         codec.Tracker
-	greeted   bool
-	cmds      int           // commands the tracker has framed since the last framing restart
-	done      int           // replies completed since then (upstream or local)
 	localq    []localAnswer // local answers waiting for their turn, in order
-	held      [][]byte      // client lines held while AUTH is outstanding (codec.FrameHeld)
-	eofHeld   bool          // the client's stream ended while lines were held: pumpDown passes it on
-	fwd       [][]byte      // held lines released for forwarding by the current server piece
-	paused    bool          // client writes wait: the client leg is switching to TLS
-	stls      stlsState
-	longLine  bool // a client line over maxClientLine is being passed on
-	upWait    bool // pumpUp waits for the server to catch up (waitRoom)
+	// held: the client lines the tracker holds while AUTH is outstanding (codec.FrameHeld), as
+	// sent. Not a mirror of the tracker's held lines: it keeps a capped copy without the line
+	// ending, for logging; these are the bytes to forward once a line is classified.
+	held    [][]byte
+	eofHeld bool     // the client's stream ended while lines were held: pumpDown passes it on
+	fwd     [][]byte // held lines released for forwarding by the current server piece
+	paused  bool     // client writes wait: the client leg is switching to TLS
+	// stlsTurn: an STLS was framed and pumpUp has not yet acted on its answer (upgradeClient).
+	// The tracker's STLS state says whether the answer came and accepted; this is pumpUp's
+	// turn, which outlasts it: the tracker forgets a refused STLS once its -ERR is fed, but
+	// what the client sent after the STLS must still be discarded unread (RFC 2595 §4).
+	stlsTurn bool
+	longLine bool // a client line over maxClientLine is being passed on
+	upWait   bool // pumpUp waits for the server to catch up (waitRoom)
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
 	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
+	// Only pumpUp's goroutine uses it.
 	upLocked bool
-
-	bytesUp   atomic.Int64
-	bytesDown atomic.Int64
 }
 
 func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
@@ -94,7 +142,7 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 	}
 	s.t.BodyData = srv.cfg.Sink != nil && srv.cfg.Log.Bodies != BodiesNone // the recorder audits RETR/TOP content
 	s.cond = sync.NewCond(&s.mu)
-	s.ctx, s.finishC = context.WithCancelCause(srv.base)
+	s.ctx, s.cancel = context.WithCancelCause(srv.base)
 	s.clientSec = "plaintext"
 	if isTLS {
 		s.clientSec = "tls"
@@ -123,7 +171,7 @@ func (s *session) run() {
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
 	if s.srv.cfg.InsecureSkipVerify {
-		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
+		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: logview.LegUpstream, Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
 	if !onFreshStack(s.dialUpstream) {
 		return
@@ -169,9 +217,12 @@ func (s *session) releaseUpLock() {
 // memory of an idle session.
 func onFreshStack(f func() bool) bool {
 	ok := make(chan bool)
-	go func() { ok <- f() }()
+	go runFresh(f, ok)
 	return <-ok
 }
+
+// runFresh is the goroutine of onFreshStack: it sends f's result on ok.
+func runFresh(f func() bool, ok chan<- bool) { ok <- f() }
 
 // end closes both legs, the client's gracefully once the upstream's stream is over, and
 // emits the close summary; run defers it.
@@ -197,7 +248,7 @@ func (s *session) finish(reason string) {
 		s.reason = reason
 	}
 	s.legsMu.Unlock()
-	s.finishC(errors.New(reason))
+	s.cancel(errors.New(reason))
 }
 
 // setReason records reason unless one is set, without ending the session.
@@ -243,8 +294,8 @@ func (s *session) wakeAll() {
 	s.mu.Unlock()
 }
 
-// ours reports whether the session is closing, so that I/O errors are our own doing.
-func (s *session) ours() bool { return s.ctx.Err() != nil }
+// closing reports whether the session is closing: an I/O error then is our own doing.
+func (s *session) closing() bool { return s.ctx.Err() != nil }
 
 // touch records activity for the idle timer: a complete client line, or server bytes.
 func (s *session) touch() { s.last.Store(int64(time.Since(s.start))) }
@@ -280,7 +331,7 @@ func (s *session) noteLogin() {
 // replies and its lock is free (a goroutine holding it may be stuck writing to this client).
 func (s *session) checkLogin() {
 	defer s.recoverPanic("login timer")
-	if s.authed.Load() || s.ours() {
+	if s.authed.Load() || s.closing() {
 		return
 	}
 	if !s.mu.TryLock() {
@@ -291,7 +342,7 @@ func (s *session) checkLogin() {
 	if s.t.State() != codec.Authorization {
 		return
 	}
-	if s.greeted && !s.paused && s.stls == stlsNone && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
+	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
 		s.writeClient([]byte("-ERR popwire: no login within " + s.loginTimeout().String() + "; closing\r\n"))
@@ -301,7 +352,7 @@ func (s *session) checkLogin() {
 
 // loginExpired logs the login timeout and ends the session.
 func (s *session) loginExpired() {
-	s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client",
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
 		Err: "proxy: login timeout " + s.loginTimeout().String() + ": the client did not log in; session closed"})
 	s.finish("login timeout")
 }
@@ -314,8 +365,8 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, orDuration(s.srv.cfg.HandshakeTimeout, DefaultHandshakeTimeout))
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		if !s.ours() {
-			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Client: s.raw.RemoteAddr().String(),
+		if !s.closing() {
+			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
 			s.finish("client handshake failed")
 		}
@@ -327,7 +378,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	s.paused = false
 	s.cond.Broadcast()
 	s.mu.Unlock()
-	s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "client", ClientSec: sec, TLS: tlsInfo(&st, false)})
+	s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: logview.LegClient, ClientSec: sec, TLS: tlsInfo(&st, false)})
 	return true
 }
 
@@ -337,11 +388,11 @@ func (s *session) dialUpstream() (ok bool) {
 	defer s.recoverPanic("upstream dial")
 	up, err := s.srv.dialer.Dial(s.ctx)
 	if err != nil {
-		if s.ours() {
+		if s.closing() {
 			return false
 		}
 		var de *popclient.DialError
-		e := logview.Event{Kind: logview.KindError, Leg: "upstream", Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
+		e := logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
 		if errors.As(err, &de) {
 			e.Extra, _ = json.Marshal(struct {
 				Step  popclient.Step `json:"step"`
@@ -368,7 +419,7 @@ func (s *session) dialUpstream() (ok bool) {
 		if s.srv.cfg.InsecureSkipVerify {
 			info.VerifyErr = skippedVerification(s.srv.dialer.VerifyAnyway(up.TLS.PeerCertificates))
 		}
-		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: "upstream", UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode), TLS: info})
+		s.rec.event(logview.Event{Kind: logview.KindTLS, Leg: logview.LegUpstream, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode), TLS: info})
 	}
 	if len(up.Greeting) > 0 {
 		s.touch()
