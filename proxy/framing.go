@@ -64,15 +64,21 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		held := len(s.held)
 		s.held = nil
 		var err error
+		told := false
 		if s.greeted && s.t.Pending() == 0 {
 			err = s.writeClient(replyCannotFrame)
+			told = err == nil
 		}
 		s.unlockUp()
 		s.framingLostEvent("client", note, held)
 		if err != nil && !s.ours() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: "client", Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
 		}
-		s.finish("framing lost")
+		if told {
+			s.finishDelivered("framing lost")
+		} else {
+			s.finish("framing lost")
+		}
 		return false
 	}
 	s.startPassThrough()
