@@ -160,37 +160,6 @@ func TestUnsolicitedFloodWhilePipelining(t *testing.T) {
 	}
 }
 
-// sessionWith runs a session of a Server configured with cfg between a new loopback client
-// and a connection to the upstream at addr, as run does once the upstream is dialed, and
-// returns the session and its client. The test's end closes both and waits for the session.
-func sessionWith(t *testing.T, cfg Config, addr string) (*session, *clientConn) {
-	t.Helper()
-	cfg.Sink = logview.Discard // events are built, and let go of at once
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	up, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, raw := tcpPair(t)
-	s := newSession(srv, raw, false, "test")
-	s.upRaw, s.upConn = up, up
-	ended := make(chan struct{})
-	go runPumps(s, ended)
-	t.Cleanup(func() {
-		c.Close()
-		up.Close()
-		select {
-		case <-ended:
-		case <-time.After(30 * time.Second):
-			t.Error("session did not end")
-		}
-	})
-	return s, &clientConn{Conn: c, r: bufio.NewReader(c)}
-}
-
 // queues samples the lengths of s's queues: the local answers waiting, the lines held during
 // AUTH, and the commands awaiting replies. It reports ok=false when s.mu is taken (a pump
 // may hold it while it waits to write to the client).
@@ -253,7 +222,8 @@ func TestPipelineFloodWithoutReading(t *testing.T) {
 					}
 				}
 			})
-			s, c := sessionWith(t, tt.cfg, up.addr())
+			tt.cfg.Sink = logview.Discard // events are built, and let go of at once
+			s, c := runSession(t, tt.cfg, up.addr(), nil)
 			c.SetDeadline(time.Now().Add(60 * time.Second))
 			if tt.early {
 				close(answer)

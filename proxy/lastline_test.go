@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -13,30 +12,15 @@ import (
 // noops is what a client that does not wait for answers sends at once.
 var noops = strings.Repeat("NOOP\r\n", 500)
 
-// pipelineThenRead connects to addr (over TLS with the good PKI when useTLS), sends pipelined
-// at once without reading, then reads to the end of the stream. It returns what it read and the first
-// error of the write or the read: a reset makes the client lose the proxy's last line, or
-// never read it.
-func pipelineThenRead(t *testing.T, addr string, useTLS bool, pipelined string) (string, error) {
-	t.Helper()
-	good, _ := pkis(t)
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	var c net.Conn
-	var err error
-	if useTLS {
-		c, err = tls.DialWithDialer(d, "tcp", addr, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
-	} else {
-		c, err = d.Dial("tcp", addr)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+// pipelineThenRead sends pipelined at once on c without reading, then reads to the end of the
+// stream. It returns what it read and the first error of the write or the read: a reset makes
+// the client lose the proxy's last line, or never read it.
+func pipelineThenRead(c *clientConn, pipelined string) (string, error) {
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, pipelined); err != nil {
 		return "", err
 	}
-	got, err := io.ReadAll(c)
+	got, err := io.ReadAll(c.r)
 	return string(got), err
 }
 
@@ -85,16 +69,12 @@ func TestLastLineBeforeClose(t *testing.T) {
 			if tt.up {
 				p.dial(t, false).line(t)
 			}
-			listener := p.plain
-			if tt.useTLS {
-				listener = p.tlsl
-			}
 			lines := strings.Count(tt.want, "\n")
 			if !strings.HasSuffix(tt.want, "\n") {
 				lines++
 			}
 			for i := range 30 {
-				got, err := pipelineThenRead(t, listener, tt.useTLS, tt.send+noops)
+				got, err := pipelineThenRead(p.dial(t, tt.useTLS), tt.send+noops)
 				if !strings.HasPrefix(got, tt.want) || strings.Count(got, "\n") != lines || !strings.HasSuffix(got, "\n") || err != nil {
 					t.Fatalf("run %d: client got %q, %v; want %q (one line), then the end of the stream", i, got, err, tt.want)
 				}
