@@ -34,6 +34,8 @@ func logFlags() []cli.Flag {
 			Usage: "colour of the stderr transcript: auto (only on a terminal; NO_COLOR is honoured) | always | never"},
 		&cli.StringFlag{Name: "bodies", Value: string(proxy.BodiesHeaders), EnvVars: []string{"POPWIRE_BODIES"},
 			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log)"},
+		&cli.StringFlag{Name: "bodies-budget", Value: fmt.Sprintf("%dMiB", proxy.DefaultContentBudget>>20), EnvVars: []string{"POPWIRE_BODIES_BUDGET"},
+			Usage: "with --bodies full, the most message content all sessions hold at once (`SIZE`, e.g. 256MiB); beyond it a message's content is left out, and its event says so"},
 		&cli.BoolFlag{Name: "hide-users", EnvVars: []string{"POPWIRE_HIDE_USERS"},
 			Usage: "replace user names in every log with a stable keyed hash (the key is kept next to the local CA)"},
 		&cli.BoolFlag{Name: "reveal-credentials", EnvVars: []string{"POPWIRE_REVEAL_CREDENTIALS"},
@@ -53,6 +55,14 @@ func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 	default:
 		return opts, usagef("--bodies must be none, headers or full (got %q)", opts.Bodies)
 	}
+	budget, err := parseSize(c.String("bodies-budget"))
+	switch {
+	case err != nil:
+		return opts, usagef("--bodies-budget: %v", err)
+	case budget < 1<<20:
+		return opts, usagef("--bodies-budget must be at least 1MiB (got %q)", c.String("bodies-budget"))
+	}
+	opts.ContentBudget = budget
 	if opts.HideUsers && opts.RevealCredentials {
 		return opts, usagef("--hide-users and --reveal-credentials contradict each other")
 	}

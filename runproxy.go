@@ -18,8 +18,11 @@ import (
 
 // runProxy sets up the logging flags' outputs for cfg, warns about insecure settings, and
 // serves until a signal (see runUntilSignal), writing out the logs at the end (for at most
-// logStopTimeout).
+// logStopTimeout). A stdout or stderr whose reader has gone costs log lines, never the
+// process: SIGPIPE, which by default kills a Go program writing to a broken fd 1 or 2, is
+// ignored, and the write fails with EPIPE instead (counted as dropped by the output).
 func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-chan error) error {
+	signal.Ignore(syscall.SIGPIPE)
 	logs, err := newLogs(c)
 	if err != nil {
 		return err

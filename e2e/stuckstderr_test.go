@@ -31,7 +31,7 @@ func TestStuckStderrCostsLinesNotSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() }) // after popwire is stopped: a closed pipe would kill it with SIGPIPE
+	t.Cleanup(func() { r.Close() }) // after popwire is stopped: the test reads the pipe to its end
 	const grace = 2 * time.Second
 	pw := startPopwire(t, d, popwireOpts{logFile: true, stderr: w,
 		args: []string{"--log-format", "json", "--shutdown-timeout", grace.String()},

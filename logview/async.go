@@ -18,6 +18,11 @@ const DefaultQueue = 1024
 // the most a line waits before it reaches a terminal or a file.
 const Linger = 5 * time.Millisecond
 
+// failReportEvery is how often, at most, an output whose writes fail tells its peers how many
+// events it lost since it last told them: a closed pipe fails every write, and one dropped
+// event per failed write would double the JSON log.
+const failReportEvery = time.Second
+
 // Overflow is what an Async does with an event that finds its queue full.
 type Overflow string
 
@@ -54,7 +59,11 @@ type AsyncOptions struct {
 // dropped and counted (OverflowDrop, the default) or Emit waits for room (OverflowBlock).
 // Dropped events are never silent: once the output takes an event again, a KindDropped event
 // saying how many were lost is written in their place, and handed to the Async's peers (see
-// Tee). Dropped returns the total.
+// Tee). An event the output fails to write (a closed pipe: the wrapped sink's Emit or a flush
+// function returns an error) is dropped and counted too, with the others written since the
+// last flush (part of them may have reached the output), and its peers are told how many,
+// at once and then at most every failReportEvery, the rest at Shutdown. Dropped returns the
+// total.
 //
 // Sinks that buffer (a Deferred FileSink, a Printer on a bufio.Writer) are flushed by the
 // goroutine Linger after the first event of a burst, so output costs one write per burst
@@ -79,6 +88,8 @@ type Async struct {
 	stopped   bool       // the goroutine was told to end: events are dropped
 	abandoned bool       // Shutdown gave up on the output: nothing more is written or settled
 	lost      int64      // events dropped and not yet in a queued dropped event
+	unsaid    int64      // events the output failed to write, not yet told to the peers
+	why       string     // why the last write failed
 	pending   int64      // events queued, or written and not yet flushed
 	reporting int64      // the counts of dropped events queued, or written and not yet flushed
 	peers     []*Async   // where this output's dropped events also go
@@ -233,19 +244,43 @@ func (a *Async) drain() {
 	timer.Stop()
 	dirty := false
 	var taken, reported int64 // written since the last flush
+	var failed error          // the first write error since the last flush
+	report := time.NewTimer(failReportEvery)
+	report.Stop()
+	reportDue := false // report is set to tell the failures held back
+	var told time.Time // when failures were last told to the peers
+	tell := func() {
+		reportDue = false
+		if e, ok := a.takeUnsaid(); ok {
+			a.tellPeers(e)
+			told = time.Now()
+		}
+	}
 	flush := func() {
 		dirty = false
 		for _, f := range a.flush {
-			_ = f()
+			if err := f(); err != nil && failed == nil {
+				failed = err
+			}
 		}
-		a.settle(taken, reported)
-		taken, reported = 0, 0
+		unsaid := a.settle(taken, reported, failed)
+		taken, reported, failed = 0, 0, nil
+		switch wait := failReportEvery - time.Since(told); {
+		case !unsaid || reportDue:
+		case wait <= 0:
+			tell()
+		default:
+			reportDue = true
+			report.Reset(wait)
+		}
 	}
 	write := func(it item) bool {
 		if !a.writable() {
 			return false
 		}
-		_ = a.next.Emit(it.e)
+		if err := a.next.Emit(it.e); err != nil && failed == nil {
+			failed = err
+		}
 		if it.report > 0 {
 			a.tellPeers(it.e)
 			reported += it.report
@@ -272,6 +307,8 @@ func (a *Async) drain() {
 			}
 		case <-timer.C:
 			flush()
+		case <-report.C:
+			tell()
 		case <-a.stop:
 			return
 		}
@@ -288,14 +325,48 @@ func (a *Async) writable() bool {
 	return !a.abandoned
 }
 
-// settle records that taken events and reported drop counts were written and flushed.
-func (a *Async) settle(taken, reported int64) {
+// settle records that taken events and reported drop counts were written and flushed; when
+// failed is not nil, the taken events count as dropped, to be told to the peers. It reports
+// whether failures wait to be told.
+func (a *Async) settle(taken, reported int64, failed error) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.abandoned {
-		a.pending -= taken
-		a.reporting -= reported
+	if a.abandoned {
+		return false
 	}
+	a.pending -= taken
+	a.reporting -= reported
+	if failed != nil && taken > 0 {
+		a.dropped.Add(taken)
+		a.unsaid += taken
+		a.why = "could not write (" + rootCause(failed).Error() + ")"
+	}
+	return a.unsaid > 0
+}
+
+// rootCause returns the innermost error err wraps: "broken pipe" rather than "logview: print
+// event: write /dev/stderr: broken pipe".
+func rootCause(err error) error {
+	for {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			return err
+		}
+		err = inner
+	}
+}
+
+// takeUnsaid returns the dropped event that tells the output's failed writes not yet told,
+// and whether there are any.
+func (a *Async) takeUnsaid() (Event, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.unsaid == 0 || a.abandoned {
+		return Event{}, false
+	}
+	e := a.droppedEvent(a.unsaid, a.why)
+	a.unsaid = 0
+	return e, true
 }
 
 // lostWhenIdle returns the events lost since the last dropped event when the queue is empty,
@@ -372,8 +443,8 @@ func (a *Async) abandonLocked() int64 {
 	}
 	a.abandoned = true
 	a.dropped.Add(a.pending)
-	n := a.lost + a.pending + a.reporting
-	a.lost, a.pending, a.reporting = 0, 0, 0
+	n := a.lost + a.pending + a.reporting + a.unsaid
+	a.lost, a.pending, a.reporting, a.unsaid = 0, 0, 0, 0
 	return n
 }
 
@@ -400,7 +471,7 @@ func (a *Async) Shutdown(ctx context.Context) error {
 // shutdown stops outs together by ctx's deadline. Waiting Emits are released first; then each
 // output writes what it has queued. Those that cannot within three quarters of the time left
 // are given up on, and how many events each lost goes, as a dropped event, to the others,
-// which write it in the time that remains.
+// which write it in the time that remains; so do the failed writes an output has not told yet.
 func shutdown(ctx context.Context, outs []*Async) error {
 	for _, a := range outs {
 		a.Release()
@@ -415,22 +486,31 @@ func shutdown(ctx context.Context, outs []*Async) error {
 	ok := syncAll(first, outs)
 	var healthy []*Async
 	var errs []error
-	var lost []Event
+	type loss struct {
+		from *Async
+		e    Event
+	}
+	var lost []loss
 	for i, a := range outs {
 		if ok[i] {
 			healthy = append(healthy, a)
+			if e, failed := a.takeUnsaid(); failed {
+				lost = append(lost, loss{a, e})
+			}
 			continue
 		}
 		n := a.abandon()
 		errs = append(errs, fmt.Errorf("logview: %s could not write %d events before the deadline: %w", a.name(), n, first.Err()))
 		if n > 0 {
-			lost = append(lost, a.droppedEvent(n, "was still blocked when logging stopped"))
+			lost = append(lost, loss{a, a.droppedEvent(n, "was still blocked when logging stopped")})
 		}
 	}
 	if len(lost) > 0 {
 		for _, a := range healthy {
-			for _, e := range lost {
-				a.offer(e)
+			for _, l := range lost {
+				if l.from != a {
+					a.offer(l.e)
+				}
 			}
 		}
 		for i, done := range syncAll(ctx, healthy) {

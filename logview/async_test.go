@@ -1,14 +1,17 @@
 package logview
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -344,4 +347,86 @@ func TestAsyncFlushesBurstsWithinLinger(t *testing.T) {
 		t.Fatalf("%d lines after Shutdown, want %d", n, burst+1)
 	}
 	fs.Close()
+}
+
+// brokenPipe fails every write as a pipe whose reader has gone does (SIGPIPE ignored).
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) {
+	return 0, &os.PathError{Op: "write", Path: "/dev/stderr", Err: syscall.EPIPE}
+}
+
+// TestTeeFailingOutputIsCounted puts a stderr whose every write fails (a closed pipe) and a
+// working log file behind a Tee: each event stderr could not write counts as dropped, and the
+// log file is told how many, in a few dropped events rather than one per failed write.
+func TestTeeFailingOutputIsCounted(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		stderr func() (Sink, []func() error)
+	}{
+		{"buffered printer", func() (Sink, []func() error) {
+			bw := bufio.NewWriter(brokenPipe{})
+			return NewPrinter(bw, PrinterOptions{}), []func() error{bw.Flush}
+		}},
+		{"unbuffered JSON", func() (Sink, []func() error) { return NewJSONWriter(brokenPipe{}), nil }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sink, flush := tt.stderr()
+			file := &recordSink{}
+			stderr := NewAsync(sink, AsyncOptions{Output: "stderr", Flush: flush})
+			logFile := NewAsync(file, AsyncOptions{Output: "log-file"})
+			tee := NewTee(stderr, stderr, logFile)
+			const n = 300
+			start := time.Now()
+			for i := range n { // one at a time: every write fails on its own
+				emitAll(t, tee, i, i+1)
+				syncOK(t, stderr)
+			}
+			// What failed after the first report is told within failReportEvery, unprompted.
+			deadline := time.Now().Add(10 * time.Second)
+			for droppedSum(file.events()) < n && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			elapsed := time.Since(start)
+			if said := droppedSum(file.events()); said != n {
+				t.Errorf("before Shutdown, the log file was told of %d events dropped on stderr, want %d", said, n)
+			}
+			shutdownOK(t, tee)
+			if d := stderr.Dropped(); d != n {
+				t.Errorf("stderr Dropped = %d, want %d", d, n)
+			}
+			if d := logFile.Dropped(); d != 0 {
+				t.Errorf("log file Dropped = %d, want 0", d)
+			}
+			var said, reports int64
+			for _, e := range file.events() {
+				if e.Kind != KindDropped {
+					continue
+				}
+				reports++
+				said += e.Dropped
+				if e.Output != "stderr" || !strings.HasSuffix(e.Text, "dropped: stderr could not write (broken pipe)") {
+					t.Errorf("dropped event %q for %q", e.Text, e.Output)
+				}
+			}
+			if said != n {
+				t.Errorf("the log file was told of %d events dropped on stderr, want %d", said, n)
+			}
+			// One at once, one per failReportEvery after it, and one at Shutdown.
+			if most := 2 + int64(elapsed/failReportEvery); reports > most {
+				t.Errorf("%d dropped events in %v, want at most %d", reports, elapsed, most)
+			}
+		})
+	}
+}
+
+// droppedSum sums the counts of the dropped events among events.
+func droppedSum(events []Event) int64 {
+	var n int64
+	for _, e := range events {
+		if e.Kind == KindDropped {
+			n += e.Dropped
+		}
+	}
+	return n
 }

@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 
@@ -50,9 +52,10 @@ func (s *session) discardClient(lr *lineReader) {
 	}
 }
 
-// finishDelivered ends the session once the upstream's stream is over and every byte it sent
-// has been written to the client: like finish, but the client leg is closed gracefully
-// (lingerClient) unless the session was already closing.
+// finishDelivered ends the session once everything the client is to get has been written to
+// it: the upstream's stream is over and relayed, or popwire wrote its own last line (a dial
+// failure's -ERR, the login timeout's). Like finish, but the client leg is closed gracefully
+// (linger) unless the session was already closing.
 func (s *session) finishDelivered(reason string) {
 	s.legsMu.Lock()
 	if s.ctx.Err() == nil {
@@ -62,19 +65,20 @@ func (s *session) finishDelivered(reason string) {
 	s.finish(reason)
 }
 
-// lingerClient half-closes the client's TCP connection after the last byte written to it,
-// then reads and discards what the client still sends until closing loses nothing (settled),
-// the client closes in turn, lingerTimeout passes or Shutdown starts. Nothing is added to the
-// stream: a TLS client leg gets no close_notify, as when the leg is closed outright.
-func (s *session) lingerClient() {
-	if tc, ok := s.raw.(interface{ CloseWrite() error }); ok {
+// linger half-closes the TCP connection c after the last byte written to it, then reads and
+// discards what the peer still sends until closing loses nothing (settled), the peer closes
+// in turn, lingerTimeout passes or stop is done. A close with unread input would reset the
+// connection, and a reset can discard what the kernel has not yet delivered. Nothing is added
+// to the stream: a TLS connection gets no close_notify, as when it is closed outright.
+func linger(c net.Conn, stop context.Context) {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
 		tc.CloseWrite()
 	}
 	deadline := time.Now().Add(lingerTimeout)
 	buf := make([]byte, 4<<10)
-	for !settled(s.raw) && time.Now().Before(deadline) && s.srv.base.Err() == nil {
-		s.raw.SetReadDeadline(time.Now().Add(lingerPoll))
-		if _, err := s.raw.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+	for !settled(c) && time.Now().Before(deadline) && stop.Err() == nil {
+		c.SetReadDeadline(time.Now().Add(lingerPoll))
+		if _, err := c.Read(buf); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return
 		}
 	}

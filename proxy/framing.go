@@ -64,15 +64,21 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		held := len(s.held)
 		s.held = nil
 		var err error
+		told := false
 		if s.t.Pending() == 0 { // the greeting and every reply are in
 			err = s.writeClient(replyCannotFrame)
+			told = err == nil
 		}
 		s.unlockUp()
 		s.framingLostEvent(logview.LegClient, note, held)
 		if err != nil && !s.closing() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: writing to client: "+err.Error(), 300)})
 		}
-		s.finish("framing lost")
+		if told {
+			s.finishDelivered("framing lost")
+		} else {
+			s.finish("framing lost")
+		}
 		return false
 	}
 	s.startPassThrough()

@@ -49,11 +49,13 @@ func newPKI(t testing.TB) testPKI {
 	return testPKI{pool: ca.Pool(), leaf: leaf}
 }
 
-// recSink collects events. With panicOn set, Emit panics (once) with errSinkPanic after
-// collecting the first event it matches: a broken sink, to test that a panic ends one session.
+// recSink collects events and passes them on to next, if set. With panicOn set, Emit panics
+// (once) with errSinkPanic after collecting the first event it matches: a broken sink, to
+// test that a panic ends one session.
 type recSink struct {
 	mu      sync.Mutex
 	ev      []logview.Event
+	next    logview.Sink
 	panicOn func(logview.Event) bool
 }
 
@@ -70,6 +72,9 @@ func (r *recSink) Emit(e logview.Event) error {
 	r.mu.Unlock()
 	if explode {
 		panic(errSinkPanic)
+	}
+	if r.next != nil {
+		return r.next.Emit(e)
 	}
 	return nil
 }
@@ -229,8 +234,8 @@ func startProxyCert(t testing.TB, cfg Config, upstreamAddr string) *testProxy {
 	if cfg.UpstreamRoots == nil {
 		cfg.UpstreamRoots = good.pool
 	}
-	sink := &recSink{}
-	cfg.Sink = logview.Multi(sink, cfg.Sink)
+	sink := &recSink{next: cfg.Sink}
+	cfg.Sink = sink
 	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -180,7 +180,21 @@ func (f *flakyUp) Write(p []byte) (int, error) {
 func pumpSession(t *testing.T, addr string) (*clientConn, *flakyUp, *recSink) {
 	t.Helper()
 	sink := &recSink{}
-	srv, err := New(Config{Sink: sink})
+	var up *flakyUp
+	_, c := runSession(t, Config{Sink: sink}, addr, func(c net.Conn) net.Conn {
+		up = &flakyUp{Conn: c}
+		return up
+	})
+	return c, up, sink
+}
+
+// runSession runs a session of a Server configured with cfg between a new loopback client and
+// a connection to the upstream at addr, as run does once the upstream is dialed, and returns
+// the session and its client. With wrap set, the session writes and reads the upstream
+// through wrap's result. The test's end closes the client and waits for the session to end.
+func runSession(t *testing.T, cfg Config, addr string, wrap func(net.Conn) net.Conn) (*session, *clientConn) {
+	t.Helper()
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,9 +203,11 @@ func pumpSession(t *testing.T, addr string) (*clientConn, *flakyUp, *recSink) {
 		t.Fatal(err)
 	}
 	c, raw := tcpPair(t)
-	up := &flakyUp{Conn: upRaw}
 	s := newSession(srv, raw, false, "test")
-	s.upRaw, s.upConn = upRaw, up
+	s.upRaw, s.upConn = upRaw, upRaw
+	if wrap != nil {
+		s.upConn = wrap(upRaw)
+	}
 	ended := make(chan struct{})
 	go runPumps(s, ended)
 	t.Cleanup(func() {
@@ -203,7 +219,7 @@ func pumpSession(t *testing.T, addr string) (*clientConn, *flakyUp, *recSink) {
 			t.Error("session did not end")
 		}
 	})
-	return &clientConn{Conn: c, r: bufio.NewReader(c)}, up, sink
+	return s, &clientConn{Conn: c, r: bufio.NewReader(c)}
 }
 
 // runPumps runs both pumps of s to the session's end, then closes ended.

@@ -66,7 +66,8 @@ func (c *addrCounts) drop(k netip.Prefix) {
 }
 
 // maxRefusing caps the clients being refused at once. A TLS refusal waits for the client's
-// handshake, at most refusalHandshakeTimeout; a plaintext one only writes a line.
+// handshake, at most refusalHandshakeTimeout; then every refusal writes its line and lingers,
+// at most lingerTimeout, for the client to take it.
 const maxRefusing = 64
 
 // refusalHandshakeTimeout bounds the handshake of a refused TLS client (or the
@@ -80,16 +81,16 @@ type refusal struct {
 }
 
 // refusals tracks the refusals in progress, at most maxRefusing. When every slot is taken, a
-// new refusal takes the slot of the oldest TLS refusal still waiting for its handshake, which
-// is closed: silent connections cannot keep a real client from its -ERR line, since a real
-// client's handshake is over long before maxRefusing newer connections arrive. When no
-// refusal waits for a handshake, every slot is writing its line, which is quick: the new one
-// waits for a slot.
+// new refusal takes the slot of the oldest refusal that waits on its client, which is closed:
+// a TLS refusal in its handshake, or one lingering after its line. Silent connections cannot
+// keep a real client from its -ERR line, since a real client's handshake is over, and its line
+// taken, long before maxRefusing newer connections arrive. When no refusal waits on its
+// client, every slot is writing its line, which is quick: the new one waits for a slot.
 type refusals struct {
 	mu      sync.Mutex
 	free    sync.Cond // signalled when a slot frees; its L is mu (set by New)
 	n       int
-	waiting []*refusal // TLS refusals in their handshake, oldest first
+	waiting []*refusal // refusals waiting on their client, oldest first
 }
 
 // start takes a slot for c (waiting for one if need be) and returns its refusal. inHandshake
@@ -122,6 +123,18 @@ func (r *refusals) handshakeDone(ref *refusal) bool {
 	defer r.mu.Unlock()
 	r.unwait(ref)
 	return !ref.evicted
+}
+
+// lingering puts ref back among the refusals that may be given up for a newer one, while it
+// lingers after its line, and reports whether it was not given up.
+func (r *refusals) lingering(ref *refusal) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if ref.evicted {
+		return false
+	}
+	r.waiting = append(r.waiting, ref)
+	return true
 }
 
 // finish frees ref's slot, unless it was given up (its slot is taken already).

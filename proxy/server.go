@@ -208,7 +208,9 @@ func (s *Server) refuse(c net.Conn, isTLS bool, reply []byte, why string) {
 }
 
 // runRefusal answers a refused client with one -ERR line, after the TLS handshake on the
-// TLS listener (bounded by refusalHandshakeTimeout), and closes it; Shutdown closes it at once.
+// TLS listener (bounded by refusalHandshakeTimeout), and closes it gracefully (linger), so
+// that input the client pipelined does not turn the close into a reset that discards the
+// line; Shutdown closes it at once.
 func (s *Server) runRefusal(ref *refusal, isTLS bool, reply []byte, why string) {
 	defer s.sessions.Done()
 	defer s.refusals.finish(ref)
@@ -227,7 +229,9 @@ func (s *Server) runRefusal(ref *refusal, isTLS bool, reply []byte, why string) 
 		}
 		conn = tc
 	}
-	conn.Write(reply)
+	if _, err := conn.Write(reply); err == nil && s.refusals.lingering(ref) {
+		linger(ref.c, s.base)
+	}
 }
 
 // Shutdown stops accepting, lets the sessions finish until ctx is done, then closes the

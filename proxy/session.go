@@ -82,7 +82,7 @@ type session struct {
 	upRaw  net.Conn   // the upstream's TCP connection; nil until dialed
 	closed bool       // closeLegs ran
 	reason string     // why the session ends; the first one set wins
-	linger bool       // the upstream's stream is over: the client leg closes gracefully (lingerClient)
+	linger bool       // the client has all it is to get: its leg closes gracefully (see finishDelivered)
 
 	upLost    atomic.Bool  // a write to the upstream failed: pumpDown drains it (loseUpstream)
 	unsent    atomic.Int64 // client bytes dropped since then
@@ -224,16 +224,16 @@ func onFreshStack(f func() bool) bool {
 // runFresh is the goroutine of onFreshStack: it sends f's result on ok.
 func runFresh(f func() bool, ok chan<- bool) { ok <- f() }
 
-// end closes both legs, the client's gracefully once the upstream's stream is over, and
-// emits the close summary; run defers it.
+// end closes both legs, the client's gracefully once it has all it is to get (see
+// finishDelivered), and emits the close summary; run defers it.
 func (s *session) end() {
 	s.finish("closed")
 	s.closeLegs()
 	s.legsMu.Lock()
-	reason, linger := s.reason, s.linger
+	reason, graceful := s.reason, s.linger
 	s.legsMu.Unlock()
-	if linger && !s.clientEOF {
-		s.lingerClient()
+	if graceful && !s.clientEOF {
+		linger(s.raw, s.srv.base) // Shutdown cuts it short
 	}
 	s.raw.Close()
 	s.unsentEvent()
@@ -335,25 +335,31 @@ func (s *session) checkLogin() {
 		return
 	}
 	if !s.mu.TryLock() {
-		s.loginExpired()
+		s.loginExpired(false)
 		return
 	}
 	defer s.mu.Unlock()
 	if s.t.State() != codec.Authorization {
 		return
 	}
+	told := false
 	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		s.writeClient([]byte("-ERR popwire: no login within " + s.loginTimeout().String() + "; closing\r\n"))
+		told = s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")) == nil
 	}
-	s.loginExpired() // still under s.mu: no server byte follows the -ERR line
+	s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
 }
 
-// loginExpired logs the login timeout and ends the session.
-func (s *session) loginExpired() {
+// loginExpired logs the login timeout and ends the session, closing the client leg gracefully
+// when the client was told.
+func (s *session) loginExpired(told bool) {
 	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
 		Err: "proxy: login timeout " + s.loginTimeout().String() + ": the client did not log in; session closed"})
+	if told {
+		s.finishDelivered("login timeout")
+		return
+	}
 	s.finish("login timeout")
 }
 
@@ -401,8 +407,11 @@ func (s *session) dialUpstream() (ok bool) {
 		}
 		s.rec.event(e)
 		s.raw.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		s.client.Write(errReply(err))
-		s.finish("upstream dial failed")
+		if _, err := s.client.Write(errReply(err)); err != nil {
+			s.finish("upstream dial failed")
+			return false
+		}
+		s.finishDelivered("upstream dial failed")
 		return false
 	}
 	s.legsMu.Lock()
