@@ -70,10 +70,16 @@ type session struct {
 	start  time.Time
 	peer   netip.Prefix // the client's address group (see addrKey)
 
-	last   atomic.Int64 // time of the last client line or server byte, as time.Since(start)
-	idle   *time.Timer  // set by run as it arms it; re-armed by checkIdle only
-	login  *time.Timer  // set by run as it arms it
-	authed atomic.Bool  // the tracker reached TRANSACTION (see noteLogin)
+	last atomic.Int64 // time of the last client line or server byte, as time.Since(start)
+	// timerMu guards the idle and login pointers: armTimers sets them, checkIdle and
+	// checkLogin re-arm the timers through them, stopTimers stops them.
+	timerMu sync.Mutex
+	idle    *time.Timer
+	login   *time.Timer
+	authed  atomic.Bool // the tracker reached TRANSACTION (see noteLogin)
+	// loginTries counts checkLogin's tries to tell the client (loginRetry); only the login
+	// timer's callback touches it, and its runs never overlap.
+	loginTries int
 
 	raw      net.Conn // the client's TCP connection, set before run; closeLegs and end close it
 	listener string   // set before run
@@ -160,10 +166,8 @@ func (s *session) run() {
 	defer s.recoverPanic("session")
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
-	s.idle = time.AfterFunc(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout), s.checkIdle)
-	defer s.idle.Stop()
-	s.login = time.AfterFunc(s.loginTimeout(), s.checkLogin)
-	defer s.login.Stop()
+	s.armTimers()
+	defer s.stopTimers()
 
 	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
 		return
@@ -310,7 +314,9 @@ func (s *session) checkIdle() {
 		s.finish("idle timeout")
 		return
 	}
+	s.timerMu.Lock()
 	s.idle.Reset(idle - quiet)
+	s.timerMu.Unlock()
 }
 
 func (s *session) loginTimeout() time.Duration {
@@ -335,6 +341,11 @@ func (s *session) checkLogin() {
 		return
 	}
 	if !s.mu.TryLock() {
+		// A pump holds mu: briefly, as a rule (a greeting being relayed), or for as long as
+		// its peer does not read. Try again a few times before closing untold.
+		if s.loginRetry() {
+			return
+		}
 		s.loginExpired(false)
 		return
 	}
@@ -342,13 +353,58 @@ func (s *session) checkLogin() {
 	if s.t.State() != codec.Authorization {
 		return
 	}
-	told := false
 	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		told = s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")) == nil
+		told := s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")) == nil
+		s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
+		return
 	}
-	s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
+	// A line now could be read as a reply (one is awaited, or a server line is half in):
+	// wait a little for the exchange to settle, then close untold.
+	if !s.loginRetry() {
+		s.loginExpired(false)
+	}
+}
+
+// Before closing a session whose login timed out without telling the client, checkLogin
+// tries again loginRetries times, loginRetryEvery apart, for a moment when the -ERR line
+// cannot be mistaken for a reply.
+const (
+	loginRetries    = 20
+	loginRetryEvery = 25 * time.Millisecond
+)
+
+// loginRetry re-arms the login timer for another try and reports whether it did; it runs on
+// the timer's goroutine, the only one that touches loginTries.
+func (s *session) loginRetry() bool {
+	if s.loginTries >= loginRetries {
+		return false
+	}
+	s.loginTries++
+	s.timerMu.Lock()
+	s.login.Reset(loginRetryEvery)
+	s.timerMu.Unlock()
+	return true
+}
+
+// armTimers starts the idle and login timers. Their callbacks re-arm them through the same
+// fields, which they may read as soon as the timers exist: timerMu orders the assignment
+// before those reads.
+func (s *session) armTimers() {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	s.idle = time.AfterFunc(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout), s.checkIdle)
+	s.login = time.AfterFunc(s.loginTimeout(), s.checkLogin)
+}
+
+// stopTimers stops the idle and login timers; a callback already running finds the session
+// closing and does nothing more.
+func (s *session) stopTimers() {
+	s.timerMu.Lock()
+	defer s.timerMu.Unlock()
+	s.idle.Stop()
+	s.login.Stop()
 }
 
 // loginExpired logs the login timeout and ends the session, closing the client leg gracefully
