@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,14 +17,18 @@ import (
 var noops = strings.Repeat("NOOP\r\n", 500)
 
 // pipelineThenRead sends pipelined at once on c without reading, then reads to the end of the
-// stream. It returns what it read and the first error of the write or the read: a reset makes
-// the client lose the proxy's last line, or never read it.
+// stream. It returns what it read and the read's error: a reset makes the client lose the
+// proxy's last line, or never read it. A client slow to write may find the proxy gone
+// already, its line delivered and acknowledged and its close complete: the write then fails,
+// and the reset that late write draws is no loss; what counts is that the line is there to
+// read, whole, before it.
 func pipelineThenRead(c *clientConn, pipelined string) (string, error) {
 	defer c.Close()
-	if _, err := io.WriteString(c, pipelined); err != nil {
-		return "", err
-	}
+	_, werr := io.WriteString(c, pipelined)
 	got, err := io.ReadAll(c.r)
+	if werr != nil && errors.Is(err, syscall.ECONNRESET) {
+		err = nil
+	}
 	return string(got), err
 }
 
