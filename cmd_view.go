@@ -32,6 +32,7 @@ func viewCommand() *cli.Command {
 			&cli.BoolFlag{Name: "summary", Usage: "one row per session: user, messages retrieved and deleted, whether deletions were committed"},
 			&cli.BoolFlag{Name: "json", Usage: "write the filtered events (or summaries) as JSON lines"},
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "auto | always | never (auto: only on a terminal; NO_COLOR is honoured)"},
+			transcriptFlag(),
 		},
 		Action: view,
 	}
@@ -39,6 +40,10 @@ func viewCommand() *cli.Command {
 
 func view(c *cli.Context) error {
 	colour, err := colorFlag(c, c.App.Writer)
+	if err != nil {
+		return err
+	}
+	level, err := transcriptLevel(c)
 	if err != nil {
 		return err
 	}
@@ -66,7 +71,7 @@ func view(c *cli.Context) error {
 		Follow:   c.Bool("follow"),
 		Summary:  c.Bool("summary"),
 		JSON:     c.Bool("json"),
-		Printer:  logview.PrinterOptions{Color: colour, Location: time.Local},
+		Printer:  logview.PrinterOptions{Color: colour, Location: time.Local, Level: level},
 		Stdin:    os.Stdin,
 		Warnings: c.App.ErrWriter,
 	}

@@ -50,6 +50,7 @@ func TestFlagsAnywhere(t *testing.T) {
 		{[]string{"view", "--", "help"}, 0, []string{"sess-help"}, []string{"USAGE"}, ""},
 		{[]string{"view", "h", "--json"}, 0, []string{`"session":"sess-h"`}, []string{"USAGE"}, ""},
 		{[]string{"view", "a.jsonl", "--since", "yesterday-ish"}, 2, nil, nil, "--since"},
+		{[]string{"view", "a.jsonl", "--transcript", "summary", "--color=never"}, 0, []string{"sess-one", "open client"}, nil, ""},
 		{[]string{"view", "a.jsonl", "--no-such-flag"}, 2, nil, nil, "flag provided but not defined: -no-such-flag"},
 		{[]string{"probe", closed, "--json"}, 1, []string{`"ok": false`}, nil, "a step failed"},
 		{[]string{"probe", "--json", closed, "--timeout", "5s", "--upstream-name", "pop.example.net"}, 1, []string{`"ok": false`}, nil, "a step failed"},

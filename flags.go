@@ -32,8 +32,9 @@ func logFlags() []cli.Flag {
 			Usage: "what goes to stderr: text (the transcript) | json (JSON lines) | none"},
 		&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"},
 			Usage: "colour of the stderr transcript: auto (only on a terminal; NO_COLOR is honoured) | always | never"},
+		transcriptFlag(),
 		&cli.StringFlag{Name: "bodies", Value: string(proxy.BodiesHeaders), EnvVars: []string{"POPWIRE_BODIES"},
-			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log)"},
+			Usage: "what is kept of RETR/TOP content: none (sizes) | headers (SHA-256, From, To, Subject, Date, Message-ID) | full (also the message itself, in the JSON log, and in the transcript at --transcript full)"},
 		&cli.StringFlag{Name: "bodies-budget", Value: fmt.Sprintf("%dMiB", proxy.DefaultContentBudget>>20), EnvVars: []string{"POPWIRE_BODIES_BUDGET"},
 			Usage: "with --bodies full, the most message content all sessions hold at once (`SIZE`, e.g. 256MiB); beyond it a message's content is left out, and its event says so"},
 		&cli.BoolFlag{Name: "hide-users", EnvVars: []string{"POPWIRE_HIDE_USERS"},
@@ -43,12 +44,33 @@ func logFlags() []cli.Flag {
 	}
 }
 
+// transcriptFlag is the --transcript flag of serve, demo and view.
+func transcriptFlag() cli.Flag {
+	return &cli.StringFlag{Name: "transcript", Value: string(logview.LevelReplies), EnvVars: []string{"POPWIRE_TRANSCRIPT"},
+		Usage: "how much of each multi-line reply the transcript shows: summary (lines and size) | replies (CAPA, AUTH and LANG whole, the first lines of LIST, UIDL and the others) | full (every line, and the message text logged with --bodies full)"}
+}
+
+// transcriptLevel reads --transcript.
+func transcriptLevel(c *cli.Context) (logview.Level, error) {
+	level, err := logview.ParseLevel(c.String("transcript"))
+	if err != nil {
+		return "", usagef("--transcript must be summary, replies or full (got %q)", c.String("transcript"))
+	}
+	return level, nil
+}
+
 // logOptions turns the logging flags into the proxy's LogOptions.
 func logOptions(c *cli.Context) (proxy.LogOptions, error) {
+	level, err := transcriptLevel(c)
+	if err != nil {
+		return proxy.LogOptions{}, err
+	}
 	opts := proxy.LogOptions{
 		Bodies:            proxy.Bodies(c.String("bodies")),
 		HideUsers:         c.Bool("hide-users"),
 		RevealCredentials: c.Bool("reveal-credentials"),
+		// Only JSON and the transcript above its summary level show the lines of a reply.
+		SkipReplyLines: level == logview.LevelSummary && c.String("log-file") == "" && c.String("log-format") != "json",
 	}
 	switch opts.Bodies {
 	case proxy.BodiesNone, proxy.BodiesHeaders, proxy.BodiesFull:

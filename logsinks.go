@@ -30,6 +30,10 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 	if err != nil {
 		return nil, err
 	}
+	level, err := transcriptLevel(c)
+	if err != nil {
+		return nil, err
+	}
 	overflow, err := logview.ParseOverflow(c.String("log-overflow"))
 	if err != nil {
 		return nil, usagef("--log-overflow must be drop or block (got %q)", c.String("log-overflow"))
@@ -38,7 +42,7 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 	// Only the stderr output's goroutine writes to (and flushes) the buffered stderr.
 	buffered := bufio.NewWriterSize(stderr, 64<<10)
 	printer := func() logview.Sink {
-		return logview.NewPrinter(buffered, logview.PrinterOptions{Color: colour, Location: time.Local})
+		return logview.NewPrinter(buffered, logview.PrinterOptions{Color: colour, Location: time.Local, Level: level})
 	}
 	var outs []*logview.Async
 	var toStderr logview.Sink

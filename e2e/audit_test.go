@@ -98,6 +98,7 @@ func TestAuditKilled(t *testing.T) {
 		t.Errorf("close summary %+v, want deletions not committed", s.close)
 	}
 	checkDeleted(t, s, uids)
+	checkUIDLListing(t, s, uids, pw)
 
 	view := viewSummary(t, pw.jsonLog)
 	for _, uid := range uids {
@@ -169,6 +170,7 @@ func readEvents(t *testing.T, path string) []logview.Event {
 type session struct {
 	deleted   []string                        // UIDs of delete events
 	retrieved map[string]*logview.MessageInfo // RETR audit records by UID
+	listings  map[string]*logview.Listing     // the last listing of a reply, by the verb it answers
 	close     *logview.Summary
 }
 
@@ -184,7 +186,7 @@ func userSession(t *testing.T, events []logview.Event, user string) session {
 	if len(ids) != 1 {
 		t.Fatalf("log has %d sessions for user %s, want 1", len(ids), user)
 	}
-	s := session{retrieved: map[string]*logview.MessageInfo{}}
+	s := session{retrieved: map[string]*logview.MessageInfo{}, listings: map[string]*logview.Listing{}}
 	for _, e := range events {
 		if !ids[e.Session] {
 			continue
@@ -194,6 +196,8 @@ func userSession(t *testing.T, events []logview.Event, user string) session {
 			s.deleted = append(s.deleted, e.UID)
 		case e.Kind == logview.KindBody && e.Message != nil && !e.Message.Top:
 			s.retrieved[e.Message.UID] = e.Message
+		case e.Kind == logview.KindBody && e.Listing != nil:
+			s.listings[e.Answers] = e.Listing
 		case e.Kind == logview.KindClose:
 			s.close = e.Summary
 		}
@@ -209,6 +213,46 @@ func checkDeleted(t *testing.T, s session, uids []string) {
 	}
 	if s.close != nil && !slices.Equal(slices.Sorted(slices.Values(s.close.Deleted)), slices.Sorted(slices.Values(uids))) {
 		t.Errorf("close summary lists deleted %v, want %v", s.close.Deleted, uids)
+	}
+}
+
+// checkUIDLListing requires the JSON log to list the UIDL reply line by line, and the
+// transcripts to show as much of it as their level asks: the first lines on popwire's stderr
+// and in `popwire view` (replies, the default), every line with --transcript full, none with
+// --transcript summary.
+func checkUIDLListing(t *testing.T, s session, uids []string, pw *popwireProc) {
+	t.Helper()
+	var want []string
+	for i, uid := range uids {
+		want = append(want, fmt.Sprintf("%d %s", i+1, uid))
+	}
+	if l := s.listings["UIDL"]; l == nil || !slices.Equal(l.Lines, want) || l.OmittedLines != 0 {
+		t.Errorf("UIDL listing in the JSON log = %+v, want the lines %q", l, want)
+	}
+	first := "│ " + want[0]
+	if out := pw.output(); !strings.Contains(out, first) {
+		t.Errorf("popwire's transcript does not show %q:\n%s", first, out)
+	}
+	for _, tc := range []struct {
+		level string
+		shown []string
+	}{{"", want[:min(len(want), 5)]}, {"full", want}, {"summary", nil}} {
+		args := []string{"view", "--color", "never", pw.jsonLog}
+		if tc.level != "" {
+			args = append(args, "--transcript", tc.level)
+		}
+		out, err := runCmd(30*time.Second, popwireEnv(), popwireBinary(t), args...)
+		if err != nil {
+			t.Fatalf("popwire %v: %v\n%s", args, err, out)
+		}
+		if n := strings.Count(string(out), "  │ "); n != len(tc.shown) {
+			t.Errorf("popwire %v shows %d reply lines, want %d:\n%s", args, n, len(tc.shown), out)
+		}
+		for _, line := range tc.shown {
+			if !strings.Contains(string(out), "│ "+line+"\n") {
+				t.Errorf("popwire %v does not show %q:\n%s", args, line, out)
+			}
+		}
 	}
 }
 

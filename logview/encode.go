@@ -59,6 +59,9 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 	if e.Message != nil {
 		dst = appendMessage(append(dst, `,"message":`...), e.Message)
 	}
+	if e.Listing != nil {
+		dst = appendListing(append(dst, `,"listing":`...), e.Listing)
+	}
 	dst = appendIntField(dst, "msg", int64(e.Msg))
 	dst = appendStrField(dst, "uid", e.UID)
 	if e.Summary != nil {
@@ -111,6 +114,20 @@ func appendMessage(dst []byte, m *MessageInfo) []byte {
 	dst = appendTrueField(dst, "content_omitted", m.ContentOmitted)
 	dst = appendTrueField(dst, "header_truncated", m.HeaderTruncated)
 	dst = appendTrueField(dst, "header_malformed", m.HeaderMalformed)
+	return append(dst, '}')
+}
+
+func appendListing(dst []byte, l *Listing) []byte {
+	dst = append(dst, `{"lines":[`...)
+	for i, line := range l.Lines {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, line)
+	}
+	dst = append(dst, ']')
+	dst = appendIntField(dst, "omitted_lines", l.OmittedLines)
+	dst = appendIntField(dst, "omitted_bytes", l.OmittedBytes)
 	return append(dst, '}')
 }
 

@@ -33,7 +33,7 @@ const (
 	KindGreeting Kind = "greeting" // upstream greeting: Dir, Text, Status, Code
 	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed, Mech
 	KindReply    Kind = "reply"    // status line: Dir, Status, Code, Text, Answers (+ Msg, UID for a +OK to DELE)
-	KindBody     Kind = "body"     // end of a multi-line reply: Dir, Answers, Lines, Bytes (+ Message for RETR/TOP, Text for CAPA/AUTH/LANG)
+	KindBody     Kind = "body"     // end of a multi-line reply: Dir, Answers, Lines, Bytes (+ Message for RETR/TOP, else Listing; Text for CAPA/AUTH/LANG)
 	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted, Revealed
 	KindPolicy   Kind = "policy"   // a local answer or rewrite: Dir, Action, Verb, Text
 	KindAnomaly  Kind = "anomaly"  // non-conformant input that framing survived: Dir, Text
@@ -117,6 +117,7 @@ type Event struct {
 
 	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise
 	Message *MessageInfo `json:"message,omitempty"` // KindBody answering RETR or TOP: the audit; nil otherwise
+	Listing *Listing     `json:"listing,omitempty"` // KindBody answering anything else: the reply's lines; nil when it had none
 	Msg     int          `json:"msg,omitempty"`     // KindDelete: message number
 	UID     string       `json:"uid,omitempty"`     // KindDelete: UIDL of the message when known
 	Summary *Summary     `json:"summary,omitempty"` // KindClose: the session summary; nil otherwise
@@ -154,6 +155,15 @@ type MessageInfo struct {
 	ContentOmitted   bool `json:"content_omitted,omitempty"`   // Content was left out: the budget all sessions share for it was used up
 	HeaderTruncated  bool `json:"header_truncated,omitempty"`  // the header block passed 64 KiB; fields come from what was kept
 	HeaderMalformed  bool `json:"header_malformed,omitempty"`  // lines that are not header fields were skipped
+}
+
+// Listing holds the lines of a multi-line reply other than message content (CAPA, LIST, UIDL,
+// AUTH, LANG, …) as the server sent them, unstuffed, secrets redacted. The recorder keeps a
+// bounded prefix; the counts say what it left out.
+type Listing struct {
+	Lines        []string `json:"lines"`                   // the first lines; a line cut short ends in "…"
+	OmittedLines int64    `json:"omitted_lines,omitempty"` // lines left out after Lines
+	OmittedBytes int64    `json:"omitted_bytes,omitempty"` // bytes left out, line endings excluded: of those lines and of lines cut short
 }
 
 // Summary closes a session.

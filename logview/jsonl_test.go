@@ -29,7 +29,8 @@ func fullEvent() Event {
 		TLS: &TLSInfo{Version: "TLS 1.3", Cipher: "c", SNI: "h", PeerSubject: "CN=h", PeerNames: []string{"h", "i"}, Verified: true, VerifyErr: "v"},
 		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: "body",
 			ContentTruncated: true, HeaderTruncated: true, HeaderMalformed: true},
-		Msg: 7, UID: "y",
+		Listing: &Listing{Lines: []string{"1 120", "2 \"x\""}, OmittedLines: 3, OmittedBytes: 40},
+		Msg:     7, UID: "y",
 		Summary: &Summary{Duration: "1s", Commands: 2, BytesUp: 3, BytesDown: 4, Retrieved: []string{"a"}, Deleted: []string{"b", "c"}, QuitSent: true, Committed: true, Reason: "r"},
 		Extra:   json.RawMessage(`{ "later" : [1, 2] }`),
 	}
@@ -54,7 +55,8 @@ func asMap(t *testing.T, b []byte) map[string]any {
 }
 
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
-	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}}}
+	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}},
+		{Kind: KindBody, Listing: &Listing{Lines: []string{}}}}
 	events = append(events, readEvents(t, "sample.jsonl")...)
 	for i, e := range events {
 		got, err := json.Marshal(e)

@@ -14,10 +14,12 @@ import (
 	"github.com/popwire/popwire/internal/termtext"
 )
 
-// PrinterOptions configures a Printer. The zero value prints without colour, times in UTC.
+// PrinterOptions configures a Printer. The zero value prints without colour, times in UTC, at
+// LevelReplies.
 type PrinterOptions struct {
 	Color    bool           // emit ANSI colour sequences; decide with UseColor
 	Location *time.Location // time zone of the HH:MM:SS.mmm column; nil means UTC
+	Level    Level          // how much of each multi-line reply to show; "" means LevelReplies
 }
 
 // style is one colour of the Printer: the *color.Color it owns and the escape sequences that
@@ -87,23 +89,30 @@ func newPalette(on bool) palette {
 // sessionWidth is the width of the session column; longer ids are printed whole.
 const sessionWidth = 8
 
-// Printer is a Sink that renders events as a readable transcript, one line per event (a body
-// with an audit record adds a second line):
+// Printer is a Sink that renders events as a readable transcript, one line per event; a body
+// adds the audit record of a RETR or TOP and, as its Level says, the reply's lines:
 //
 //	12:00:01.042 a1b2c3d4 → RETR 1
 //	12:00:01.097 a1b2c3d4 ← +OK message follows
 //	12:00:01.311 a1b2c3d4 ← — RETR: 1,284 lines, 96.2 KiB
+//	12:00:01.311 a1b2c3d4   ✉ msg 1 uid 000000015f3a9c21 sha256 3f2a9c1d4e5f from …
 //
 // Columns are the time (HH:MM:SS.mmm), the session id and a direction mark: → client to
 // server, ← server to client, ↩ answered by popwire itself, • session facts, ! trouble.
 // A Printer is safe for concurrent use; each event is written with one Write call.
 type Printer struct {
-	mu  sync.Mutex
-	w   io.Writer
-	loc *time.Location
-	p   palette
-	buf []byte // reused line buffer, guarded by mu
+	mu    sync.Mutex
+	w     io.Writer
+	loc   *time.Location
+	level Level
+	p     palette
+	buf   []byte // reused line buffer, guarded by mu
+	pre   []byte // reused prefix of the lines under a body event, guarded by mu
 }
+
+// printerKeep is the largest line buffer a Printer keeps between events; a larger one, left
+// by a message printed at LevelFull, is let go.
+const printerKeep = 64 << 10
 
 // NewPrinter returns a Printer writing to w. The Printer does not close w.
 func NewPrinter(w io.Writer, opts PrinterOptions) *Printer {
@@ -111,7 +120,11 @@ func NewPrinter(w io.Writer, opts PrinterOptions) *Printer {
 	if loc == nil {
 		loc = time.UTC
 	}
-	return &Printer{w: w, loc: loc, p: newPalette(opts.Color), buf: make([]byte, 0, 256)}
+	level := opts.Level
+	if level == "" {
+		level = LevelReplies
+	}
+	return &Printer{w: w, loc: loc, level: level, p: newPalette(opts.Color), buf: make([]byte, 0, 256)}
 }
 
 // Emit prints e. It returns the write error, if any, wrapped.
@@ -119,7 +132,11 @@ func (p *Printer) Emit(e Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.buf = p.appendEvent(p.buf[:0], &e)
-	if _, err := p.w.Write(p.buf); err != nil {
+	_, err := p.w.Write(p.buf)
+	if cap(p.buf) > printerKeep {
+		p.buf = nil
+	}
+	if err != nil {
 		return fmt.Errorf("logview: print event: %w", err)
 	}
 	return nil
@@ -244,10 +261,8 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		}
 	}
 	dst = append(dst, '\n')
-	if e.Kind == KindBody && e.Message != nil {
-		dst = p.appendPrefix(dst, e, " ")
-		dst = p.appendAudit(dst, e.Message)
-		dst = append(dst, '\n')
+	if e.Kind == KindBody {
+		dst = p.appendBodyDetail(dst, e)
 	}
 	return dst
 }
@@ -313,7 +328,13 @@ func (p *Printer) appendBody(dst []byte, e *Event) []byte {
 	}
 	dst = appendCount(dst, e.Lines, "line", "lines")
 	dst = append(dst, ", "...)
-	return appendSize(dst, e.Bytes)
+	dst = appendSize(dst, e.Bytes)
+	if e.Listing == nil && e.Text != "" && p.level != LevelSummary {
+		// A log of an earlier build: a CAPA, AUTH or LANG listing, joined in Text.
+		dst = append(dst, ": "...)
+		dst = p.appendText(dst, style{}, e.Text)
+	}
+	return dst
 }
 
 // appendMsgRef names a message by number and UID; a zero number (unknown) is left out.

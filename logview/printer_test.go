@@ -61,28 +61,43 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// goldenName names the golden transcript of input at level, with or without colour:
+// sample.txt (LevelReplies, the default), sample.summary.color.txt, …
+func goldenName(input string, level Level, colour bool) string {
+	name := input
+	if level != LevelReplies {
+		name += "." + string(level)
+	}
+	if colour {
+		name += ".color"
+	}
+	return name + ".txt"
+}
+
+// transcriptLevels are the levels each golden input is printed at.
+var transcriptLevels = []Level{LevelSummary, LevelReplies, LevelFull}
+
 func TestPrinterGolden(t *testing.T) {
-	for _, input := range []string{"sample", "edge"} {
+	for _, input := range []string{"sample", "edge", "levels"} {
 		events := readEvents(t, input+".jsonl")
-		for _, colour := range []bool{false, true} {
-			name := input + ".txt"
-			if colour {
-				name = input + ".color.txt"
-			}
-			t.Run(name, func(t *testing.T) {
-				var buf bytes.Buffer
-				p := NewPrinter(&buf, PrinterOptions{Color: colour})
-				for _, e := range events {
-					if err := p.Emit(e); err != nil {
-						t.Fatal(err)
+		for _, level := range transcriptLevels {
+			for _, colour := range []bool{false, true} {
+				name := goldenName(input, level, colour)
+				t.Run(name, func(t *testing.T) {
+					var buf bytes.Buffer
+					p := NewPrinter(&buf, PrinterOptions{Color: colour, Level: level})
+					for _, e := range events {
+						if err := p.Emit(e); err != nil {
+							t.Fatal(err)
+						}
 					}
-				}
-				out := buf.Bytes()
-				if hasEsc := bytes.Contains(out, []byte("\x1b[")); hasEsc != colour {
-					t.Errorf("colour %v but escape sequences present: %v", colour, hasEsc)
-				}
-				checkGolden(t, name, out)
-			})
+					out := buf.Bytes()
+					if hasEsc := bytes.Contains(out, []byte("\x1b[")); hasEsc != colour {
+						t.Errorf("colour %v but escape sequences present: %v", colour, hasEsc)
+					}
+					checkGolden(t, name, out)
+				})
+			}
 		}
 	}
 }
@@ -172,13 +187,15 @@ func TestPrinterNeutralisesEveryField(t *testing.T) {
 		{Kind: KindError, Leg: evil, Err: evil},
 		{Kind: KindTLS, Leg: evil, TLS: &TLSInfo{Version: evil, Cipher: evil, SNI: evil, PeerSubject: evil, VerifyErr: evil}},
 		{Kind: KindBody, Answers: evil, Lines: 1, Bytes: 2, Text: evil,
-			Message: &MessageInfo{Msg: 1, UID: evil, Subject: evil, From: evil, SHA256: evil}},
+			Message: &MessageInfo{Msg: 1, UID: evil, Subject: evil, From: evil, SHA256: evil, Content: evil + "\r\n" + evil}},
+		{Kind: KindBody, Answers: evil, Lines: 1, Bytes: 2, Text: evil},
+		{Kind: KindBody, Answers: evil, Lines: 2, Bytes: 2, Listing: &Listing{Lines: []string{evil, evil}, OmittedLines: 1}},
 		{Kind: KindDelete, Msg: 1, UID: evil},
 		{Kind: KindClose, Summary: &Summary{Duration: evil, Reason: evil, Deleted: []string{evil}, Retrieved: []string{evil}}},
 		{Kind: Kind(evil), Text: evil},
 	}
 	var out bytes.Buffer
-	p := NewPrinter(&out, PrinterOptions{})
+	p := NewPrinter(&out, PrinterOptions{Level: LevelFull})
 	for _, e := range events {
 		if err := p.Emit(e); err != nil {
 			t.Fatal(err)
@@ -192,5 +209,34 @@ func TestPrinterNeutralisesEveryField(t *testing.T) {
 	}
 	if !strings.Contains(s, "␛[31mred") {
 		t.Errorf("ESC not shown as a control picture:\n%s", s)
+	}
+	if n := strings.Count(s, "│ x␛[31mred"); n != 4 {
+		t.Errorf("%d content and listing lines shown, want 4:\n%s", n, s)
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	for _, s := range []string{"summary", "replies", "full"} {
+		if l, err := ParseLevel(s); err != nil || string(l) != s {
+			t.Errorf("ParseLevel(%q) = %q, %v", s, l, err)
+		}
+	}
+	for _, s := range []string{"", "Full", "verbose", "2"} {
+		if _, err := ParseLevel(s); err == nil {
+			t.Errorf("ParseLevel(%q) accepted it", s)
+		}
+	}
+}
+
+// TestPrinterLetsGoOfALargeBuffer checks that printing a large message at LevelFull leaves
+// the Printer no larger buffer than printerKeep.
+func TestPrinterLetsGoOfALargeBuffer(t *testing.T) {
+	content := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 4000)
+	p := NewPrinter(io.Discard, PrinterOptions{Level: LevelFull})
+	if err := p.Emit(Event{Kind: KindBody, Answers: "RETR", Message: &MessageInfo{Msg: 1, Content: content}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := cap(p.buf); c > printerKeep {
+		t.Errorf("after a %d-byte message the Printer keeps a %d-byte buffer, want at most %d", len(content), c, printerKeep)
 	}
 }

@@ -90,6 +90,14 @@ func TestViewFilters(t *testing.T) {
 }
 
 func TestViewTranscriptMatchesPrinter(t *testing.T) {
+	for _, level := range transcriptLevels {
+		var out bytes.Buffer
+		opts := ViewOptions{Printer: PrinterOptions{Level: level}}
+		if err := View(context.Background(), opts, []string{filepath.Join("testdata", "levels.jsonl")}, &out); err != nil {
+			t.Fatal(err)
+		}
+		checkGolden(t, goldenName("levels", level, false), out.Bytes())
+	}
 	var out bytes.Buffer
 	in, err := os.Open(filepath.Join("testdata", "sample.jsonl"))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -107,6 +108,25 @@ func TestEventsGolden(t *testing.T) {
 			client: func(t *testing.T, c *clientConn) {
 				exchange(t, c, "USER bob\r\n", "QUIT\r\n")
 			}},
+		{name: "listings", replies: map[string]string{
+			"CAPA": "+OK Capability list follows\r\nTOP\r\nUIDL\r\nRESP-CODES\r\nSASL PLAIN LOGIN\r\n.\r\n",
+			"AUTH": "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n", "LANG": "+OK languages\r\nen English\r\n.\r\n",
+			"USER bob": "+OK\r\n", "PASS s3cr3t-pw": "+OK Logged in.\r\n", "UIDL": "+OK\r\n1 uid-one\r\n2 uid-two\r\n.\r\n",
+			"LIST": "+OK 205 messages\r\n" + longList(205) + ".\r\n", "QUIT": "+OK bye\r\n"},
+			client: func(t *testing.T, c *clientConn) {
+				for _, cmd := range []string{"CAPA\r\n", "AUTH\r\n", "LANG\r\n"} {
+					c.send(t, cmd)
+					c.line(t)
+					c.readBody(t)
+				}
+				exchange(t, c, "USER bob\r\n", "PASS s3cr3t-pw\r\n")
+				for _, cmd := range []string{"UIDL\r\n", "LIST\r\n"} {
+					c.send(t, cmd)
+					c.line(t)
+					c.readBody(t)
+				}
+				exchange(t, c, "QUIT\r\n")
+			}},
 		{name: "anomaly", replies: map[string]string{"NOOP": "+OK\n", "QUIT": "+OK bye\r\n"},
 			client: func(t *testing.T, c *clientConn) {
 				exchange(t, c, "NOOP\r\n", "QUIT\r\n")
@@ -131,6 +151,15 @@ func TestEventsGolden(t *testing.T) {
 			checkEvents(t, filepath.Join("testdata", "events", gs.name+".jsonl"), got.String())
 		})
 	}
+}
+
+// longList returns n scan listing lines ("1 1001\r\n" on), more than a body event lists.
+func longList(n int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%d %d\r\n", i, 1000+i)
+	}
+	return b.String()
 }
 
 // checkEvents compares got with the golden file at path, or rewrites it under -update.

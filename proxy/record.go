@@ -38,6 +38,9 @@ type LogOptions struct {
 	// from its first byte until the log has let go of it; beyond it a message's content is
 	// left out and its event says so. 0 means DefaultContentBudget.
 	ContentBudget int64
+	// SkipReplyLines leaves the lines of multi-line replies other than message content out of
+	// the body events, which then hold only their counts: for when no output shows them.
+	SkipReplyLines bool
 
 	budget *audit.Budget // the Server's, shared by its sessions; nil bounds nothing
 }
@@ -71,9 +74,9 @@ type recorder struct {
 	state     codec.State
 	commands  int
 	msg       audit.Message
-	msgNum    int  // the message a RETR or TOP body belongs to
-	msgOpen   bool // a RETR or TOP body is being audited
-	listItems []string
+	msgNum    int           // the message a RETR or TOP body belongs to
+	msgOpen   bool          // a RETR or TOP body is being audited
+	listLines listing       // the lines of the multi-line reply being read, for its body event
 	mailbox   audit.Mailbox // what RETR, DELE, RSET and QUIT did, and the UIDs that name messages
 	quitSent  bool
 	quitOK    bool // the server answered QUIT with +OK: the session ended by QUIT
@@ -263,29 +266,31 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 		r.mailbox.Quit(r.state == codec.Transaction)
 	}
 	if f.Multi {
-		r.listItems = r.listItems[:0]
+		r.listLines.reset()
 	}
 }
 
-// maxListItems caps how many lines of a CAPA, AUTH or LANG listing the body event shows.
-const maxListItems = 64
+// maxTextItems caps how many lines of a CAPA, AUTH or LANG listing the body event's Text
+// repeats, as earlier builds wrote them.
+const maxTextItems = 64
 
 func (r *recorder) listLine(f *codec.Frame) {
-	switch f.Cmd.Verb {
-	case "UIDL":
+	if f.Cmd.Verb == "UIDL" {
 		r.mailbox.LearnUID(f.Line)
-	case "CAPA", "AUTH", "LANG":
-		if len(r.listItems) < maxListItems {
-			r.listItems = append(r.listItems, string(f.Line))
-		}
+	}
+	if !r.opts.SkipReplyLines {
+		r.listLines.add(f.Line, max(f.Full, len(f.Line)), f.Truncated)
 	}
 }
 
 func (r *recorder) bodyEnd(f *codec.Frame) {
 	e := logview.Event{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Lines: f.Lines, Bytes: f.Octets}
-	if len(r.listItems) > 0 {
-		e.Text = r.redact.Scrub(strings.Join(r.listItems, ", "))
-		r.listItems = r.listItems[:0]
+	e.Listing = r.listLines.take(r.redact.Scrub)
+	switch f.Cmd.Verb {
+	case "CAPA", "AUTH", "LANG":
+		if e.Listing != nil {
+			e.Text = strings.Join(e.Listing.Lines[:min(len(e.Listing.Lines), maxTextItems)], ", ")
+		}
 	}
 	if r.msgOpen {
 		r.msgOpen = false

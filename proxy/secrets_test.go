@@ -170,8 +170,9 @@ func randomSecret(r *rand.Rand) string {
 
 // TestNoSecretInAnyOutput sends random secrets through every auth path, through the real
 // proxy to a scripted upstream that echoes them back, and searches every output — the text
-// transcript with and without colour, the JSON log, the viewer's transcript, summary and JSON,
-// and every error the session logged — for the secret, its base64 and its hex.
+// transcript with and without colour and at its full level, the JSON log, the viewer's
+// transcript, summary and JSON, and every error the session logged — for the secret, its
+// base64 and its hex.
 func TestNoSecretInAnyOutput(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -253,28 +254,29 @@ func checkNoSecret(t *testing.T, events []logview.Event, secret string, extra []
 }
 
 // allOutputs renders events through every output popwire has — the text transcript with and
-// without colour, the JSON log, the viewer's transcript, summary and JSON — and returns each
+// without colour and at its full level, the JSON log, the viewer's transcript, summary and JSON — and returns each
 // by name, with "errors" holding every error text.
 func allOutputs(t *testing.T, events []logview.Event) map[string]string {
 	t.Helper()
-	var jsonLog, text, color bytes.Buffer
+	var jsonLog, text, color, full bytes.Buffer
 	jw := logview.NewJSONWriter(&jsonLog)
 	plain := logview.NewPrinter(&text, logview.PrinterOptions{})
 	colored := logview.NewPrinter(&color, logview.PrinterOptions{Color: true})
+	fullText := logview.NewPrinter(&full, logview.PrinterOptions{Level: logview.LevelFull})
 	for _, e := range events {
-		for _, s := range []logview.Sink{jw, plain, colored} {
+		for _, s := range []logview.Sink{jw, plain, colored, fullText} {
 			if err := s.Emit(e); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	outputs := map[string]string{"json": jsonLog.String(), "text": text.String(), "color": color.String()}
+	outputs := map[string]string{"json": jsonLog.String(), "text": text.String(), "color": color.String(), "text full": full.String()}
 	logFile := filepath.Join(t.TempDir(), "log.jsonl")
 	if err := os.WriteFile(logFile, jsonLog.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	for name, opts := range map[string]logview.ViewOptions{
-		"view": {}, "view --summary": {Summary: true}, "view --json": {JSON: true}, "view --errors": {Filter: logview.Filter{Errors: true}},
+		"view": {}, "view --transcript full": {Printer: logview.PrinterOptions{Level: logview.LevelFull}}, "view --summary": {Summary: true}, "view --json": {JSON: true}, "view --errors": {Filter: logview.Filter{Errors: true}},
 	} {
 		var out, warn bytes.Buffer
 		opts.Warnings = &warn
