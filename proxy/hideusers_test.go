@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -145,6 +146,35 @@ func TestHideUsersContentWithinBudget(t *testing.T) {
 		m := sink.kinds(logview.KindBody)[0].Message
 		if m.ContentOmitted != tt.omitted || strings.Contains(m.Content, "bob") || (m.Content == "") != tt.omitted {
 			t.Errorf("budget %d: content of %d bytes, omitted %v; want omitted %v and no user name", tt.budget, len(m.Content), m.ContentOmitted, tt.omitted)
+		}
+	}
+}
+
+// TestHideUsersLoginNameOutlivesLaterNames logs in, then sends more user names than a session
+// remembers (a client may, with USER after the login): the name it logged in with stays hidden
+// in what the server says later.
+func TestHideUsersLoginNameOutlivesLaterNames(t *testing.T) {
+	replies := map[string]string{"USER bob@example.org": "+OK\r\n", "PASS s3cr3t-pw": "+OK logged in\r\n",
+		"NOOP": "+OK bob@example.org is still here\r\n", "QUIT": "+OK bye\r\n"}
+	var script strings.Builder
+	script.WriteString("USER bob@example.org\r\nPASS s3cr3t-pw\r\n")
+	for i := range 40 {
+		name := fmt.Sprintf("mallory%d", i)
+		replies["USER "+name] = "-ERR no\r\n"
+		script.WriteString("USER " + name + "\r\n")
+	}
+	script.WriteString("NOOP\r\nQUIT\r\n")
+	up := newUpstream(t, false, scriptReplies(replies))
+	p := startProxy(t, Config{Log: LogOptions{HideUsers: true, UserKey: []byte("k")}}, up.addr())
+	c := p.dial(t, false)
+	c.send(t, script.String())
+	if got := c.rest(t); !strings.Contains(got, "bob@example.org is still here") {
+		t.Fatalf("client got %q", got)
+	}
+	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+	for name, out := range allOutputs(t, p.sink.all()) {
+		if strings.Contains(out, "bob@example.org") {
+			t.Errorf("%s output holds the login name:\n%s", name, out)
 		}
 	}
 }

@@ -346,11 +346,20 @@ func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
 }
 
 // learnUser records the identity a client authenticates as, hashed with HideUsers, and with
-// HideUsers every name the line shows, for hiding.
+// HideUsers every name the line shows, for hiding. A name sent with a credential (PASS after
+// USER, AUTH, APOP) is pinned: the names a client sends after it, USER lines by the dozen,
+// cannot push it out of those the session hides.
 func (r *recorder) learnUser(a *codec.Auth) {
 	if r.opts.HideUsers {
-		for _, n := range a.Names {
+		names := a.Names
+		if a.User != "" {
+			names = append(names[:len(names):len(names)], a.User)
+		}
+		for _, n := range names {
 			r.redact.AddName(n)
+			if a.Mech != "USER" {
+				r.redact.PinName(n)
+			}
 		}
 	}
 	switch {

@@ -30,11 +30,13 @@ type userNames struct {
 	names []hiddenName // at most maxNames, oldest first
 }
 
-// hiddenName is one name to hide: the texts it is written as, and its hash.
+// hiddenName is one name to hide: the texts it is written as, and its hash. A pinned name is
+// never forgotten to make room for another (see pin).
 type hiddenName struct {
-	name  string
-	forms []string
-	hash  string
+	name   string
+	forms  []string
+	hash   string
+	pinned bool
 }
 
 // learn remembers name for hiding and returns its hash under key.
@@ -54,10 +56,31 @@ func (u *userNames) learn(key []byte, name string) string {
 		}
 	}
 	if len(u.names) == maxNames {
-		u.names = append(u.names[:0], u.names[1:]...)
+		u.forgetOldest()
 	}
 	u.names = append(u.names, n)
 	return n.hash
+}
+
+// forgetOldest forgets the oldest name that is not pinned; with every name pinned, the oldest.
+func (u *userNames) forgetOldest() {
+	i := 0
+	for i < len(u.names) && u.names[i].pinned {
+		i++
+	}
+	if i == len(u.names) {
+		i = 0
+	}
+	u.names = append(u.names[:i], u.names[i+1:]...)
+}
+
+// pin keeps name, once learnt, from being forgotten to make room for later names.
+func (u *userNames) pin(name string) {
+	for i := range u.names {
+		if u.names[i].name == name {
+			u.names[i].pinned = true
+		}
+	}
 }
 
 // quoted returns name as strconv.Quote writes it, without the quotes.

@@ -50,6 +50,11 @@ func (s *Scrubber) AddName(name string) string {
 	return s.names.learn(s.Key, name)
 }
 
+// PinName keeps name, if AddName learnt it, from being forgotten when later names need room:
+// the name a client logs in with stays hidden however many names it sends after it. At most
+// maxNames names are remembered in all: once every one is pinned, the oldest goes first.
+func (s *Scrubber) PinName(name string) { s.names.pin(name) }
+
 // Scrub returns text with every remembered secret replaced by Marker and every remembered
 // name hidden (see HideNames). Occurrences of secrets that overlap or touch are replaced by one
 // Marker, so that no part of a secret shows when one lies inside another (a second password

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"fmt"
 	"go/ast"
 	"go/build"
 	"go/parser"
@@ -189,5 +190,23 @@ func TestOneMarker(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPinnedNameOutlivesLaterNames checks that a pinned name stays hidden however many names
+// are learnt after it, while an unpinned one makes room.
+func TestPinnedNameOutlivesLaterNames(t *testing.T) {
+	s := Scrubber{Key: []byte("k")}
+	alice := s.AddName("alice")
+	s.PinName("alice")
+	bob := s.AddName("bob")
+	for i := range 3 * maxNames {
+		s.AddName(fmt.Sprintf("other%d", i))
+	}
+	if got, want := s.HideNames("alice and bob"), alice+" and bob"; got != want {
+		t.Errorf("HideNames = %q, want %q (alice pinned, bob forgotten for room)", got, want)
+	}
+	if alice == bob {
+		t.Fatal("two names share a hash")
 	}
 }
