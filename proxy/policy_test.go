@@ -45,6 +45,10 @@ func TestPolicyRefusesWhatItCannotClassify(t *testing.T) {
 			"AUTH PLAIN\r\nQUIT\r\n", "deny"},
 		{"+OK to pipelined AUTH LOGIN and DELEs", denyDELE, []policyStep{{"AUTH LOGIN\r\nDELE 3\r\nDELE 4\r\n",
 			"+OK\r\n" + string(replyDenied) + string(replyDenied)}}, "AUTH LOGIN\r\nQUIT\r\n", "deny"},
+		{"denied STLS, then DELE pipelined", Config{Deny: []string{"STLS", "DELE"}}, []policyStep{{"STLS\r\nDELE 1\r\n",
+			string(replyDenied) + string(replyDenied)}}, "QUIT\r\n", "deny"},
+		{"denied STLS, then a command pipelined", Config{Deny: []string{"STLS"}}, []policyStep{{"STLS\r\nNOOP\r\n",
+			string(replyDenied) + "+OK\r\n"}}, "NOOP\r\nQUIT\r\n", "deny"},
 		{"commands still pass", denyDELE, []policyStep{{"NOOP\r\nXSTATS 1\r\n", "+OK\r\n-ERR unknown\r\n"}},
 			"NOOP\r\nXSTATS 1\r\nQUIT\r\n", ""},
 	}
