@@ -125,6 +125,7 @@ func (s *session) run() {
 	if s.srv.cfg.InsecureSkipVerify {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: "upstream", Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
+	s.warnKeyLog()
 	if !onFreshStack(s.dialUpstream) {
 		return
 	}
