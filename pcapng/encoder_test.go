@@ -187,8 +187,8 @@ func TestCaptureHoldsBothLegs(t *testing.T) {
 	retr := fmt.Sprintf("+OK %d octets\r\n", len(message)) + strings.Replace(message, "\r\n.dotted", "\r\n..dotted", 1) + ".\r\n"
 	quit := "+OK Logging out.\r\n"
 	want := map[string]string{
-		clientAddr + ">" + listenAddr:   "CAPA\r\nSTLS\r\nUSER bob\r\nPASS [redacted]\r\nLIST\r\nRETR 1\r\nQUIT\r\n",
-		listenAddr + ">" + clientAddr:   greeting + capa + "+OK Begin TLS negotiation now.\r\n" + login + list + retr + quit,
+		clientAddr + ">" + listenAddr:    "CAPA\r\nSTLS\r\nUSER bob\r\nPASS [redacted]\r\nLIST\r\nRETR 1\r\nQUIT\r\n",
+		listenAddr + ">" + clientAddr:    greeting + capa + "+OK Begin TLS negotiation now.\r\n" + login + list + retr + quit,
 		popwireAddr + ">" + upstreamAddr: "CAPA\r\nUSER bob\r\nPASS [redacted]\r\nLIST\r\nRETR 1\r\nQUIT\r\n",
 		upstreamAddr + ">" + popwireAddr: greeting + capa + login + list + retr + quit,
 	}
