@@ -1,8 +1,10 @@
 package logview
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,4 +59,32 @@ func TestFileSinkEncoderStartsEveryFile(t *testing.T) {
 			t.Errorf("created with mode %04o, want 0600", fi.Mode().Perm())
 		}
 	}
+}
+
+// TestViewFeedsTheSink checks that View hands the events the filter selects to
+// ViewOptions.Sink, and writes nothing to its output.
+func TestViewFeedsTheSink(t *testing.T) {
+	var got recorded
+	var out strings.Builder
+	opts := ViewOptions{Filter: Filter{Session: sessA}, Sink: &got}
+	if err := View(context.Background(), opts, []string{filepath.Join("testdata", "sample.jsonl")}, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for _, e := range readEvents(t, "sample.jsonl") {
+		if e.Session == sessA {
+			want++
+		}
+	}
+	if len(got.events) != want || want == 0 || out.Len() != 0 {
+		t.Errorf("the sink got %d events, want %d; the output got %d bytes", len(got.events), want, out.Len())
+	}
+}
+
+// recorded is a Sink that keeps what it is given.
+type recorded struct{ events []Event }
+
+func (r *recorded) Emit(e Event) error {
+	r.events = append(r.events, e)
+	return nil
 }

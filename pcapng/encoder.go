@@ -64,7 +64,14 @@ type Encoder struct {
 	nextID   int // the next interface id in the section
 	sessions map[string]*session
 	packet   gopacket.SerializeBuffer
-	skipped  int64
+	stats    Stats
+}
+
+// Stats counts what an Encoder wrote and what it left out.
+type Stats struct {
+	Sessions  int64 // sessions whose open event it saw
+	Skipped   int64 // events of sessions whose open event it did not see (a log that starts mid-session)
+	NoContent int64 // RETR and TOP messages whose content the events do not hold (no --bodies full)
 }
 
 // NewEncoder returns an Encoder; call Begin before the first Append.
@@ -72,9 +79,8 @@ func NewEncoder(opts Options) *Encoder {
 	return &Encoder{opts: opts, sessions: make(map[string]*session), packet: gopacket.NewSerializeBuffer()}
 }
 
-// Skipped returns how many session events were left out because the session's open event was
-// not seen (a log that starts in the middle of a session).
-func (enc *Encoder) Skipped() int64 { return enc.skipped }
+// Stats returns what the Encoder wrote and left out so far.
+func (enc *Encoder) Stats() Stats { return enc.stats }
 
 // appender is the io.Writer the NgWriter writes to: it appends to the slice an Encoder call
 // returns.
@@ -135,7 +141,7 @@ func (enc *Encoder) Append(dst []byte, e *logview.Event) ([]byte, error) {
 	enc.out.b = dst
 	s := enc.sessions[e.Session]
 	if s == nil && e.Kind != logview.KindOpen {
-		enc.skipped++
+		enc.stats.Skipped++
 		return enc.flush()
 	}
 	var err error
@@ -185,6 +191,7 @@ func (enc *Encoder) open(e *logview.Event) *session {
 	s.desc = fmt.Sprintf("popwire session %s: client %s to popwire %s, upstream %s", e.Session, e.Client, e.Local, e.Upstream)
 	s.comment = enc.comment(e)
 	enc.sessions[e.Session] = s
+	enc.stats.Sessions++
 	return s
 }
 
@@ -439,6 +446,9 @@ const terminator = ".\r\n"
 // leg; the octets it does not hold are skipped over (a segment not captured).
 func (enc *Encoder) body(s *session, e *logview.Event) error {
 	content, missing := bodyContent(e)
+	if e.Message != nil && e.Message.Content == "" && e.Bytes > 0 {
+		enc.stats.NoContent++
+	}
 	cs, side := s.legs(e, fromServer)
 	for _, c := range cs {
 		if missing == 0 {

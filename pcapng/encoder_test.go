@@ -316,8 +316,8 @@ func TestCaptureKeepsSessionsApart(t *testing.T) {
 	for _, e := range evs {
 		w.Emit(e)
 	}
-	if w.Skipped() != 1 {
-		t.Errorf("skipped %d events, want the one of the session never opened", w.Skipped())
+	if st := w.Stats(); st != (Stats{Sessions: 2, Skipped: 1}) {
+		t.Errorf("stats %+v, want 2 sessions and the one event of the session never opened skipped", st)
 	}
 	pkts := readCapture(t, out.Bytes())
 	per := map[string][]packet{}
@@ -345,7 +345,18 @@ func TestCaptureWithoutContentSkipsTheMessage(t *testing.T) {
 			evs[i].Message = &m
 		}
 	}
-	ss := streams(t, readCapture(t, capture(t, Options{}, evs)))
+	var out bytes.Buffer
+	w, err := NewWriter(&out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		w.Emit(e)
+	}
+	if n := w.Stats().NoContent; n != 1 {
+		t.Errorf("%d messages counted without content, want 1", n)
+	}
+	ss := streams(t, readCapture(t, out.Bytes()))
 	got := string(ss[upstreamAddr+">"+popwireAddr].bytes)
 	want := fmt.Sprintf("+OK %d octets\r\n%s.\r\n+OK Logging out.\r\n", len(message), strings.Repeat("?", len(message)+1))
 	if !strings.HasSuffix(got, want) {

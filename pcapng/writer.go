@@ -51,10 +51,9 @@ func (cw *Writer) Emit(e logview.Event) error {
 	return nil
 }
 
-// Skipped returns how many session events were left out because their session's open event
-// was not among those emitted.
-func (cw *Writer) Skipped() int64 {
+// Stats returns what the Writer wrote and left out so far (see Encoder.Stats).
+func (cw *Writer) Stats() Stats {
 	cw.mu.Lock()
 	defer cw.mu.Unlock()
-	return cw.enc.Skipped()
+	return cw.enc.Stats()
 }
