@@ -99,7 +99,7 @@ type Event struct {
 	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
 	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls", "unparsed"
 	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
-	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file"
+	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file", "pcap"
 	Dropped  int64  `json:"dropped,omitempty"`  // KindDropped: how many events it lost
 
 	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise
