@@ -61,7 +61,6 @@ type Encoder struct {
 	out      appender
 	w        *pcapgo.NgWriter
 	file     int // the section being written, counted from 1
-	nextID   int // the next interface id in the section
 	sessions map[string]*session
 	packet   gopacket.SerializeBuffer
 	stats    Stats
@@ -108,7 +107,7 @@ func (enc *Encoder) Begin(dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst, fmt.Errorf("pcapng: section header: %w", err)
 	}
-	enc.w, enc.nextID = w, 1
+	enc.w = w
 	return enc.flush()
 }
 
