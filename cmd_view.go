@@ -31,6 +31,7 @@ func viewCommand() *cli.Command {
 			&cli.StringFlag{Name: "until", Usage: "only events at or before T (same forms as --since)"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per session: user, messages retrieved and deleted, whether deletions were committed"},
 			&cli.BoolFlag{Name: "json", Usage: "write the filtered events (or summaries) as JSON lines"},
+			&cli.StringFlag{Name: "pcap", Usage: "write the sessions as a pcapng capture to `OUT` (mode 0600) for Wireshark, instead of the transcript; message content needs a log written with --bodies full"},
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "auto | always | never (auto: only on a terminal; NO_COLOR is honoured)"},
 			transcriptFlag(),
 		},
@@ -77,5 +78,8 @@ func view(c *cli.Context) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if c.String("pcap") != "" {
+		return viewPcap(ctx, c, opts)
+	}
 	return logview.View(ctx, opts, c.Args().Slice(), c.App.Writer)
 }

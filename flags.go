@@ -41,6 +41,10 @@ func logFlags() []cli.Flag {
 			Usage: "replace user names in every log with a stable keyed hash (the key is kept next to the local CA)"},
 		&cli.BoolFlag{Name: "reveal-credentials", EnvVars: []string{"POPWIRE_REVEAL_CREDENTIALS"},
 			Usage: "log passwords and SASL secrets in clear, to debug your own account; every such event is marked"},
+		&cli.StringFlag{Name: "keylog", EnvVars: []string{"POPWIRE_KEYLOG"},
+			Usage: "append the TLS secrets of both legs to `FILE` (NSS key log format, mode 0600), to decrypt a capture with Wireshark; anyone with the file can read the sessions"},
+		&cli.StringFlag{Name: "pcap", EnvVars: []string{"POPWIRE_PCAP"},
+			Usage: "append the decrypted sessions to `FILE` as a pcapng capture for Wireshark (both legs, credentials redacted as in the log; message content only with --bodies full), mode 0600; SIGHUP reopens it"},
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -16,12 +17,12 @@ import (
 const logStopTimeout = 500 * time.Millisecond
 
 // serveLogs is where serve's events go, as the logging flags say: each output (stderr, the
-// JSON log file) with a queue and goroutine of its own (see logview.Tee), so that a slow
+// JSON log file, the --pcap capture) with a queue and goroutine of its own (see logview.Tee), so that a slow
 // terminal or disk never holds up forwarding and one slow output never costs another events.
 type serveLogs struct {
 	sink    logview.Sink  // nil when nothing is logged, so that sessions build no events
 	tee     *logview.Tee  // nil when nothing is logged
-	reopens chan struct{} // SIGHUP requests for the reopen goroutine; nil without --log-file
+	reopens chan struct{} // SIGHUP requests for the reopen goroutine; nil without --log-file and --pcap
 }
 
 // newLogs sets up the outputs the logging flags ask for.
@@ -61,32 +62,47 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 		outs = append(outs, notices)
 	}
 	logs := &serveLogs{}
-	if path := c.String("log-file"); path != "" {
+	var files []*logview.FileSink // reopened on SIGHUP
+	for _, file := range []struct {
+		flag     string
+		open     func(path string, report io.Writer) (*logview.FileSink, error)
+		overflow logview.Overflow
+	}{{"log-file", logview.OpenFile, overflow}, {"pcap", pcapFile(c), logview.OverflowDrop}} {
+		path := c.String(file.flag)
+		if path == "" {
+			continue
+		}
 		if notices == nil {
 			notices = logview.NewAsync(printer(), logview.AsyncOptions{Flush: []func() error{buffered.Flush}, Output: "stderr"})
 		}
-		fsink, err := logview.OpenFile(path, notices.Reporter())
+		fsink, err := file.open(path, notices.Reporter())
 		if err != nil {
 			return nil, err
 		}
 		fsink.Deferred = true
-		outs = append(outs, logview.NewAsync(fsink, logview.AsyncOptions{Flush: []func() error{fsink.Flush}, Output: "log-file", Overflow: overflow}))
+		outs = append(outs, logview.NewAsync(fsink, logview.AsyncOptions{Flush: []func() error{fsink.Flush}, Output: file.flag, Overflow: file.overflow}))
+		files = append(files, fsink)
+	}
+	if len(files) > 0 {
 		logs.reopens = make(chan struct{}, 1)
-		go reopenOnRequest(fsink, logs.reopens)
+		go reopenOnRequest(files, logs.reopens)
 	}
 	if len(outs) > 0 {
 		logs.tee = logview.NewTee(notices, outs...)
 		logs.sink = logs.tee
 	}
+	warnPcap(c, logs.sink)
 	return logs, nil
 }
 
-// reopenOnRequest reopens the log file once for each request, until requests is closed. It
-// runs apart from the signal loop, so that a file stuck in a write cannot delay a SIGTERM;
-// the FileSink reports a failure itself.
-func reopenOnRequest(fsink *logview.FileSink, requests <-chan struct{}) {
+// reopenOnRequest reopens the files (the log file, the capture) once for each request, until
+// requests is closed. It runs apart from the signal loop, so that a file stuck in a write
+// cannot delay a SIGTERM; a FileSink reports a failure itself.
+func reopenOnRequest(files []*logview.FileSink, requests <-chan struct{}) {
 	for range requests {
-		_ = fsink.Reopen()
+		for _, f := range files {
+			_ = f.Reopen()
+		}
 	}
 }
 

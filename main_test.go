@@ -40,6 +40,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"demo", "--transcript", "all"}, 2, "", "--transcript must be summary, replies or full"},
 		{[]string{"view", "--transcript", "FULL", "-"}, 2, "", "--transcript must be summary, replies or full"},
 		{[]string{"view", "--since", "yesterday-ish"}, 2, "", "--since"},
+		{[]string{"view", "--pcap", "/no/such/dir/out.pcapng", "--json"}, 2, "", "--pcap writes whole sessions: it does not go with --json"},
+		{[]string{"view", "--pcap", "/no/such/dir/out.pcapng", "--command", "RETR"}, 2, "", "it does not go with --command"},
 		{[]string{"cert"}, 0, "SHA-256 fingerprint: ", ""},
 		{[]string{"cert", "stray"}, 2, "", `cert takes no arguments (got "stray")`},
 		{[]string{"demo", "stray"}, 2, "", `demo takes no arguments (got "stray")`},

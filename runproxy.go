@@ -29,6 +29,14 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 	}
 	defer logs.stop()
 	cfg.Sink = logs.sink
+	keys, err := startKeyLog(c, logs.sink)
+	if err != nil {
+		return err
+	}
+	if keys != nil {
+		defer stopKeyLog(keys)
+		cfg.KeyLog = keys
+	}
 	srv, err := proxy.New(cfg)
 	if err != nil {
 		return err

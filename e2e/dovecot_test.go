@@ -25,10 +25,12 @@ const (
 	userKilled    = "killed"    // small mailbox: client killed after DELE
 	userBeside    = "beside"    // small mailbox: fetchmail --keep beside another fetchmail
 	userWrongCA   = "wrongca"   // small mailbox: never reached
+	userKeyLog    = "keylog"    // small mailbox: a session captured and decrypted with --keylog
+	userPcap      = "pcap"      // small mailbox: sessions exported with --pcap
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).

@@ -35,6 +35,7 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 	dst = appendStrField(dst, "client", e.Client)
 	dst = appendStrField(dst, "listener", e.Listener)
 	dst = appendStrField(dst, "upstream", e.Upstream)
+	dst = appendStrField(dst, "local", e.Local)
 	dst = appendStrField(dst, "leg", string(e.Leg))
 	dst = appendStrField(dst, "client_sec", e.ClientSec)
 	dst = appendStrField(dst, "upstream_sec", e.UpstreamSec)

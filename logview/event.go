@@ -28,7 +28,8 @@ type Kind string
 // The kinds of event. Each comment lists the fields that kind sets besides V, Time, Session
 // and Kind; docs/log-format.md has an example of each.
 const (
-	KindOpen     Kind = "open"     // session opened: Client, Listener, ClientSec, Upstream, UpstreamSec
+	KindOpen     Kind = "open"     // session opened: Client, Local, Listener, ClientSec, Upstream, UpstreamSec
+	KindConnect  Kind = "connect"  // upstream leg connected: Leg, Upstream (the address reached), Local
 	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, ClientSec or UpstreamSec, TLS
 	KindGreeting Kind = "greeting" // upstream greeting: Dir, Text, Status, Code
 	KindCommand  Kind = "command"  // client command: Dir, Verb, Text (redacted), Redacted, Revealed, Mech
@@ -95,7 +96,8 @@ type Event struct {
 	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
 	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
-	Leg         Leg       `json:"leg,omitempty"`          // KindTLS, KindError, KindWarning: LegClient or LegUpstream
+	Local       string    `json:"local,omitempty"`        // popwire's own HOST:PORT on the leg: where the client connected (KindOpen), where the upstream connection starts (KindConnect)
+	Leg         Leg       `json:"leg,omitempty"`          // KindConnect, KindTLS, KindError, KindWarning: LegClient or LegUpstream
 	ClientSec   string    `json:"client_sec,omitempty"`   // client leg security: "plaintext", "tls", "stls"
 	UpstreamSec string    `json:"upstream_sec,omitempty"` // upstream leg security: "tls", "stls", "plaintext"
 
@@ -112,7 +114,7 @@ type Event struct {
 	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
 	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls", "unparsed"
 	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
-	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file"
+	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file", "pcap"
 	Dropped  int64  `json:"dropped,omitempty"`  // KindDropped: how many events it lost
 
 	TLS     *TLSInfo     `json:"tls,omitempty"`     // KindTLS: the handshake; nil otherwise

@@ -17,9 +17,12 @@ import (
 // buffered in one call; an Async sink given Flush calls it a few milliseconds after each burst
 // of events, so a busy proxy writes its log in large pieces. A buffer that reaches 64 KiB is
 // written at once. The zero Deferred writes every line as it is emitted.
+//
+// OpenFileEncoder makes a FileSink that writes another format than JSON lines.
 type FileSink struct {
 	path   string
 	report io.Writer
+	enc    Encoder // nil: JSON lines
 
 	// Deferred makes Emit buffer lines until Flush; set it before the first Emit.
 	Deferred bool
@@ -37,6 +40,47 @@ type FileSink struct {
 // returned, so a bad --log-file stops the program at start.
 func OpenFile(path string, report io.Writer) (*FileSink, error) {
 	return openFileSink(path, report, openAppend)
+}
+
+// Encoder writes events in a file format other than JSON lines (a pcapng capture), for
+// OpenFileEncoder. The FileSink calls it under its lock, one call at a time.
+type Encoder interface {
+	// Begin appends to dst what starts a file: the FileSink calls it for each file it opens,
+	// the first one and each one it reopens.
+	Begin(dst []byte) ([]byte, error)
+	// Append appends what stands for e, which may be nothing, to dst.
+	Append(dst []byte, e *Event) ([]byte, error)
+}
+
+// OpenFileEncoder is OpenFile for a file that enc encodes: each file it opens starts with
+// what enc.Begin gives, and each event is written as enc.Append encodes it.
+func OpenFileEncoder(path string, report io.Writer, enc Encoder) (*FileSink, error) {
+	s, err := openFileSink(path, report, openAppend)
+	if err != nil {
+		return nil, err
+	}
+	s.enc = enc
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.beginLocked(); err != nil {
+		s.f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// beginLocked writes what starts a file in the sink's format, if any. s.mu is held.
+func (s *FileSink) beginLocked() error {
+	if s.enc == nil {
+		return nil
+	}
+	head, err := s.enc.Begin(s.buf[:0])
+	if err != nil {
+		return fmt.Errorf("logview: start %s: %w", s.path, err)
+	}
+	s.buf = head
+	s.writeLocked()
+	return nil
 }
 
 func openAppend(path string) (io.WriteCloser, error) {
@@ -66,15 +110,27 @@ func (s *FileSink) Emit(e Event) error {
 	if s.Deferred {
 		start = len(s.buf)
 	}
-	line, err := appendEvent(s.buf[:start], &e)
+	line, err := s.encode(s.buf[:start], &e)
 	if err != nil {
 		return err
 	}
-	s.buf = append(line, '\n')
-	if !s.Deferred || len(s.buf) >= maxDeferred {
+	s.buf = line
+	if len(s.buf) > start && (!s.Deferred || len(s.buf) >= maxDeferred) {
 		s.writeLocked()
 	}
 	return nil
+}
+
+// encode appends e to dst in the sink's format: a JSON line, or what its Encoder makes.
+func (s *FileSink) encode(dst []byte, e *Event) ([]byte, error) {
+	if s.enc != nil {
+		return s.enc.Append(dst, e)
+	}
+	line, err := appendEvent(dst, e)
+	if err != nil {
+		return nil, err
+	}
+	return append(line, '\n'), nil
 }
 
 // maxDeferred is the most a Deferred FileSink buffers before it writes.
@@ -140,7 +196,7 @@ func (s *FileSink) Reopen() error {
 		s.broken = false
 		fmt.Fprintf(s.report, "logview: log file %s reopened; logging resumed\n", s.path)
 	}
-	return nil
+	return s.beginLocked()
 }
 
 // Close writes what is buffered and closes the file. Emit after Close drops events.

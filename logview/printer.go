@@ -186,6 +186,9 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 	case KindTLS:
 		dst = p.appendPrefix(dst, e, "•")
 		dst = p.appendTLS(dst, e)
+	case KindConnect:
+		dst = p.appendPrefix(dst, e, "•")
+		dst = p.appendConnect(dst, e)
 	case KindGreeting, KindReply:
 		mark := dirMark(e.Dir)
 		if e.Dir == "" {
@@ -429,6 +432,16 @@ func (p *Printer) appendOpen(dst []byte, e *Event) []byte {
 	dst = termtext.Append(dst, orDash(e.Upstream))
 	dst = append(dst, " ⇄ "...)
 	return p.appendSecurity(dst, e.UpstreamSec, isLoopback(e.Upstream))
+}
+
+// appendConnect names both ends of a leg that connected: popwire's, then the peer's.
+func (p *Printer) appendConnect(dst []byte, e *Event) []byte {
+	dst = p.p.meta.add(dst, "connect ")
+	dst = termtext.Append(dst, orDash(string(e.Leg)))
+	dst = append(dst, " leg "...)
+	dst = termtext.Append(dst, orDash(e.Local))
+	dst = append(dst, " → "...)
+	return termtext.Append(dst, orDash(e.Upstream))
 }
 
 func orDash(s string) string {

@@ -22,6 +22,9 @@ type ViewOptions struct {
 	Printer      PrinterOptions // colour and time zone of text output
 	Stdin        io.Reader      // read for the input "-"; nil means os.Stdin
 	Warnings     io.Writer      // bad lines and unreadable inputs are reported here; nil discards them
+	// Sink, when set, takes the events the filter selects instead of out (popwire view --pcap
+	// writes them as a capture); Summary and JSON are then ignored.
+	Sink Sink
 }
 
 // View reads JSON-lines logs and writes the events that opts.Filter selects to out, as a
@@ -70,6 +73,8 @@ func newViewer(opts *ViewOptions, out io.Writer) *viewer {
 	v := &viewer{opts: opts, out: out, gate: newGate(&opts.Filter)}
 	f := &opts.Filter
 	switch {
+	case opts.Sink != nil:
+		v.sink = opts.Sink
 	case opts.Summary:
 		v.sum = newSummariser(f.matchEvent)
 	case opts.JSON:

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -36,6 +37,9 @@ type Dialer struct {
 	// Sessions caches TLS sessions so that later dials resume them (a cheaper handshake with
 	// the same verification); nil means every dial does a full handshake.
 	Sessions tls.ClientSessionCache
+	// KeyLogWriter receives the secrets of every handshake in the NSS key log format (see
+	// tls.Config.KeyLogWriter); nil writes none.
+	KeyLogWriter io.Writer
 	// Config, when set, is the TLS configuration every handshake uses, shared so that an idle
 	// session does not keep a copy of its own; nil means TLSConfig() is built per handshake.
 	// Set it with d.Config = d.TLSConfig() once the other fields are final.
@@ -82,6 +86,7 @@ func (d *Dialer) TLSConfig() *tls.Config {
 		InsecureSkipVerify: d.InsecureSkipVerify,
 		MinVersion:         tls.VersionTLS12,
 		ClientSessionCache: d.Sessions,
+		KeyLogWriter:       d.KeyLogWriter,
 	}
 }
 

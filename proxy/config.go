@@ -3,6 +3,7 @@ package proxy
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"time"
 
 	"github.com/popwire/popwire/logview"
@@ -71,6 +72,12 @@ type Config struct {
 	// MaxConnsPerIP caps the concurrent sessions of one client address (IPv6: one /64);
 	// 0 means DefaultMaxConnsPerIP.
 	MaxConnsPerIP int
+
+	// KeyLog receives the TLS secrets of both legs in the NSS key log format
+	// (tls.Config.KeyLogWriter), so that a capture of the session can be decrypted; nil writes
+	// none. crypto/tls calls its Write during handshakes, under a lock all handshakes share:
+	// it must never block. Every session logs a warning when it is set.
+	KeyLog io.Writer
 
 	// Sink receives the log events; nil discards them.
 	Sink logview.Sink

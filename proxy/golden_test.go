@@ -25,7 +25,7 @@ var goldenTime = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
 // the negotiated cipher suite.
 func normalise(e logview.Event) logview.Event {
 	e.Time, e.Session = goldenTime, "S"
-	e.Client, e.Upstream = noPort(e.Client), noPort(e.Upstream)
+	e.Client, e.Upstream, e.Local = noPort(e.Client), noPort(e.Upstream), noPort(e.Local)
 	if e.TLS != nil {
 		tlsInfo := *e.TLS
 		tlsInfo.Cipher = "CIPHER"

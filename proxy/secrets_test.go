@@ -18,6 +18,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/pcapng"
 )
 
 var secretRounds = flag.Int("secret-rounds", 3, "random secrets tried per auth path in TestNoSecretInAnyOutput")
@@ -254,23 +255,28 @@ func checkNoSecret(t *testing.T, events []logview.Event, secret string, extra []
 }
 
 // allOutputs renders events through every output popwire has — the text transcript with and
-// without colour and at its full level, the JSON log, the viewer's transcript, summary and JSON — and returns each
-// by name, with "errors" holding every error text.
+// without colour and at its full level, the JSON log, the pcapng capture, the viewer's
+// transcript, summary and JSON — and returns each by name, with "errors" holding every error
+// text.
 func allOutputs(t *testing.T, events []logview.Event) map[string]string {
 	t.Helper()
-	var jsonLog, text, color, full bytes.Buffer
+	var jsonLog, text, color, full, capture bytes.Buffer
 	jw := logview.NewJSONWriter(&jsonLog)
 	plain := logview.NewPrinter(&text, logview.PrinterOptions{})
 	colored := logview.NewPrinter(&color, logview.PrinterOptions{Color: true})
 	fullText := logview.NewPrinter(&full, logview.PrinterOptions{Level: logview.LevelFull})
+	pcap, err := pcapng.NewWriter(&capture, pcapng.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range events {
-		for _, s := range []logview.Sink{jw, plain, colored, fullText} {
+		for _, s := range []logview.Sink{jw, plain, colored, fullText, pcap} {
 			if err := s.Emit(e); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	outputs := map[string]string{"json": jsonLog.String(), "text": text.String(), "color": color.String(), "text full": full.String()}
+	outputs := map[string]string{"json": jsonLog.String(), "text": text.String(), "color": color.String(), "text full": full.String(), "pcap": capture.String()}
 	logFile := filepath.Join(t.TempDir(), "log.jsonl")
 	if err := os.WriteFile(logFile, jsonLog.Bytes(), 0o600); err != nil {
 		t.Fatal(err)

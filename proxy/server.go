@@ -69,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 			Timeout:            cfg.DialTimeout,
 			ReadGreeting:       true,
 			Sessions:           tls.NewLRUClientSessionCache(0),
+			KeyLogWriter:       cfg.KeyLog,
 		},
 		deny:      make(map[string]bool),
 		listeners: make(map[net.Listener]struct{}),
@@ -81,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Certificate != nil {
 		s.clientTLS = clientTLSConfig(cfg.Certificate, cfg.LegacyTLS)
+		s.clientTLS.KeyLogWriter = cfg.KeyLog
 	}
 	var tag [3]byte
 	rand.Read(tag[:])

@@ -172,11 +172,12 @@ func (s *session) run() {
 	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
 		return
 	}
-	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Listener: s.listener,
+	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Local: s.raw.LocalAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
 	if s.srv.cfg.InsecureSkipVerify {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: logview.LegUpstream, Text: "upstream certificate verification is off (--insecure-skip-verify)"})
 	}
+	s.warnKeyLog()
 	if !onFreshStack(s.dialUpstream) {
 		return
 	}
@@ -479,6 +480,7 @@ func (s *session) dialUpstream() (ok bool) {
 		return false
 	}
 	s.upConn = up.Conn
+	s.connected(up)
 	if up.TLS != nil {
 		info := tlsInfo(up.TLS, !s.srv.cfg.InsecureSkipVerify)
 		if s.srv.cfg.InsecureSkipVerify {
