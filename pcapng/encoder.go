@@ -25,6 +25,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/popwire/popwire/internal/pop3wire"
 	"github.com/popwire/popwire/internal/redact"
 	"github.com/popwire/popwire/logview"
 )
@@ -474,6 +475,17 @@ func bodyContent(e *logview.Event) ([]byte, int64) {
 	switch {
 	case e.Message != nil && e.Message.Content != "":
 		content = stuff(e.Message.Content)
+	case e.Listing != nil && e.Listing.OmittedLines == 0 && e.Listing.OmittedBytes == 0:
+		// The lines of a LIST, UIDL, CAPA, … reply, whole: taken when they add up to the octets
+		// sent (a secret redacted in one changes its length).
+		var lines strings.Builder
+		for _, l := range e.Listing.Lines {
+			lines.WriteString(l + "\r\n")
+		}
+		content = stuff(lines.String())
+		if int64(len(content)) != e.Bytes {
+			content = nil
+		}
 	case e.Text != "":
 		// A CAPA, AUTH or LANG listing, its lines joined with ", ": taken when they add up to the
 		// octets sent (no line held ", ", none was left out).
@@ -487,14 +499,13 @@ func bodyContent(e *logview.Event) ([]byte, int64) {
 	return content, max(e.Bytes-int64(len(content)), 0)
 }
 
-// stuff dot-stuffs message content (RFC 1939 §3): a line that begins with "." gets another.
+// stuff dot-stuffs content as it went on the wire (RFC 1939 §3) with pop3wire.Stuff, less the
+// final CRLF Stuff adds to content that lacks one: content cut short by the log's cap ends
+// where the cut is, and the capture invents no byte.
 func stuff(content string) []byte {
-	out := make([]byte, 0, len(content)+len(content)/64)
-	for line := range strings.Lines(content) {
-		if strings.HasPrefix(line, ".") {
-			out = append(out, '.')
-		}
-		out = append(out, line...)
+	out := pop3wire.Stuff([]byte(content))
+	if content != "" && !strings.HasSuffix(content, "\r\n") {
+		out = out[:len(out)-2]
 	}
 	return out
 }

@@ -373,3 +373,34 @@ func TestCaptureIPv6(t *testing.T) {
 		t.Errorf("no IPv6 client leg: %v", keys(ss))
 	}
 }
+
+// TestCaptureHoldsListingLines: when the log holds the lines of a LIST reply whole, the capture
+// carries them as sent, dot-stuffed, in place of the stretch with no packet; when the log cut
+// them, it does not make them up.
+func TestCaptureHoldsListingLines(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		listing logview.Listing
+		want    string
+	}{
+		{"whole", logview.Listing{Lines: []string{"1 42"}}, "+OK 1 messages\r\n1 42\r\n.\r\n"},
+		{"cut", logview.Listing{Lines: []string{"1 4…"}, OmittedBytes: 1}, "+OK 1 messages\r\n??????.\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := sessionEvents("s1")
+			for i := range evs {
+				if evs[i].Kind == logview.KindBody && evs[i].Answers == "LIST" {
+					evs[i].Listing = &tt.listing
+				}
+			}
+			ss := streams(t, readCapture(t, capture(t, Options{Application: "popwire test", Credentials: CredentialsRedacted}, evs)))
+			down := ss[upstreamAddr+">"+popwireAddr]
+			if down == nil {
+				t.Fatal("no upstream leg in the capture")
+			}
+			if !strings.Contains(string(down.bytes), tt.want) {
+				t.Fatalf("the upstream leg does not carry %q:\n%q", tt.want, down.bytes)
+			}
+		})
+	}
+}
