@@ -36,6 +36,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"probe", "--color", "sometimes"}, 2, "", `--color: logview: color mode "sometimes"`},
 		{[]string{"shell", "--color", "sometimes"}, 2, "", `--color: logview: color mode "sometimes"`},
 		{[]string{"view", "--follow", "-"}, 2, "", "--follow needs files"},
+		{[]string{"view", "--summary", "--findings", "logview/testdata/findings.jsonl"}, 2, "", "choose one"},
+		{[]string{"view", "--findings", "logview/testdata/findings.jsonl"}, 0, "bare-lf · server · RFC 1939 §3 — 2 findings, first in session a1b2c3d4", ""},
 		{[]string{"view", "--since", "yesterday-ish"}, 2, "", "--since"},
 		{[]string{"cert"}, 0, "SHA-256 fingerprint: ", ""},
 		{[]string{"cert", "stray"}, 2, "", `cert takes no arguments (got "stray")`},

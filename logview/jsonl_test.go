@@ -31,6 +31,7 @@ func fullEvent() Event {
 			ContentTruncated: true, HeaderTruncated: true, HeaderMalformed: true},
 		Msg: 7, UID: "y",
 		Summary: &Summary{Duration: "1s", Commands: 2, BytesUp: 3, BytesDown: 4, Retrieved: []string{"a"}, Deleted: []string{"b", "c"}, QuitSent: true, Committed: true, Reason: "r"},
+		Finding: &Finding{Side: "server", Rule: "bare-lf", RFC: "RFC 1939 §3", Requirement: "CRLF", Evidence: `"+OK"`},
 		Extra:   json.RawMessage(`{ "later" : [1, 2] }`),
 	}
 }
@@ -54,7 +55,8 @@ func asMap(t *testing.T, b []byte) map[string]any {
 }
 
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
-	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}}}
+	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}},
+		{Kind: KindFinding, Finding: &Finding{}}}
 	events = append(events, readEvents(t, "sample.jsonl")...)
 	for i, e := range events {
 		got, err := json.Marshal(e)

@@ -62,7 +62,7 @@ func checkGolden(t *testing.T, name string, got []byte) {
 }
 
 func TestPrinterGolden(t *testing.T) {
-	for _, input := range []string{"sample", "edge"} {
+	for _, input := range []string{"sample", "edge", "findings"} {
 		events := readEvents(t, input+".jsonl")
 		for _, colour := range []bool{false, true} {
 			name := input + ".txt"
