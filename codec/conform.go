@@ -67,7 +67,8 @@ var rules = [...]ruleInfo{
 		"Once TLS has started, the client discards the capabilities it learnt and re-issues CAPA; checked for a client " +
 			"whose CAPA succeeded before STLS, on its first command after the upgrade (QUIT excepted)."},
 	RuleAfterQuit: {"after-quit", "RFC 1939 §4, §6",
-		"QUIT ends the session: the server answers it and closes the connection, so a command sent after QUIT is never answered."},
+		"QUIT ends the session: the server answers it and closes the connection, so a command sent after QUIT is never " +
+			"answered (one sent after a QUIT was refused, as popwire's --deny can, breaks no rule)."},
 	RuleAuthRespCode: {"auth-resp-code", "RFC 3206 §6, RFC 2449 §8",
 		"A server whose CAPA lists AUTH-RESP-CODE gives a response code with an -ERR that refuses credentials ([AUTH] " +
 			"for the credentials themselves); checked on -ERR to PASS after an accepted USER, to APOP, and to an AUTH " +
@@ -121,6 +122,7 @@ type conformance struct {
 	capaDue  bool // TLS started after a successful CAPA: the client's next command should be CAPA
 	authCode bool // the last CAPA listed AUTH-RESP-CODE
 	userOK   bool // the last USER was accepted: a PASS may follow it
+	quitErr  bool // a QUIT was refused (popwire's --deny can): the session goes on
 }
 
 // footprint returns the bytes the checks hold on to, roughly.
@@ -197,7 +199,7 @@ func (t *Tracker) checkCommand(c, shown Command, l line, end int) {
 		t.finding(RuleCommandLength, FromClient, end,
 			what+" line is "+strconv.Itoa(n)+" octets with its line ending, over 255", line{})
 	}
-	if t.quit {
+	if t.quit && !t.conf.quitErr {
 		t.finding(RuleAfterQuit, FromClient, end, what+" was sent after QUIT", line{})
 	}
 	if t.conf.capaDue {
@@ -272,6 +274,9 @@ func (t *Tracker) checkReply(head pending, sasl saslSession, r Reply, l line, en
 	switch head.verb {
 	case "USER":
 		c.userOK = ok
+		return
+	case "QUIT":
+		c.quitErr = c.quitErr || r.Status == StatusErr
 		return
 	case "PASS":
 		refused = refused && c.userOK
