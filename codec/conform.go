@@ -441,7 +441,11 @@ func (t *Tracker) bodyEnded(b bodyState, end int) {
 	if wrong == "" {
 		return
 	}
-	t.finding(RuleSizeMismatch, FromServer, end, "RETR "+b.cmd.Arg+" delivered "+strconv.FormatInt(got, 10)+
+	what := "the RETR"
+	if ok {
+		what = "RETR " + strconv.FormatInt(msg, 10)
+	}
+	t.finding(RuleSizeMismatch, FromServer, end, what+" delivered "+strconv.FormatInt(got, 10)+
 		" octets (line ends counted as CRLF, dot-stuffing removed); "+wrong, line{})
 	c.sizes = nil
 }
