@@ -15,16 +15,15 @@ const (
 
 // bodyState is an open multi-line reply (RFC 1939 §3). The zero value is no body.
 type bodyState struct {
-	open   bool
-	kind   bodyKind
-	cmd    Command // the command answered
-	st     uint8   // scanner state (bodyData)
-	lines  int64   // lines so far, terminator excluded
-	octets int64   // wire bytes so far, stuffing included, terminator excluded
-	// For the size check (RFC 1939 §11), of RETR/TOP content: line-initial dots dropped, lines
-	// ended by LF alone, and whether the last byte of the previous chunk was a CR mid-line.
-	stuffed, bareLF int64
-	lastCR          bool
+	open    bool
+	kind    bodyKind
+	cmd     Command // the command answered
+	st      uint8   // scanner state (bodyData)
+	lines   int64   // lines so far, terminator excluded
+	octets  int64   // wire bytes so far, stuffing included, terminator excluded
+	stuffed int64   // RETR/TOP: line-initial dots dropped, for the size check (RFC 1939 §11)
+	bareLF  int64   // RETR/TOP: lines ended by LF alone, counted as CRLF by the size check
+	lastCR  bool    // RETR/TOP: the line in progress ended the previous chunk with a CR
 }
 
 // crOnly is the FrameBodyData for a CR that followed a line-initial dot but no LF (so the dot
