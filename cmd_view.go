@@ -26,11 +26,12 @@ func viewCommand() *cli.Command {
 			&cli.StringFlag{Name: "user", Usage: "only sessions of this POP3 user (as logged: hashed under --hide-users)"},
 			&cli.StringFlag{Name: "client", Usage: "only sessions from this client address (HOST or HOST:PORT)"},
 			&cli.StringFlag{Name: "command", Usage: "only events of this command verb (e.g. RETR, DELE)"},
-			&cli.BoolFlag{Name: "errors", Usage: "only -ERR replies, errors and anomalies"},
+			&cli.BoolFlag{Name: "errors", Usage: "only -ERR replies, errors, anomalies and findings"},
 			&cli.StringFlag{Name: "since", Usage: "only events at or after T (RFC 3339, YYYY-MM-DD, or a duration ago such as 15m)"},
 			&cli.StringFlag{Name: "until", Usage: "only events at or before T (same forms as --since)"},
 			&cli.BoolFlag{Name: "summary", Usage: "one row per session: user, messages retrieved and deleted, whether deletions were committed"},
-			&cli.BoolFlag{Name: "json", Usage: "write the filtered events (or summaries) as JSON lines"},
+			&cli.BoolFlag{Name: "findings", Usage: "the conformance findings grouped by rule: how many, the RFC, the first session and its evidence"},
+			&cli.BoolFlag{Name: "json", Usage: "write the filtered events (or summaries, or finding groups) as JSON lines"},
 			&cli.StringFlag{Name: "pcap", Usage: "write the sessions as a pcapng capture to `OUT` (mode 0600) for Wireshark, instead of the transcript; message content needs a log written with --bodies full"},
 			&cli.StringFlag{Name: "color", Value: "auto", EnvVars: []string{"POPWIRE_COLOR"}, Usage: "auto | always | never (auto: only on a terminal; NO_COLOR is honoured)"},
 			transcriptFlag(),
@@ -50,6 +51,9 @@ func view(c *cli.Context) error {
 	}
 	if c.Bool("follow") && (c.NArg() == 0 || slices.Contains(c.Args().Slice(), "-")) {
 		return usagef("--follow needs files: standard input is read as it arrives anyway")
+	}
+	if c.Bool("summary") && c.Bool("findings") {
+		return usagef("--summary and --findings are two reports: choose one")
 	}
 	now := time.Now()
 	var f logview.Filter
@@ -71,6 +75,7 @@ func view(c *cli.Context) error {
 		Filter:   f,
 		Follow:   c.Bool("follow"),
 		Summary:  c.Bool("summary"),
+		Findings: c.Bool("findings"),
 		JSON:     c.Bool("json"),
 		Printer:  logview.PrinterOptions{Color: colour, Location: time.Local, Level: level},
 		Stdin:    os.Stdin,

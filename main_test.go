@@ -39,6 +39,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--transcript", "verbose"}, 2, "", `--transcript must be summary, replies or full (got "verbose")`},
 		{[]string{"demo", "--transcript", "all"}, 2, "", "--transcript must be summary, replies or full"},
 		{[]string{"view", "--transcript", "FULL", "-"}, 2, "", "--transcript must be summary, replies or full"},
+		{[]string{"view", "--summary", "--findings", "logview/testdata/findings.jsonl"}, 2, "", "choose one"},
+		{[]string{"view", "--findings", "logview/testdata/findings.jsonl"}, 0, "bare-lf · server · RFC 1939 §3 — 2 findings, first in session a1b2c3d4", ""},
 		{[]string{"view", "--since", "yesterday-ish"}, 2, "", "--since"},
 		{[]string{"view", "--pcap", "/no/such/dir/out.pcapng", "--json"}, 2, "", "--pcap writes whole sessions: it does not go with --json"},
 		{[]string{"view", "--pcap", "/no/such/dir/out.pcapng", "--command", "RETR"}, 2, "", "it does not go with --command"},

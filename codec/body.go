@@ -1,6 +1,9 @@
 package codec
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+)
 
 // Body scanner states: where the scanner stands within the current body line.
 const (
@@ -12,12 +15,15 @@ const (
 
 // bodyState is an open multi-line reply (RFC 1939 §3). The zero value is no body.
 type bodyState struct {
-	open   bool
-	kind   bodyKind
-	cmd    Command // the command answered
-	st     uint8   // scanner state (bodyData)
-	lines  int64   // lines so far, terminator excluded
-	octets int64   // wire bytes so far, stuffing included, terminator excluded
+	open    bool
+	kind    bodyKind
+	cmd     Command // the command answered
+	st      uint8   // scanner state (bodyData)
+	lines   int64   // lines so far, terminator excluded
+	octets  int64   // wire bytes so far, stuffing included, terminator excluded
+	stuffed int64   // RETR/TOP: line-initial dots dropped, for the size check (RFC 1939 §11)
+	bareLF  int64   // RETR/TOP: lines ended by LF alone, counted as CRLF by the size check
+	lastCR  bool    // RETR/TOP: the line in progress ended the previous chunk with a CR
 }
 
 // crOnly is the FrameBodyData for a CR that followed a line-initial dot but no LF (so the dot
@@ -40,9 +46,14 @@ func (t *Tracker) scanData(p []byte, i int) int {
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
 				b.octets += int64(len(p) - i)
+				b.lastCR = p[len(p)-1] == '\r'
 				i = len(p)
 				continue
 			}
+			if j > 0 && p[i+j-1] != '\r' || j == 0 && !b.lastCR {
+				seg = t.bareLFData(p, seg, i+j+1)
+			}
+			b.lastCR = false
 			b.lines++
 			b.octets += int64(j + 1)
 			i += j + 1
@@ -70,13 +81,15 @@ func (t *Tracker) scanData(p []byte, i int) int {
 					return t.endData(i + 1)
 				}
 				t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: i + 1, Note: noteLoneDotLF})
+				seg = t.bareLFData(p, i, i+1)
+				b.stuffed++
 				b.lines++
 				b.octets += 2
-				seg = i
 				i++
 				b.st = bsBOL
 			default:
 				b.octets++
+				b.stuffed++
 				b.st = bsLine
 			}
 		case bsDotCR:
@@ -84,6 +97,7 @@ func (t *Tracker) scanData(p []byte, i int) int {
 				return t.endData(i + 1)
 			}
 			b.octets += 2
+			b.stuffed++
 			t.bodyData(crOnly, i)
 			seg = i
 			b.st = bsLine
@@ -91,6 +105,22 @@ func (t *Tracker) scanData(p []byte, i int) int {
 	}
 	t.bodyData(p[seg:i], i)
 	return i
+}
+
+// bareLFData counts a line of content that ends in a bare LF at end-1 and reports the first
+// one, after the content up to it (p[seg:end]), so that the finding lands at the same place
+// in the content whatever the chunking. It returns where the content not yet emitted starts.
+// A bare LF that ends the body (".\n") comes only from a server whose status lines end so
+// too, which was reported already.
+func (t *Tracker) bareLFData(p []byte, seg, end int) int {
+	t.body.bareLF++
+	if t.reported(RuleBareLF, FromServer) {
+		return seg
+	}
+	t.bodyData(p[seg:end], end)
+	t.finding(RuleBareLF, FromServer, end, "line "+strconv.FormatInt(t.body.lines+1, 10)+" of the "+
+		t.body.cmd.Verb+" content ends in a bare LF, not CRLF", line{})
+	return end
 }
 
 // bodyData emits a FrameBodyData for d when asked to and d is not empty.
@@ -112,10 +142,12 @@ func (t *Tracker) endBody(end int) {
 	t.body = bodyState{}
 	t.replied++
 	t.emit(Frame{Kind: FrameBodyEnd, Dir: FromServer, Cmd: b.cmd, Lines: b.lines, Octets: b.octets, End: end})
+	t.bodyEnded(b, end)
 }
 
 // listLine handles one line of a multi-line reply framed line by line: the terminator, or a
-// body line, unstuffed (RFC 1939 §3).
+// body line, unstuffed (RFC 1939 §3). A bare LF that ends the body comes only from a server
+// whose status lines end so too, which was reported already.
 func (t *Tracker) listLine(l line, end int) {
 	b := &t.body
 	if l.full == 1 && l.b[0] == '.' {
@@ -135,4 +167,5 @@ func (t *Tracker) listLine(l line, end int) {
 		l.truncated = l.full > len(l.b)
 	}
 	t.emit(withLine(Frame{Kind: FrameListLine, Dir: FromServer, Cmd: b.cmd, End: end}, l))
+	t.checkListLine(b.cmd.Verb, l, end)
 }

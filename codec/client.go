@@ -14,7 +14,7 @@ func (t *Tracker) clientLine(l line, end int) {
 		t.command(l, end)
 		return
 	}
-	if l.bad {
+	if l.bad() {
 		t.stop(FromClient, end, noteSASLBadByte)
 		return
 	}
@@ -27,7 +27,7 @@ func (t *Tracker) clientLine(l line, end int) {
 		t.stop(FromClient, end, noteHeld)
 		return
 	}
-	t.held = append(t.held, heldLine{b: bytes.Clone(l.b), full: l.full, truncated: l.truncated})
+	t.held = append(t.held, heldLine{b: bytes.Clone(l.b), full: l.full, truncated: l.truncated, cr: l.cr})
 	t.emit(withLine(Frame{Kind: FrameHeld, Dir: FromClient, Auth: heldAuth(l.b, t.sasl.mech), End: end}, l))
 }
 
@@ -38,7 +38,7 @@ func (t *Tracker) command(l line, end int) {
 	layer := t.layerCli
 	t.layerCli = false
 	c, why := parseCommand(l.b)
-	if why == "" && l.bad {
+	if why == "" && l.bad() {
 		c, why = Command{}, whyBadByte // beyond the logged copy
 	}
 	if why != "" && junkKeyword(l.b) || layer && !isLetters(c.Verb) {
@@ -78,6 +78,7 @@ func (t *Tracker) command(l line, end int) {
 	f := withLine(Frame{Kind: FrameCommand, Dir: FromClient, Cmd: shown, Keyword: c.Verb, Seq: t.queued, Auth: a, End: end, Note: why}, l)
 	t.queued++
 	t.emit(f)
+	t.checkCommand(c, shown, l, end)
 	switch c.Verb {
 	case "QUIT":
 		t.quit = true
@@ -103,7 +104,7 @@ func (t *Tracker) PartialLine() (keyword, why string, sasl bool) {
 		b = b[:n-1] // maybe the CR of the line ending
 	}
 	c, why := parseCommand(b)
-	if why == "" && t.cli.bad {
+	if why == "" && t.cli.bad() {
 		return "", whyBadByte, false
 	}
 	return c.Verb, why, false

@@ -25,7 +25,9 @@
 //
 // Where real servers deviate (bare LF line endings, "+" without a space, unsolicited "-ERR"
 // before a disconnect) the tracker accepts what it can frame unambiguously and reports the
-// deviation as a FrameAnomaly. Where a deviation would make it guess, it does not: a "+OK" to
-// AUTH always ends the exchange, and a client line a lenient server could read as another
-// command (see ParseCommand) is no command line.
+// deviation as a FrameAnomaly. A deviation from a rule of the standards is a finding: a
+// FrameAnomaly whose Rule names the rule broken, with the side in Dir and the evidence in
+// Note (see Rule); each rule is reported once per session and side. Where a deviation would
+// make it guess, it does not: a "+OK" to AUTH always ends the exchange, and a client line a
+// lenient server could read as another command (see ParseCommand) is no command line.
 package codec

@@ -46,12 +46,15 @@ func ExampleParseReply() {
 
 // A Tracker follows a whole session in wire order: each chunk of bytes from either side
 // yields the frames it completes. Secret-bearing lines come with an Auth whose Safe rendering
-// is what may be logged.
+// is what may be logged. A finding names the rule a side broke: here the server's "+OK 12
+// octets" announces two octets more than the message it delivers.
 func ExampleTracker() {
 	var t codec.Tracker
 	show := func(frames []codec.Frame) {
 		for _, f := range frames {
 			switch {
+			case f.Rule != 0:
+				fmt.Printf("%s finding %s (%s): %s\n", f.Dir, f.Rule, f.Rule.RFC(), f.Note)
 			case f.Auth != nil:
 				fmt.Printf("%s %s: %s\n", f.Dir, f.Kind, f.Auth.Safe)
 			case f.Kind == codec.FrameCommand:
@@ -80,5 +83,6 @@ func ExampleTracker() {
 	// client command: RETR 1
 	// server reply to RETR: +OK (multi-line true)
 	// server body-end: 2 lines, 11 octets
+	// server finding size-mismatch (RFC 1939 §5, §11): RETR 1 delivered 10 octets (line ends counted as CRLF, dot-stuffing removed); +OK said 12
 	// state: TRANSACTION
 }

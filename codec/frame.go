@@ -66,6 +66,7 @@ type Frame struct {
 	End       int    // offset in the chunk just passed, right after this frame's last byte (see Tracker)
 	Auth      *Auth  // set on secret-bearing client lines (PASS, APOP, AUTH and its SASL lines, unknown lines in AUTHORIZATION) and on USER
 	Note      string // FrameAnomaly, FrameStopped, FrameEOF: what happened; FrameCommand: why the line is not a command line
+	Rule      Rule   // FrameAnomaly: the rule broken when the anomaly is a conformance finding (Note is then the evidence in the codec's words, and Line, when set, the server line that shows it); 0 for other anomalies
 	Clean     bool   // FrameEOF: the stream ended with nothing unfinished (no pending command, open body or partial line)
 	State     State  // session state after this frame
 }

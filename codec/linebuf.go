@@ -12,9 +12,13 @@ type line struct {
 	full      int    // the content's full length
 	cr        bool   // the line ended in CRLF rather than a bare LF
 	truncated bool   // b was cut
-	bad       bool   // the content holds a NUL or a CR, beyond the cut too (see hasBadByte)
+	nul       bool   // the content holds a NUL, beyond the cut too
+	bareCR    bool   // the content holds a CR (one not part of the line ending), beyond the cut too
 	start     int    // offset in the chunk where the line began; 0 when it began in an earlier chunk
 }
+
+// bad reports whether the content holds a NUL or a CR (see hasBadByte).
+func (l line) bad() bool { return l.nul || l.bareCR }
 
 // lineBuf finds lines in a stream of chunks. A line that lies within one chunk is returned as a
 // sub-slice of it (no copy); only a line spanning chunks is copied, and only up to the limit
@@ -24,9 +28,13 @@ type lineBuf struct {
 	spare  []byte // the other buffer: the last carried line handed out lives in it until the next call
 	n      int    // bytes of the line in progress so far
 	cr     bool   // the last byte of the line in progress is a CR
-	bad    bool   // the line in progress holds a NUL, or a CR followed by a byte other than LF
+	nul    bool   // the line in progress holds a NUL
+	bareCR bool   // the line in progress holds a CR followed by a byte other than LF
 	active bool   // a line is in progress
 }
+
+// bad reports whether the line in progress holds a NUL or a CR that cannot end it.
+func (lb *lineBuf) bad() bool { return lb.nul || lb.bareCR }
 
 // next looks for the end of a line in p from offset i. When it finds one it returns the line,
 // the offset after its LF and true; otherwise it keeps the capped partial line and returns
@@ -46,7 +54,7 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 			seg = seg[:j-1]
 		}
 		l := capped(seg, len(seg), cr, i, limit)
-		l.bad = hasBadByte(seg)
+		l.nul, l.bareCR = bytes.IndexByte(seg, 0) >= 0, bytes.IndexByte(seg, '\r') >= 0
 		return l, i + j + 1, true
 	}
 	lb.keep(seg, limit)
@@ -60,7 +68,7 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 		b = b[:full]
 	}
 	l := capped(b, full, cr, 0, limit)
-	l.bad = lb.bad
+	l.nul, l.bareCR = lb.nul, lb.bareCR
 	lb.acc, lb.spare = lb.spare[:0], lb.acc
 	if cap(lb.acc) > shrinkAbove {
 		lb.acc = nil
@@ -68,7 +76,7 @@ func (lb *lineBuf) next(p []byte, i, limit int) (line, int, bool) {
 	if cap(lb.spare) > shrinkAbove {
 		lb.spare = nil
 	}
-	lb.n, lb.cr, lb.bad, lb.active = 0, false, false, false
+	lb.n, lb.cr, lb.nul, lb.bareCR, lb.active = 0, false, false, false, false
 	return l, i + j + 1, true
 }
 
@@ -89,8 +97,9 @@ func (lb *lineBuf) keep(seg []byte, limit int) {
 	}
 	lb.active = true
 	lb.n += len(seg)
-	// A CR that ends seg may be the line ending's; any other one, and any NUL, is bad.
-	lb.bad = lb.bad || lb.cr || hasBadByte(seg[:len(seg)-1]) || seg[len(seg)-1] == 0
+	// A CR that ends seg may be the line ending's; any other one is bare.
+	lb.nul = lb.nul || bytes.IndexByte(seg, 0) >= 0
+	lb.bareCR = lb.bareCR || lb.cr || bytes.IndexByte(seg[:len(seg)-1], '\r') >= 0
 	lb.cr = seg[len(seg)-1] == '\r'
 	if room := limit + 1 - len(lb.acc); room > 0 {
 		lb.acc = append(lb.acc, seg[:min(room, len(seg))]...)
@@ -104,7 +113,7 @@ func (lb *lineBuf) prefix(limit int) []byte { return lb.acc[:min(len(lb.acc), li
 // reset drops the line in progress.
 func (lb *lineBuf) reset() {
 	lb.acc = lb.acc[:0]
-	lb.n, lb.cr, lb.bad, lb.active = 0, false, false, false
+	lb.n, lb.cr, lb.nul, lb.bareCR, lb.active = 0, false, false, false, false
 }
 
 // footprint returns the bytes the buffers hold on to.

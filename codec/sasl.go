@@ -14,6 +14,7 @@ type saslSession struct {
 	mech      string // mechanism name in upper case
 	answers   int    // client data so far, the initial response included ("*" excluded)
 	steps     int    // client lines after the AUTH line
+	cancelled bool   // the client answered "*"
 }
 
 // start opens an exchange for mech.
@@ -94,6 +95,7 @@ func (s *saslSession) clientLine(line []byte, truncated bool) *Auth {
 func (s *saslSession) answer(a *Auth, wire []byte, truncated bool) {
 	if string(wire) == "*" {
 		a.Safe = "*"
+		s.cancelled = true
 		return
 	}
 	s.answers++

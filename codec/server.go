@@ -1,40 +1,39 @@
 package codec
 
 // serverLine handles one complete server status line (no body open): it pairs it with the
-// oldest pending command and follows what the reply changes. Anomalies of the line itself
+// oldest pending command and follows what the reply changes. Findings on the line itself
 // (bare LF, lower case) come after the line's own frames, so that End never goes back.
 func (t *Tracker) serverLine(l line, end int) {
 	layer := t.layerSrv
 	t.layerSrv = false
 	r, err := ParseReply(l.b)
 	if err != nil {
+		t.notStatus(l.b, layer, end)
 		t.stop(FromServer, end, t.junkNote(layer, "server"))
 		return
 	}
-	bareLF := !l.cr && !t.lfNoted
 	if l.cr {
 		t.crlf = true
 	}
-	t.lfNoted = t.lfNoted || bareLF
-	t.reply(l, r, end)
-	if bareLF && !t.stopped {
-		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteBareLF})
-	}
-	if r.Status != StatusContinue && isLowerStatus(l.b) && !t.stopped {
-		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteLowerStatus})
+	sasl := t.sasl
+	head, final := t.reply(l, r, end)
+	t.checkStatusLine(l, r, end)
+	if final {
+		t.checkReply(head, sasl, r, l, end)
 	}
 }
 
-// reply pairs a parsed status line with the oldest pending command.
-func (t *Tracker) reply(l line, r Reply, end int) {
+// reply pairs a parsed status line with the oldest pending command. It returns that command
+// and whether the line was its final reply.
+func (t *Tracker) reply(l line, r Reply, end int) (pending, bool) {
 	head, ok := t.fifo.front()
 	if !ok {
 		t.emit(withLine(Frame{Kind: FrameUnsolicited, Dir: FromServer, Reply: r, End: end}, l))
-		return
+		return head, false
 	}
 	if r.Status == StatusContinue {
 		t.continuation(l, r, head, end)
-		return
+		return head, false
 	}
 	t.fifo.pop()
 	if head.body == bodyNone || r.Status == StatusErr {
@@ -44,7 +43,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 	if head.greeting {
 		f.Kind = FrameGreeting
 		t.emit(f)
-		return
+		return head, true
 	}
 	if r.Status == StatusErr {
 		if head.verb == "STLS" {
@@ -52,7 +51,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		}
 		t.emit(f)
 		t.finishSASL(head, end)
-		return
+		return head, true
 	}
 	cut := false // +OK ended an AUTH whose mechanism could not have finished
 	switch head.verb {
@@ -60,7 +59,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		f.Kind = FrameTLS
 		t.emit(f)
 		t.startTLS(end)
-		return
+		return head, true
 	case "PASS", "APOP":
 		t.state = Transaction
 	case "AUTH":
@@ -85,6 +84,7 @@ func (t *Tracker) reply(l line, r Reply, end int) {
 		t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: end, Note: noteSASLCut})
 	}
 	t.finishSASL(head, end)
+	return head, true
 }
 
 // continuation handles a server line that asks the client for more SASL data, a "+"
@@ -119,7 +119,7 @@ func (t *Tracker) finishSASL(head pending, end int) {
 		if t.stopped {
 			return
 		}
-		t.clientLine(line{b: h.b, full: h.full, truncated: h.truncated, cr: true}, end)
+		t.clientLine(line{b: h.b, full: h.full, truncated: h.truncated, cr: h.cr}, end)
 	}
 }
 
@@ -129,6 +129,7 @@ func (t *Tracker) startTLS(end int) {
 	t.stls, t.tlsNoted = STLSStarted, false
 	t.cli.reset()
 	t.srv.reset()
+	t.conf.tlsStarted()
 	if t.fifo.len() != 0 {
 		t.stop(FromServer, end, noteFIFOAfterTLS)
 	}

@@ -89,7 +89,6 @@ type Tracker struct {
 	body     bodyState
 	user     string // name of the last USER command
 	crlf     bool   // a server status line ended in CRLF: only ".␍␊" ends a body
-	lfNoted  bool   // a bare-LF server status line was reported
 	stls     STLSState
 	tlsNoted bool // the bytes injected in this STLS stage (client bytes once sent, server bytes once started) were reported
 	quit     bool // QUIT sent
@@ -97,7 +96,8 @@ type Tracker struct {
 	layerSrv bool // … and the next server line
 	saslCut  bool // an AUTH ended with +OK before its mechanism could: unknown client lines stay secret
 	stopped  bool
-	eof      [3]bool // per Direction
+	eof      [3]bool     // per Direction
+	conf     conformance // what the conformance checks keep (see Rule)
 }
 
 // heldLine is a copy of a client line whose classification waits for the server.
@@ -105,6 +105,7 @@ type heldLine struct {
 	b         []byte
 	full      int
 	truncated bool
+	cr        bool
 }
 
 // Client feeds bytes the client sent and returns the frames they complete.
@@ -116,7 +117,7 @@ func (t *Tracker) Client(p []byte) []Frame {
 	for i := 0; i < len(p) && !t.stopped; {
 		if t.stls == STLSSent {
 			if !t.tlsNoted {
-				t.emit(Frame{Kind: FrameAnomaly, Dir: FromClient, End: len(p), Note: noteSTLSInjection})
+				t.finding(RuleSTLSPipelined, FromClient, len(p), noteSTLSInjection, line{})
 				t.tlsNoted = true
 			}
 			t.cli.reset()
@@ -127,13 +128,14 @@ func (t *Tracker) Client(p []byte) []Frame {
 			switch {
 			case !t.sasl.open && !t.keywordPrefixOK(t.cli.prefix(t.limit())):
 				t.stop(FromClient, len(p), t.junkNote(t.layerCli, "client"))
-			case t.sasl.open && t.cli.bad:
+			case t.sasl.open && t.cli.bad():
 				t.stop(FromClient, len(p), noteSASLBadByte)
 			}
 			break
 		}
 		i = end
 		t.clientLine(l, end)
+		t.checkClientLine(l, end)
 	}
 	return t.frames
 }
@@ -147,7 +149,7 @@ func (t *Tracker) Server(p []byte) []Frame {
 	for i := 0; i < len(p) && !t.stopped; {
 		if t.stls == STLSStarted {
 			if !t.tlsNoted {
-				t.emit(Frame{Kind: FrameAnomaly, Dir: FromServer, End: len(p), Note: noteTLSInjection})
+				t.finding(RuleSTLSReplyFollowed, FromServer, len(p), noteTLSInjection, line{})
 				t.tlsNoted = true
 			}
 			t.srv.reset()
@@ -159,7 +161,8 @@ func (t *Tracker) Server(p []byte) []Frame {
 		}
 		l, end, done := t.srv.next(p, i, t.limit())
 		if !done {
-			if !t.body.open && !statusPrefixOK(t.srv.prefix(t.limit())) {
+			if b := t.srv.prefix(t.limit()); !t.body.open && !statusPrefixOK(b) {
+				t.notStatus(b, t.layerSrv, len(p))
 				t.stop(FromServer, len(p), t.junkNote(t.layerSrv, "server"))
 			}
 			break
@@ -312,7 +315,7 @@ func (t *Tracker) stop(dir Direction, end int, note string) {
 // footprint returns the bytes the tracker holds on to between calls, roughly, frames apart
 // (see maxFramesKept).
 func (t *Tracker) footprint() int {
-	n := t.cli.footprint() + t.srv.footprint() + t.fifo.footprint()
+	n := t.cli.footprint() + t.srv.footprint() + t.fifo.footprint() + t.conf.footprint()
 	for _, h := range t.held {
 		n += cap(h.b)
 	}
@@ -323,8 +326,6 @@ func (t *Tracker) footprint() int {
 const (
 	noteSTLSInjection = "client sent bytes after STLS before its reply (command injection?): not framed, must not be forwarded"
 	noteTLSInjection  = "server sent bytes after +OK to STLS before the client spoke (response injection?): not framed"
-	noteBareLF        = "server line ends in a bare LF, not CRLF"
-	noteLowerStatus   = "status not in upper case (RFC 1939 §3)"
 	noteLoneDotLF     = `lone ".\n" inside a CRLF body: not a terminator`
 	noteSASLCut       = "+OK ended AUTH before its mechanism could finish: later client lines are commands, unknown ones stay redacted"
 	noteSASLBadByte   = "client line with a NUL or bare CR during AUTH: not SASL data"

@@ -310,11 +310,11 @@ func (c *counts) add(t testing.TB, f Frame) {
 }
 
 // maxFootprint is the memory bound a tracker must keep between calls: two line buffers of
-// the cap per direction, the full queue and the held lines.
+// the cap per direction, the full queue, the held lines and what the conformance checks keep.
 func maxFootprint(tr *Tracker) int {
 	lim := tr.limit() + 1
 	buf := 2 * max(2*lim, 2*shrinkAbove)
-	return 2*buf + MaxPending*96*2 + MaxHeld*lim*2
+	return 2*buf + MaxPending*96*2 + MaxHeld*lim*2 + maxSized*4 + maxUIDs*uidMapCost
 }
 
 func TestTranscripts(t *testing.T) {
@@ -401,6 +401,9 @@ func renderFrame(f Frame) string {
 	var b strings.Builder
 	b.WriteString(strings.ToUpper(f.Dir.String()[:1]))
 	b.WriteString(" " + f.Kind.String())
+	if f.Rule != 0 {
+		b.WriteString(" rule=" + f.Rule.String())
+	}
 	if f.Line != nil || f.Full > 0 {
 		b.WriteString(" line=" + abbrev(f.Line))
 	}

@@ -68,6 +68,9 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 	if e.Summary != nil {
 		dst = appendSummary(append(dst, `,"summary":`...), e.Summary)
 	}
+	if e.Finding != nil {
+		dst = appendFinding(append(dst, `,"finding":`...), e.Finding)
+	}
 	if len(e.Extra) > 0 {
 		if !json.Valid(e.Extra) {
 			return dst, errBadExtra

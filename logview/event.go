@@ -38,6 +38,7 @@ const (
 	KindSASL     Kind = "sasl"     // SASL step: Dir, Mech, Step, Text (redacted), Redacted, Revealed
 	KindPolicy   Kind = "policy"   // a local answer or rewrite: Dir, Action, Verb, Text
 	KindAnomaly  Kind = "anomaly"  // non-conformant input that framing survived: Dir, Text
+	KindFinding  Kind = "finding"  // a side broke a rule of the POP3 standards: Dir, Finding
 	KindError    Kind = "error"    // something failed: Err (never holds a secret), Leg (+ Client, Listener, Upstream, Extra)
 	KindDelete   Kind = "delete"   // DELE accepted by the server: Dir, Msg, UID
 	KindClose    Kind = "close"    // session ended: Summary
@@ -123,6 +124,7 @@ type Event struct {
 	Msg     int          `json:"msg,omitempty"`     // KindDelete: message number
 	UID     string       `json:"uid,omitempty"`     // KindDelete: UIDL of the message when known
 	Summary *Summary     `json:"summary,omitempty"` // KindClose: the session summary; nil otherwise
+	Finding *Finding     `json:"finding,omitempty"` // KindFinding: the rule broken and the evidence; nil otherwise
 
 	Extra json.RawMessage `json:"extra,omitempty"` // a JSON value for later fields; readers ignore what they do not know
 }
@@ -182,10 +184,10 @@ type Summary struct {
 }
 
 // IsError reports whether e is an error as the viewer's --errors filter sees it: a -ERR reply
-// or greeting, or an error, anomaly or dropped event.
+// or greeting, or an error, anomaly, finding or dropped event.
 func (e *Event) IsError() bool {
 	switch e.Kind {
-	case KindError, KindAnomaly, KindDropped:
+	case KindError, KindAnomaly, KindFinding, KindDropped:
 		return true
 	case KindReply, KindGreeting:
 		return e.Status == "-ERR"

@@ -25,7 +25,7 @@ type Filter struct {
 	User    string    // POP3 user name (as logged, so hashed under --hide-users), case-insensitive
 	Client  string    // client address: HOST:PORT exactly, or HOST alone for any port
 	Command string    // command verb, case-insensitive: the command, its replies and body, and for DELE the delete event, for AUTH the SASL steps
-	Errors  bool      // only -ERR replies and greetings, error and anomaly events
+	Errors  bool      // only -ERR replies and greetings, error, anomaly and finding events
 	Since   time.Time // only events at or after Since; zero means no bound
 	Until   time.Time // only events at or before Until; zero means no bound
 }

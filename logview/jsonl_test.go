@@ -32,6 +32,7 @@ func fullEvent() Event {
 		Listing: &Listing{Lines: []string{"1 120", "2 \"x\""}, OmittedLines: 3, OmittedBytes: 40},
 		Msg:     7, UID: "y",
 		Summary: &Summary{Duration: "1s", Commands: 2, BytesUp: 3, BytesDown: 4, Retrieved: []string{"a"}, Deleted: []string{"b", "c"}, QuitSent: true, Committed: true, Reason: "r"},
+		Finding: &Finding{Side: "server", Rule: "bare-lf", RFC: "RFC 1939 §3", Requirement: "CRLF", Evidence: `"+OK"`},
 		Extra:   json.RawMessage(`{ "later" : [1, 2] }`),
 	}
 }
@@ -56,7 +57,7 @@ func asMap(t *testing.T, b []byte) map[string]any {
 
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}},
-		{Kind: KindBody, Listing: &Listing{Lines: []string{}}}}
+		{Kind: KindBody, Listing: &Listing{Lines: []string{}}}, {Kind: KindFinding, Finding: &Finding{}}}
 	events = append(events, readEvents(t, "sample.jsonl")...)
 	for i, e := range events {
 		got, err := json.Marshal(e)

@@ -236,6 +236,9 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 		}
 		dst = append(dst, ": "...)
 		dst = p.appendText(dst, style{}, e.Text)
+	case KindFinding:
+		dst = p.appendPrefix(dst, e, "!")
+		dst = p.appendFinding(dst, e)
 	case KindError:
 		dst = p.appendPrefix(dst, e, "!")
 		dst = p.p.failure.add(dst, "error: ")

@@ -78,7 +78,7 @@ func goldenName(input string, level Level, colour bool) string {
 var transcriptLevels = []Level{LevelSummary, LevelReplies, LevelFull}
 
 func TestPrinterGolden(t *testing.T) {
-	for _, input := range []string{"sample", "edge", "levels"} {
+	for _, input := range []string{"sample", "edge", "levels", "findings"} {
 		events := readEvents(t, input+".jsonl")
 		for _, level := range transcriptLevels {
 			for _, colour := range []bool{false, true} {

@@ -24,7 +24,7 @@ type SessionSummary struct {
 	Closed    bool          `json:"closed"`            // a close event was seen
 	Committed bool          `json:"committed"`         // QUIT committed the deletions (RFC 1939 §6)
 	Reason    string        `json:"reason,omitempty"`
-	Errors    int           `json:"errors"` // -ERR replies, error and anomaly events
+	Errors    int           `json:"errors"` // -ERR replies, error, anomaly and finding events
 }
 
 // summariser accumulates SessionSummary values in order of first appearance.

@@ -18,7 +18,8 @@ type ViewOptions struct {
 	Follow       bool           // keep reading files as they grow, until ctx is done
 	PollInterval time.Duration  // how often a followed file is checked; zero means DefaultPollInterval
 	Summary      bool           // one row per session instead of the transcript (written at the end)
-	JSON         bool           // write JSON lines: the events, or with Summary one SessionSummary per line
+	Findings     bool           // the findings grouped by rule instead of the transcript (written at the end)
+	JSON         bool           // write JSON lines: the events, or with Summary one SessionSummary per line, with Findings one FindingGroup per line
 	Printer      PrinterOptions // colour and time zone of text output
 	Stdin        io.Reader      // read for the input "-"; nil means os.Stdin
 	Warnings     io.Writer      // bad lines and unreadable inputs are reported here; nil discards them
@@ -28,7 +29,7 @@ type ViewOptions struct {
 }
 
 // View reads JSON-lines logs and writes the events that opts.Filter selects to out, as a
-// transcript, as JSON lines, or as a per-session summary. An input is a file path, or "-" for
+// transcript, as JSON lines, as a per-session summary, or as their findings grouped by rule. An input is a file path, or "-" for
 // opts.Stdin; no inputs means "-". Inputs are read in order; with opts.Follow, which takes
 // files only, they are followed concurrently and events are shown as they come.
 //
@@ -66,6 +67,7 @@ type viewer struct {
 	gate *gate
 	sink Sink
 	sum  *summariser
+	find *findingsReport
 	err  error // first output error; stops the view
 }
 
@@ -77,6 +79,8 @@ func newViewer(opts *ViewOptions, out io.Writer) *viewer {
 		v.sink = opts.Sink
 	case opts.Summary:
 		v.sum = newSummariser(f.matchEvent)
+	case opts.Findings:
+		v.find = newFindingsReport()
 	case opts.JSON:
 		v.sink = NewJSONWriter(out)
 	default:
@@ -101,21 +105,30 @@ func (v *viewer) emit(e Event) {
 		}
 		return
 	}
+	if v.find != nil {
+		if v.opts.Filter.matchEvent(&e) {
+			v.find.add(&e)
+		}
+		return
+	}
 	if v.opts.Filter.matchEvent(&e) {
 		v.err = v.sink.Emit(e)
 	}
 }
 
 func (v *viewer) finish() error {
+	loc := v.opts.Printer.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	if v.find != nil {
+		return v.find.write(v.out, v.opts.JSON, v.opts.Printer.Color, loc)
+	}
 	if v.sum == nil {
 		return nil
 	}
 	sums := v.sum.summaries()
 	if !v.opts.JSON {
-		loc := v.opts.Printer.Location
-		if loc == nil {
-			loc = time.UTC
-		}
 		return writeSummaryTable(v.out, sums, v.opts.Printer.Color, loc)
 	}
 	for _, s := range sums {

@@ -204,7 +204,11 @@ func (c *Conn) absorb(frames []codec.Frame, n int) {
 		case codec.FrameUnsolicited:
 			c.push(Part{Kind: PartNote, Reply: f.Reply, Line: "unsolicited: " + string(f.Line)})
 		case codec.FrameAnomaly:
-			c.push(Part{Kind: PartNote, Line: f.Note})
+			note := f.Note
+			if f.Rule != 0 {
+				note = f.Rule.String() + " (" + f.Rule.RFC() + "): " + note
+			}
+			c.push(Part{Kind: PartNote, Line: note})
 		case codec.FrameEOF:
 			c.push(Part{Kind: PartNote, Line: f.Note})
 		case codec.FrameStopped:

@@ -157,6 +157,10 @@ func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	case codec.FrameBodyEnd:
 		r.bodyEnd(f)
 	case codec.FrameAnomaly, codec.FrameStopped, codec.FrameEOF:
+		if f.Rule != 0 {
+			r.finding(f, leg)
+			break
+		}
 		if f.Note == "" || f.Clean {
 			return // a clean end of stream is told by the close event
 		}

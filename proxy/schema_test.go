@@ -45,8 +45,8 @@ func TestLocalAnswersAreLoggedLocal(t *testing.T) {
 	}
 }
 
-// TestAnomaliesCarryDir checks that anomaly events say whose bytes they are about in dir, as
-// the log format and the printer have it.
+// TestAnomaliesCarryDir checks that anomaly and finding events say whose bytes they are
+// about in dir, as the log format and the printer have it.
 func TestAnomaliesCarryDir(t *testing.T) {
 	up := newUpstream(t, false, func(u *upstreamConn) {
 		u.write(greeting)
@@ -63,14 +63,14 @@ func TestAnomaliesCarryDir(t *testing.T) {
 	c.Close()
 	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
 	dirs := map[logview.Dir]bool{}
-	for _, e := range p.sink.kinds(logview.KindAnomaly) {
+	for _, e := range append(p.sink.kinds(logview.KindAnomaly), p.sink.kinds(logview.KindFinding)...) {
 		if e.Leg != "" || e.Dir == "" {
 			t.Errorf("anomaly with leg %q and dir %q: %s", e.Leg, e.Dir, e.Text)
 		}
 		dirs[e.Dir] = true
 	}
 	if !dirs[logview.DirClientToServer] || !dirs[logview.DirServerToClient] {
-		t.Errorf("anomalies of the client and of the server, want both: %v", dirs)
+		t.Errorf("anomalies and findings of the client and of the server, want both: %v", dirs)
 	}
 }
 
