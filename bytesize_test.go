@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 func TestParseSize(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/internal/popserver"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // Demo account on the embedded server.

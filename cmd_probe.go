@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/popwire/popwire/probe"
+	"github.com/popwire/popwire/internal/probe"
 )
 
 func probeCommand() *cli.Command {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/popclient"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/popclient"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 func serveCommand() *cli.Command {

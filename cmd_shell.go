@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/popwire/popwire/popclient"
-	"github.com/popwire/popwire/shell"
+	"github.com/popwire/popwire/internal/popclient"
+	"github.com/popwire/popwire/internal/shell"
 )
 
 func shellCommand() *cli.Command {

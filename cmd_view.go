@@ -10,7 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // viewCommand renders JSON-lines logs written by serve --log-file.

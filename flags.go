@@ -12,9 +12,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/logview"
-	"github.com/popwire/popwire/popclient"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/popclient"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // userKeyFile is the name, in the local certificate's directory, of the HMAC key that

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"go/ast"
 	"go/build"
 	"go/parser"
 	"go/token"
 	"io"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -147,8 +149,8 @@ func callName(sel *ast.SelectorExpr) string {
 // a POP3 server through popclient, as the proxy's upstream leg does, and do not import proxy
 // (not even in their tests).
 func TestToolsDoNotImportServer(t *testing.T) {
-	const server = "github.com/popwire/popwire/proxy"
-	for _, dir := range []string{"probe", "shell"} {
+	const server = "github.com/popwire/popwire/internal/proxy"
+	for _, dir := range []string{"internal/probe", "internal/shell"} {
 		pkg, err := build.ImportDir(dir, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -158,5 +160,58 @@ func TestToolsDoNotImportServer(t *testing.T) {
 				t.Errorf("%s imports %s", dir, server)
 			}
 		}
+	}
+}
+
+// TestPublicPackages keeps what other modules may import to the POP3 library: every package
+// of the module outside internal/ is codec, a command (package main), or tests with a package
+// comment and nothing else (e2e).
+func TestPublicPackages(t *testing.T) {
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, d := range entries {
+		if !d.IsDir() || d.Name() == "internal" || d.Name() == "codec" || strings.HasPrefix(d.Name(), ".") {
+			continue
+		}
+		pkg, err := build.ImportDir(d.Name(), 0)
+		var none *build.NoGoError
+		switch {
+		case errors.As(err, &none):
+			continue // no Go code: docs, scripts
+		case err != nil:
+			t.Fatal(err)
+		}
+		checked++
+		if pkg.Name != "main" && !slices.Equal(pkg.GoFiles, []string{"doc.go"}) {
+			t.Errorf("%s is importable by other modules (package %s): move it under internal/", d.Name(), pkg.Name)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package checked")
+	}
+}
+
+// TestImportRules checks the design's import rules: codec is a POP3 library on the standard
+// library (and the one redaction marker), and the log format does not depend on the parser.
+func TestImportRules(t *testing.T) {
+	const module = "github.com/popwire/popwire/"
+	codec, err := build.ImportDir("codec", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range codec.Imports {
+		if strings.Contains(imp, ".") && imp != module+"internal/redact" {
+			t.Errorf("codec imports %s: it may use the standard library and internal/redact only", imp)
+		}
+	}
+	logview, err := build.ImportDir("internal/logview", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(logview.Imports, module+"codec") {
+		t.Error("internal/logview imports codec: the log format must not depend on parser internals")
 	}
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // localCertificate loads --cert/--key, or the local certificate (created on first use).

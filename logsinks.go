@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // logStopTimeout bounds how long the logs may take to write what they hold when popwire stops,

@@ -9,9 +9,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/logview"
-	"github.com/popwire/popwire/pcapng"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/pcapng"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // pcapFile returns the opener of serve's --pcap file: a FileSink (created with mode 0600,

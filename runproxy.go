@@ -12,8 +12,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/popwire/popwire/logview"
-	"github.com/popwire/popwire/proxy"
+	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // runProxy sets up the logging flags' outputs for cfg, warns about insecure settings, and

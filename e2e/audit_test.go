@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // TestAuditCommitted runs fetchmail without --keep through popwire with --log-file: the JSON

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // TestClosedStderrCostsLinesNotSessions puts popwire's stdout and stderr on a pipe whose

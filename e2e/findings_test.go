@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // TestFindingsDovecot fetches the full mailbox (stored with bare LF, without a final newline,

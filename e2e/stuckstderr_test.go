@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // TestStuckStderrCostsLinesNotSessions puts popwire's stderr on a pipe that the test does not

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/popwire/popwire/logview"
+	"github.com/popwire/popwire/internal/logview"
 )
 
 // dialSTLS connects to popwire's plaintext listener and upgrades the connection with STLS,

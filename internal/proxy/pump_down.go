@@ -1,0 +1,233 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/logview"
+)
+
+// pumpDown carries the upstream's bytes to the client: read a chunk, let the tracker observe
+// it, forward the same bytes. Apart from the CAPA rewrite and local answers slotted between
+// replies, nothing is copied and nothing is allocated per chunk.
+func (s *session) pumpDown(done chan<- struct{}) {
+	defer close(done)
+	defer s.recoverPanic("upstream pump")
+	buf := make([]byte, smallServerBuf)
+	for {
+		if s.upLost.Load() {
+			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
+		}
+		n, err := s.upConn.Read(buf)
+		if n > 0 {
+			s.touch()
+			if werr := s.serverBytes(buf[:n]); werr != nil {
+				if errors.Is(werr, errFramingLost) {
+					s.finish("framing lost")
+					return
+				}
+				s.writeFailed(logview.LegClient, werr)
+				return
+			}
+			if n == len(buf) && len(buf) < bigServerBuf {
+				buf = make([]byte, bigServerBuf)
+			}
+			if s.heldEOFDue() {
+				s.clientEnded(io.EOF)
+			}
+		}
+		if err != nil {
+			s.upstreamEnded(err)
+			return
+		}
+	}
+}
+
+// serverBytes handles one chunk from the upstream. While local answers wait, the chunk is
+// fed line by line so that each answer is written right after the reply that precedes it.
+func (s *session) serverBytes(p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(p) > 0 {
+		n := len(p)
+		if len(s.localq) > 0 {
+			if i := bytes.IndexByte(p, '\n'); i >= 0 {
+				n = i + 1
+			}
+		}
+		if err := s.serverPiece(p[:n]); err != nil {
+			return err
+		}
+		if err := s.deliverLocal(); err != nil {
+			return err
+		}
+		if err := s.releaseHeld(); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	s.noteLogin()
+	s.wakeUp()
+	return nil
+}
+
+// serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
+func (s *session) serverPiece(p []byte) error {
+	for s.paused && !s.closing() {
+		s.cond.Wait()
+	}
+	frames := s.t.Server(p)
+	w := 0 // p[:w] is written or deliberately dropped
+	for i := range frames {
+		f := &frames[i]
+		if f.Kind != codec.FrameCommand {
+			s.rec.frame(f, logview.LegUpstream)
+		}
+		var err error
+		switch f.Kind {
+		case codec.FrameReply:
+			if f.Multi && f.Cmd.Verb == "CAPA" {
+				err = s.writeClient(p[w:f.End])
+				w = f.End
+				s.capa.begin(!s.clientTLS && s.srv.clientTLS != nil && f.State == codec.Authorization,
+					s.srv.cfg.RequireTLS && !s.clientTLS)
+			}
+		case codec.FrameListLine:
+			if s.capa.active {
+				err = s.capa.line(s, f.Line, p[w:f.End])
+				w = f.End
+			}
+		case codec.FrameBodyEnd:
+			if s.capa.active {
+				err = s.capa.end(s, p[w:f.End])
+				w = f.End
+			}
+		case codec.FrameCommand, codec.FrameSASL:
+			s.heldClassified(f)
+		case codec.FrameStopped:
+			err = s.serverFramingLost(f)
+			if err == nil && s.capa.active {
+				// The CAPA reply will never end: pass on what it held, unchanged.
+				err = s.capa.flush(s, p[w:f.End])
+				w = f.End
+				s.capa.active, s.capa.pend = false, s.capa.pend[:0]
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if s.capa.active {
+		if err := s.capa.hold(s, p[w:]); err != nil {
+			return err
+		}
+	} else if w < len(p) {
+		if err := s.writeClient(p[w:]); err != nil {
+			return err
+		}
+	}
+	if err := s.releaseHeld(); err != nil {
+		s.loseUpstream(err)
+	}
+	return nil
+}
+
+// heldEOFDue reports whether the client's EOF waited for held lines that are all gone now.
+func (s *session) heldEOFDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.eofHeld && len(s.held) == 0
+}
+
+// heldClassified handles a frame that classifies the oldest held client line, as the answer
+// to the AUTH it followed arrives: a command is decided now, a SASL answer queued for
+// forwarding (releaseHeld). s.mu is held.
+func (s *session) heldClassified(f *codec.Frame) {
+	line := s.popHeld()
+	if f.Kind == codec.FrameCommand {
+		if a, local := s.command(f); local {
+			s.localq = append(s.localq, a)
+			return
+		}
+	}
+	if line != nil {
+		s.fwd = append(s.fwd, line)
+	}
+}
+
+// popHeld returns the oldest held client line, or nil.
+func (s *session) popHeld() []byte {
+	if len(s.held) == 0 {
+		return nil
+	}
+	line := s.held[0]
+	s.held = append(s.held[:0], s.held[1:]...)
+	return line
+}
+
+// releaseHeld forwards the held lines the tracker has classified, in order; once the upstream
+// is lost they are dropped. s.mu is held.
+func (s *session) releaseHeld() error {
+	if len(s.fwd) == 0 {
+		return nil
+	}
+	if s.upLost.Load() {
+		s.dropFwd(0)
+		return nil
+	}
+	s.upMu.Lock()
+	defer s.upMu.Unlock()
+	for i, line := range s.fwd {
+		if err := s.writeUpstream(line); err != nil {
+			s.dropFwd(i + 1)
+			return err
+		}
+		s.fwd[i] = nil
+	}
+	s.fwd = s.fwd[:0]
+	return nil
+}
+
+// dropFwd empties s.fwd, counting the lines from the i-th on as unsent. s.mu is held.
+func (s *session) dropFwd(i int) {
+	for _, line := range s.fwd[i:] {
+		s.unsent.Add(int64(len(line)))
+	}
+	clear(s.fwd)
+	s.fwd = s.fwd[:0]
+}
+
+// recordEOF tells the tracker that leg's stream ended and logs what that leaves unfinished.
+func (s *session) recordEOF(dir codec.Direction, leg logview.Leg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	frames := s.t.EOF(dir)
+	for i := range frames {
+		s.rec.frame(&frames[i], leg)
+	}
+}
+
+// upstreamEnded handles the end of the upstream's stream, every byte of which has been
+// written to the client: the client leg is closed gracefully without any byte invented for it
+// (no "." for a body cut short, no +OK: RFC 1939 §7 obligations).
+func (s *session) upstreamEnded(err error) {
+	s.recordEOF(codec.FromServer, logview.LegUpstream)
+	if s.closing() {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		s.finishDelivered("upstream closed")
+		return
+	}
+	msg := "proxy: upstream: " + err.Error()
+	if s.upLost.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		msg = fmt.Sprintf("proxy: upstream neither closed nor sent anything for %s after a write to it failed", drainTimeout)
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(msg, 300)})
+	s.finishDelivered("upstream error")
+}

@@ -1,0 +1,245 @@
+package proxy
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+
+	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/logview"
+)
+
+// errClosed is returned by writes attempted after the session started closing.
+var errClosed = errors.New("proxy: session closed")
+
+// tlsRecordHandshake is the first byte of a TLS handshake record (RFC 8446 §5.1).
+const tlsRecordHandshake = 0x16
+
+// pumpUp carries the client's lines to the upstream, one line at a time: the tracker frames
+// each, the policy answers some locally, the rest is forwarded byte for byte.
+func (s *session) pumpUp() {
+	lr := newLineReader(s.client, maxClientLine)
+	first := true
+	for {
+		line, complete, err := lr.next()
+		if len(line) > 0 {
+			if complete {
+				s.touch() // a client byte that does not complete a line is no activity
+			}
+			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
+				s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
+					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
+				s.finish("client spoke TLS on the plaintext listener")
+				return
+			}
+			first = false
+			if !s.clientLine(line, complete) {
+				if s.upLost.Load() {
+					s.discardClient(lr)
+				}
+				return
+			}
+			if s.stlsWaiting() && !s.upgradeClient(lr) {
+				return
+			}
+		}
+		if err != nil {
+			s.clientEnded(err)
+			return
+		}
+	}
+}
+
+// clientLine frames, decides and forwards one client line (or a piece of an over-long one).
+// It reports false when the session must end, or when the upstream is lost (loseUpstream).
+func (s *session) clientLine(line []byte, complete bool) bool {
+	s.lockUp()
+	cont := s.longLine // earlier pieces of this line went upstream
+	if !cont {
+		s.waitRoom()
+	}
+	if s.upLost.Load() {
+		s.unlockUp()
+		s.unsent.Add(int64(len(line)))
+		return false
+	}
+	if s.stlsTurn {
+		// An STLS met among held lines is waiting for its answer: like every byte sent
+		// after STLS before its answer, this line is never framed nor forwarded.
+		s.unlockUp()
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
+		return true
+	}
+	s.longLine = !complete
+	fwd := true
+	frames := s.t.Client(line)
+	for i := range frames {
+		f := &frames[i]
+		if f.Kind == codec.FrameCommand {
+			if a, local := s.command(f); local {
+				if cont {
+					return s.longLineFailed(cmp.Or(f.Note, "a command popwire answers itself"))
+				}
+				s.localq = append(s.localq, a)
+				fwd = false
+			}
+			continue
+		}
+		s.rec.frame(f, logview.LegClient)
+		switch f.Kind {
+		case codec.FrameStopped:
+			return s.clientFramingLost(f.Note, line)
+		case codec.FrameHeld:
+			s.held = append(s.held, bytes.Clone(line))
+			fwd = false
+		}
+	}
+	if !complete {
+		if why := s.longLineRefused(); why != "" {
+			return s.longLineFailed(why)
+		}
+	}
+	if err := s.deliverLocal(); err != nil {
+		s.unlockUp()
+		s.writeFailed(logview.LegClient, err)
+		return false
+	}
+	if err := s.releaseHeld(); err != nil {
+		s.unlockUp()
+		s.writeFailed(logview.LegUpstream, err)
+		return false
+	}
+	ended := s.closing() // framing was lost on the server side: nothing checks this line
+	if !fwd || ended {
+		s.unlockUp()
+		return !ended
+	}
+	s.upMu.Lock()
+	s.unlockUp()
+	err := s.writeUpstream(line)
+	s.upMu.Unlock()
+	if err != nil {
+		s.writeFailed(logview.LegUpstream, err)
+		return false
+	}
+	return true
+}
+
+// longLineFailed ends the session on a client line too long to hold that popwire must not
+// pass on, or not pass on further: it cannot answer the line before it has all of it. s.mu is
+// held on entry and released on return, which is false.
+func (s *session) longLineFailed(why string) bool {
+	s.unlockUp()
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient,
+		Err: fmt.Sprintf("proxy: client line over %d bytes that popwire cannot pass on (%s): session closed", maxClientLine, why)})
+	s.finish("client line too long")
+	return false
+}
+
+// writeUpstream writes p to the upstream leg; what a failed write leaves out counts as
+// unsent. s.upMu is held.
+func (s *session) writeUpstream(p []byte) error {
+	n, err := s.upConn.Write(p)
+	s.bytesUp.Add(int64(n))
+	if err != nil && !s.closing() {
+		s.unsent.Add(int64(len(p) - n))
+	}
+	return err
+}
+
+// writeFailed handles a failed write to leg, logging it unless we caused it. The session ends
+// when the client cannot be written to; an upstream is drained first (loseUpstream).
+func (s *session) writeFailed(leg logview.Leg, err error) {
+	if leg == logview.LegUpstream {
+		s.mu.Lock()
+		s.loseUpstream(err)
+		s.mu.Unlock()
+		return
+	}
+	if !s.closing() {
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: leg, Err: oneLine(fmt.Sprintf("proxy: writing to %s: %v", leg, err), 300)})
+	}
+	s.finish(string(leg) + " write failed")
+}
+
+// stlsWaiting reports whether an STLS awaits or just got its answer (popwire answers every
+// STLS itself, accepting or refusing it).
+func (s *session) stlsWaiting() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stlsTurn
+}
+
+// upgradeClient completes a client-leg STLS, accepted or refused (RFC 2595 §4): the bytes the
+// client sent after STLS are discarded unread (STARTTLS command injection, CVE-2011-0411),
+// reading waits until the answer has been delivered, and after +OK the handshake runs on the
+// raw connection. It reports false when the session must end.
+func (s *session) upgradeClient(lr *lineReader) bool {
+	if n := lr.discard(); n > 0 {
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
+	}
+	s.mu.Lock()
+	for s.t.STLS() == codec.STLSSent && !s.closing() {
+		s.cond.Wait()
+	}
+	accepted := s.t.STLS() == codec.STLSStarted
+	s.stlsTurn = false
+	s.mu.Unlock()
+	switch {
+	case s.closing():
+		return false
+	case !accepted:
+		return true
+	}
+	if !onFreshStack(func() bool { return s.handshakeClient("stls") }) {
+		return false
+	}
+	s.mu.Lock()
+	lr.r = s.client
+	s.mu.Unlock()
+	return true
+}
+
+// clientEnded handles the end of the client's stream: a clean EOF is passed on as a
+// half-close (never as QUIT: RFC 1939 §6, only QUIT commits deletions), once the lines held
+// while AUTH awaits the server are forwarded or answered; an error ends the session.
+func (s *session) clientEnded(err error) {
+	if errors.Is(err, io.EOF) && s.holdEOF() {
+		return // pumpDown passes it on (see eofHeld)
+	}
+	s.recordEOF(codec.FromClient, logview.LegClient)
+	if s.closing() {
+		return
+	}
+	if !errors.Is(err, io.EOF) {
+		s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Err: oneLine("proxy: client: "+err.Error(), 300)})
+		s.finish("client error")
+		return
+	}
+	s.clientEOF = true
+	s.setReason("client closed")
+	s.upMu.Lock()
+	closeWrite(s.upConn)
+	s.upMu.Unlock()
+}
+
+// holdEOF reports whether the client's EOF must wait for held lines, and marks it so.
+func (s *session) holdEOF() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eofHeld = len(s.held) > 0
+	return s.eofHeld
+}
+
+// closeWrite half-closes c: close_notify on TLS, then FIN on TCP.
+func closeWrite(c net.Conn) {
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	if tc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		closeWrite(tc.NetConn())
+	}
+}
