@@ -115,12 +115,7 @@ func run(o *options) int {
 	defer cleanup()
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		s := <-sig
-		fmt.Fprintf(os.Stderr, "\nbench: %v: stopping children\n", s)
-		cleanup()
-		os.Exit(130)
-	}()
+	go stopOnSignal(sig, cleanup)
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() {
@@ -329,11 +324,7 @@ func startUpstream(ctx context.Context, cs *children, certs certFiles, box mailb
 		return "", nil, err
 	}
 	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(stdout).ReadString('\n')
-		line <- strings.TrimSpace(s)
-		io.Copy(io.Discard, stdout)
-	}()
+	go readAddress(stdout, line)
 	select {
 	case addr := <-line:
 		if addr == "" {
@@ -346,4 +337,20 @@ func startUpstream(ctx context.Context, cs *children, certs certFiles, box mailb
 	case <-ctx.Done():
 		return "", nil, ctx.Err()
 	}
+}
+
+// stopOnSignal waits for a signal on sig, then stops the children and exits with status 130.
+func stopOnSignal(sig <-chan os.Signal, cleanup func()) {
+	s := <-sig
+	fmt.Fprintf(os.Stderr, "\nbench: %v: stopping children\n", s)
+	cleanup()
+	os.Exit(130)
+}
+
+// readAddress sends the first line a child prints (the address it listens on) on line, then
+// drains the rest of its output.
+func readAddress(stdout io.Reader, line chan<- string) {
+	s, _ := bufio.NewReader(stdout).ReadString('\n')
+	line <- strings.TrimSpace(s)
+	io.Copy(io.Discard, stdout)
 }

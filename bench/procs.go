@@ -41,14 +41,17 @@ func (cs *children) start(cmd *exec.Cmd) (*child, error) {
 	}
 	cs.live[c] = struct{}{}
 	cs.mu.Unlock()
-	go func() {
-		c.err = cmd.Wait()
-		close(c.done)
-		cs.mu.Lock()
-		delete(cs.live, c)
-		cs.mu.Unlock()
-	}()
+	go cs.reap(c)
 	return c, nil
+}
+
+// reap waits for c to exit, records how it ended and forgets it.
+func (cs *children) reap(c *child) {
+	c.err = c.cmd.Wait()
+	close(c.done)
+	cs.mu.Lock()
+	delete(cs.live, c)
+	cs.mu.Unlock()
 }
 
 // pid returns the child's process id.

@@ -133,7 +133,7 @@ func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	defer r.mu.Unlock()
 	switch f.Kind {
 	case codec.FrameGreeting:
-		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
+		r.emit(logview.Event{Kind: logview.KindGreeting, Dir: logview.DirServerToClient, Status: f.Reply.Status.String(),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameCommand:
 		r.command(f, leg == logview.LegLocal)
@@ -145,7 +145,7 @@ func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	case codec.FrameReply, codec.FrameTLS:
 		r.reply(f, leg)
 	case codec.FrameUnsolicited:
-		r.emit(logview.Event{Kind: logview.KindReply, Dir: logview.DirServerToClient, Status: statusText(f.Reply.Status),
+		r.emit(logview.Event{Kind: logview.KindReply, Dir: logview.DirServerToClient, Status: f.Reply.Status.String(),
 			Code: f.Reply.Code, Text: r.serverText(f)})
 	case codec.FrameListLine:
 		r.listLine(f)
@@ -232,7 +232,7 @@ func (r *recorder) reply(f *codec.Frame, leg logview.Leg) {
 		dir = logview.DirLocal
 	}
 	e := logview.Event{Kind: logview.KindReply, Dir: dir, Answers: f.Cmd.Verb,
-		Status: statusText(f.Reply.Status), Code: f.Reply.Code, Text: r.serverText(f)}
+		Status: f.Reply.Status.String(), Code: f.Reply.Code, Text: r.serverText(f)}
 	if f.Reply.Status == codec.StatusOK {
 		r.okReply(f, &e)
 	}
@@ -396,23 +396,12 @@ func (r *recorder) serverText(f *codec.Frame) string {
 	return r.redact.Scrub(s)
 }
 
+// lineText returns the logged copy of f's line, with "…" when the codec cut it.
 func lineText(f *codec.Frame) string {
 	if f.Truncated {
 		return string(f.Line) + "…"
 	}
 	return string(f.Line)
-}
-
-func statusText(s codec.Status) string {
-	switch s {
-	case codec.StatusOK:
-		return "+OK"
-	case codec.StatusErr:
-		return "-ERR"
-	case codec.StatusContinue:
-		return "+"
-	}
-	return ""
 }
 
 // msgNumber parses the message number that starts a RETR, TOP or DELE argument.
