@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/codec"
+	"github.com/popwire/popwire/internal/redact"
 )
 
 // Errors a Conn returns; test them with errors.Is.
@@ -38,12 +39,13 @@ const readSize = 32 << 10
 type Conn struct {
 	conn    net.Conn
 	t       codec.Tracker
-	buf     []byte // read buffer, allocated once
-	out     []byte // send buffer, cleared after each write (it may hold a secret)
-	queue   []Part // parts framed but not yet returned
-	waiting bool   // a reply is outstanding (the greeting at first)
-	upgrade bool   // +OK to STLS seen: Upgrade must come next
-	err     error  // sticky error
+	buf     []byte          // read buffer, allocated once
+	out     []byte          // send buffer, cleared after each write (it may hold a secret)
+	queue   []Part          // parts framed but not yet returned
+	waiting bool            // a reply is outstanding (the greeting at first)
+	upgrade bool            // +OK to STLS seen: Upgrade must come next
+	err     error           // sticky error
+	secrets redact.Scrubber // the secrets sent (see Scrub)
 }
 
 // New returns a Conn speaking POP3 on conn, which it owns from now on; the server's greeting
@@ -93,6 +95,11 @@ func (c *Conn) Send(line string) (string, error) {
 		switch f.Kind {
 		case codec.FrameCommand, codec.FrameSASL, codec.FrameHeld:
 			safe = display(f)
+			if f.Auth != nil {
+				for _, s := range f.Auth.Secrets {
+					c.secrets.AddSecret(string(s))
+				}
+			}
 		case codec.FrameStopped:
 			c.err = fmt.Errorf("%w: %s", ErrFraming, f.Note)
 		}
@@ -107,6 +114,11 @@ func (c *Conn) Send(line string) (string, error) {
 	c.waiting = true
 	return safe, nil
 }
+
+// Scrub returns text with every secret sent on c (passwords, SASL responses, as the codec
+// finds them) replaced by redact.Marker: servers echo input, and what they say must not show
+// what the user typed hidden.
+func (c *Conn) Scrub(text string) string { return c.secrets.Scrub(text) }
 
 // display renders a client frame without its secrets.
 func display(f codec.Frame) string {

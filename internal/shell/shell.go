@@ -200,6 +200,13 @@ func (s *session) exchange(ctx context.Context, line string) (bool, error) {
 		if err != nil {
 			return false, s.failed(ctx, err)
 		}
+		// A server may echo what was typed hidden: nothing it says shows a secret sent.
+		pt.Line = s.c.Scrub(pt.Line)
+		if text := string(pt.Data); text != "" {
+			if scrubbed := s.c.Scrub(text); scrubbed != text {
+				pt.Data = []byte(scrubbed)
+			}
+		}
 		s.p.part(pt)
 		if !pt.Last {
 			continue

@@ -227,3 +227,25 @@ func TestHostileServerText(t *testing.T) {
 		rest = rest[i+len(w):]
 	}
 }
+
+// TestServerEchoOfASecret: a server that echoes the password (some do, in their -ERR) does not
+// put it on the screen; the shell shows the marker in its place, as for what was typed.
+func TestServerEchoOfASecret(t *testing.T) {
+	cfg := popclienttest.Config{Replies: map[string]string{
+		"USER bob":       "+OK\r\n",
+		"PASS " + secret: "-ERR [AUTH] bad password " + secret + " for bob\r\n",
+		"AUTH PLAIN":     "+ \r\n",
+		"NOOP":           "+OK you said " + secret + "\r\n",
+		"QUIT":           "+OK bye\r\n",
+	}}
+	out, _, err := run(t, cfg, Options{Mode: popclient.UpstreamPlaintext}, "USER bob\nPASS\nNOOP\nQUIT\n")
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	if strings.Contains(out, secret) {
+		t.Fatalf("the screen shows the password:\n%s", out)
+	}
+	if !strings.Contains(out, "-ERR [AUTH] bad password "+codec.Redacted+" for bob") {
+		t.Fatalf("the echo is not shown redacted:\n%s", out)
+	}
+}
