@@ -73,8 +73,10 @@ func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 		Bodies:            proxy.Bodies(c.String("bodies")),
 		HideUsers:         c.Bool("hide-users"),
 		RevealCredentials: c.Bool("reveal-credentials"),
-		// Only JSON and the transcript above its summary level show the lines of a reply.
-		SkipReplyLines: level == logview.LevelSummary && c.String("log-file") == "" && c.String("log-format") != "json",
+		// Only JSON, the pcapng capture and the transcript above its summary level show the lines
+		// of a reply.
+		SkipReplyLines: level == logview.LevelSummary && c.String("log-file") == "" && c.String("log-format") != "json" &&
+			c.String("pcap") == "",
 	}
 	switch opts.Bodies {
 	case proxy.BodiesNone, proxy.BodiesHeaders, proxy.BodiesFull:

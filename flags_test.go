@@ -19,6 +19,7 @@ func TestSkipReplyLines(t *testing.T) {
 		{[]string{"--transcript", "summary"}, true},
 		{[]string{"--transcript", "summary", "--log-file", "x.jsonl"}, false},
 		{[]string{"--transcript", "summary", "--log-format", "json"}, false},
+		{[]string{"--transcript", "summary", "--pcap", "x.pcapng"}, false},
 	}
 	for _, tt := range tests {
 		set := flag.NewFlagSet("serve", flag.ContinueOnError)
