@@ -167,7 +167,9 @@ func (s *session) deliverLocal() error {
 		frames := s.t.Server(a.reply)
 		for i := range frames {
 			f := &frames[i]
-			s.rec.frame(f, logview.LegLocal)
+			if f.Kind != codec.FrameCommand { // a held command is recorded as it is decided
+				s.rec.frame(f, logview.LegLocal)
+			}
 			switch f.Kind {
 			case codec.FrameCommand, codec.FrameSASL:
 				s.heldClassified(f)

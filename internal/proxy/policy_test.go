@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,15 @@ func TestLinesAfterRefusedAUTH(t *testing.T) {
 	}
 	if u := up.next(t).all(t); u != "CAPA\r\nNOOP\r\nQUIT\r\n" {
 		t.Fatalf("upstream got %q", u)
+	}
+	// Each command is logged once, the held ones too, whichever reply classified them.
+	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+	var verbs []string
+	for _, e := range p.sink.kinds(logview.KindCommand) {
+		verbs = append(verbs, e.Verb)
+	}
+	if want := []string{"CAPA", "AUTH", "NOOP", "DELE", "QUIT"}; !slices.Equal(verbs, want) {
+		t.Errorf("command events %q, want %q", verbs, want)
 	}
 }
 
