@@ -66,8 +66,10 @@ func (s *session) serverBytes(p []byte) error {
 		if err := s.deliverLocal(); err != nil {
 			return err
 		}
+		// Held lines the piece or a local answer classified go upstream now; an upstream
+		// that fails the write is drained, not a failed client write.
 		if err := s.releaseHeld(); err != nil {
-			return err
+			s.loseUpstream(err)
 		}
 		p = p[n:]
 	}
@@ -130,9 +132,6 @@ func (s *session) serverPiece(p []byte) error {
 		if err := s.writeClient(p[w:]); err != nil {
 			return err
 		}
-	}
-	if err := s.releaseHeld(); err != nil {
-		s.loseUpstream(err)
 	}
 	return nil
 }
