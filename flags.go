@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/internal/config"
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
@@ -83,7 +84,7 @@ func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 	default:
 		return opts, usagef("--bodies must be none, headers or full (got %q)", opts.Bodies)
 	}
-	budget, err := parseSize(c.String("bodies-budget"))
+	budget, err := config.ParseSize(c.String("bodies-budget"))
 	switch {
 	case err != nil:
 		return opts, usagef("--bodies-budget: %v", err)
