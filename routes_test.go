@@ -214,6 +214,13 @@ func TestReload(t *testing.T) {
 	if set.ports[l1] != port {
 		t.Error("the unchanged listener was closed and opened again")
 	}
+	var ups []string
+	for _, e := range events.of(logview.KindOpen) {
+		ups = append(ups, e.Upstream)
+	}
+	if len(ups) < 3 || ups[0] != a || ups[1] != b || ups[2] != b {
+		t.Errorf("sessions went to %q; want the in-flight one to %s, the later ones to %s", ups, a, b)
+	}
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
