@@ -120,7 +120,7 @@ func (s *routeSet) reload() {
 // returns what changed, in words. The caller holds s.mu.
 func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 	next := make([]*routeServer, 0, len(cfg.Routes))
-	var pcfgs [][]proxy.Listener
+	var listeners [][]proxy.Listener // of each server in next
 	opened := map[string]*sharedPort{}
 	undo := func() {
 		for _, p := range opened {
@@ -162,11 +162,11 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS})
 		}
 		next = append(next, rs)
-		pcfgs = append(pcfgs, ls)
+		listeners = append(listeners, ls)
 	}
 	// Nothing can fail from here on: start the servers, then point the sockets at them.
 	for i, rs := range next {
-		go s.serveRoute(rs, pcfgs[i])
+		go s.serveRoute(rs, listeners[i])
 	}
 	for i, r := range cfg.Routes {
 		for j, l := range r.Listeners {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -175,4 +176,28 @@ func TestEmptyFile(t *testing.T) {
 	if _, err := Parse("e.yaml", []byte("\n# nothing\n")); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Fatalf("Parse(empty) = %v", err)
 	}
+}
+
+// TestExampleNamesEveryKey checks that the example shows every key the file may hold, but for
+// those serve refuses until they are implemented (metrics, PROXY protocol, OAuth).
+func TestExampleNamesEveryKey(t *testing.T) {
+	notYet := map[string]bool{"metrics": true, "proxy_protocol": true, "oauth": true}
+	var walk func(rt reflect.Type, path string)
+	walk = func(rt reflect.Type, path string) {
+		for key, ft := range keysOf(rt) {
+			if notYet[key] {
+				continue
+			}
+			if !strings.Contains(Example(), key+":") {
+				t.Errorf("the example does not show %s", join(path, key))
+			}
+			switch {
+			case ft.Kind() == reflect.Struct && !ft.Implements(leafType):
+				walk(ft, join(path, key))
+			case ft.Kind() == reflect.Slice:
+				walk(ft.Elem(), join(path, key))
+			}
+		}
+	}
+	walk(reflect.TypeFor[file](), "")
 }
