@@ -329,7 +329,7 @@ func unwired(cfg *config.Config) error {
 			}
 		}
 		if r.ProxyProtocolOut {
-			return notYet(r.Line, "route "+r.Name+": upstream.proxy_protocol")
+			return notYet(r.Lines["upstream.proxy_protocol"], "route "+r.Name+": upstream.proxy_protocol")
 		}
 		if r.OAuth != nil {
 			return notYet(r.OAuth.Line, "route "+r.Name+": oauth")

@@ -312,6 +312,8 @@ func TestConfigCommands(t *testing.T) {
 	writeFile(t, example, out.String())
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream: {address: \"h:995\", tls: ssl}\n")
+	ppOut := filepath.Join(dir, "pp.yaml")
+	writeFile(t, ppOut, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream:\n      address: \"h:995\"\n      proxy_protocol: v2\n")
 	unwiredFile := filepath.Join(dir, "metrics.yaml")
 	writeFile(t, unwiredFile, "metrics: {listen: \"127.0.0.1:9100\"}\n"+out.String())
 	for _, tt := range []struct {
@@ -324,6 +326,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"config", "check", bad}, 1, "", bad + ":4: route a: upstream.tls must be implicit, starttls or none"},
 		{[]string{"config", "check", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml: cannot read it"},
 		{[]string{"config", "check", unwiredFile}, 1, "", "metrics.yaml:1: metrics.listen is not available in this build"},
+		{[]string{"config", "check", ppOut}, 1, "", "pp.yaml:6: route a: upstream.proxy_protocol is not available"},
 		{[]string{"config", "check"}, 2, "", "config check takes one FILE"},
 		{[]string{"config", "example", "x"}, 2, "", "config example takes no arguments"},
 		{[]string{"config"}, 2, "", "config needs a subcommand"},

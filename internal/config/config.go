@@ -74,7 +74,8 @@ type Route struct {
 	OAuth *OAuth
 
 	// Lines says where the file set what the caller loads: "tls.cert", "tls.key",
-	// "upstream.ca", "listen[N]" (N from 0), so that a failure to load one names its line.
+	// "upstream.ca", "upstream.proxy_protocol", "listen[N]" (N from 0), so that a failure to
+	// load one, or a refusal of it, names its line.
 	Lines map[string]int
 }
 

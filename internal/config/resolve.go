@@ -257,7 +257,7 @@ func resolveUpstream(u, def upstream, where string, out *Route) error {
 	if err := oneOf(pp, "upstream.proxy_protocol", "v2"); err != nil {
 		return err
 	}
-	out.ProxyProtocolOut = pp.Set
+	out.ProxyProtocolOut, out.Lines["upstream.proxy_protocol"] = pp.Set, pp.Line
 	return nil
 }
 
