@@ -15,6 +15,8 @@ func serveCommand() *cli.Command {
 		Usage:        "proxy POP3 clients to the upstream server",
 		OnUsageError: onUsageError,
 		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", EnvVars: []string{"POPWIRE_CONFIG"},
+				Usage: "read every setting, and any number of routes, from the YAML `FILE` (see popwire config example); SIGHUP reloads it; no other serve flag goes with it"},
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1110", EnvVars: []string{"POPWIRE_LISTEN"},
 				Usage: `plaintext client listener; STLS is offered with the local certificate ("" disables)`},
 			&cli.StringFlag{Name: "listen-tls", EnvVars: []string{"POPWIRE_LISTEN_TLS"},
@@ -106,6 +108,9 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 }
 
 func serve(c *cli.Context) error {
+	if c.String("config") != "" {
+		return serveFile(c)
+	}
 	cfg, err := serveConfig(c)
 	if err != nil {
 		return err

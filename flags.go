@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/internal/config"
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
@@ -83,7 +84,7 @@ func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 	default:
 		return opts, usagef("--bodies must be none, headers or full (got %q)", opts.Bodies)
 	}
-	budget, err := parseSize(c.String("bodies-budget"))
+	budget, err := config.ParseSize(c.String("bodies-budget"))
 	switch {
 	case err != nil:
 		return opts, usagef("--bodies-budget: %v", err)
@@ -95,15 +96,20 @@ func logOptions(c *cli.Context) (proxy.LogOptions, error) {
 		return opts, usagef("--hide-users and --reveal-credentials contradict each other")
 	}
 	if opts.HideUsers {
-		dir, err := proxy.DefaultCertDir()
-		if err != nil {
-			return opts, err
-		}
-		if opts.UserKey, err = loadOrCreateKey(filepath.Join(dir, userKeyFile)); err != nil {
+		if opts.UserKey, err = userHashKey(); err != nil {
 			return opts, err
 		}
 	}
 	return opts, nil
+}
+
+// userHashKey returns the key of --hide-users, kept next to the local CA (created on first use).
+func userHashKey() ([]byte, error) {
+	dir, err := proxy.DefaultCertDir()
+	if err != nil {
+		return nil, err
+	}
+	return loadOrCreateKey(filepath.Join(dir, userKeyFile))
 }
 
 // loadOrCreateKey reads a 32-byte key from path, creating it (mode 0600, directory 0700) on

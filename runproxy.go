@@ -42,15 +42,22 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 		return err
 	}
 	warnStart(c.App.ErrWriter, logs.sink, cfg)
-	return runUntilSignal(c, srv, logs, grace, failed)
+	return runUntilSignal(c, srv, logs, grace, failed, nil)
+}
+
+// server is what runUntilSignal serves: a proxy.Server, or the routes of a configuration
+// file (routeSet).
+type server interface {
+	ListenAndServe() error
+	Shutdown(ctx context.Context) error
 }
 
 // runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
 // finish for up to grace before closing them (never with QUIT); a second signal during that
-// time ends the process at once. SIGHUP reopens the log file. An error on failed (nil: none),
-// or the server failing, ends it too, after the sessions are closed. When the sessions are
-// closed, logging stops holding them up (--log-overflow block).
-func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace time.Duration, failed <-chan error) error {
+// time ends the process at once. SIGHUP reopens the log file, and calls reload (nil: none). An
+// error on failed (nil: none), or the server failing, ends it too, after the sessions are
+// closed. When the sessions are closed, logging stops holding them up (--log-overflow block).
+func runUntilSignal(c *cli.Context, srv server, logs *serveLogs, grace time.Duration, failed <-chan error, reload func()) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -70,6 +77,9 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace ti
 			return err
 		case <-hup:
 			logs.reopen() // a failure is reported by the log file itself
+			if reload != nil {
+				reload()
+			}
 		case <-ctx.Done():
 			stop() // a second Ctrl-C now kills the process
 			sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -88,7 +98,7 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace ti
 
 // closeNow closes srv and every session at once (without QUIT), first making logging stop
 // holding sessions up (--log-overflow block) so that none is left waiting for the disk.
-func closeNow(srv *proxy.Server, logs *serveLogs) {
+func closeNow(srv server, logs *serveLogs) {
 	logs.release()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -99,7 +109,7 @@ func closeNow(srv *proxy.Server, logs *serveLogs) {
 
 // listenAndServe runs srv and reports how it ended; a refused remote plaintext listener is a
 // usage error.
-func listenAndServe(srv *proxy.Server, errc chan<- error) {
+func listenAndServe(srv server, errc chan<- error) {
 	err := srv.ListenAndServe()
 	if errors.Is(err, proxy.ErrRemotePlaintext) {
 		err = usagef("%v; add --allow-remote-plaintext to accept that", err)

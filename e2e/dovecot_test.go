@@ -27,10 +27,11 @@ const (
 	userWrongCA   = "wrongca"   // small mailbox: never reached
 	userKeyLog    = "keylog"    // small mailbox: a session captured and decrypted with --keylog
 	userPcap      = "pcap"      // small mailbox: sessions exported with --pcap
+	userReload    = "reload"    // small mailbox: sessions across a reload of serve --config
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).

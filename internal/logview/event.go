@@ -44,6 +44,7 @@ const (
 	KindClose    Kind = "close"    // session ended: Summary
 	KindWarning  Kind = "warning"  // process-level warning (insecure flags, log trouble): Text, Leg
 	KindDropped  Kind = "dropped"  // process-level: an output could not keep up and lost events: Output, Dropped, Text
+	KindReload   Kind = "reload"   // process-level: the configuration file was reloaded (SIGHUP): Text says what changed
 )
 
 // Dir says which way the bytes an event records went: the values of Event.Dir. Like Kind, a

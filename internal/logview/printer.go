@@ -250,6 +250,9 @@ func (p *Printer) appendEvent(dst []byte, e *Event) []byte {
 	case KindDropped:
 		dst = p.appendPrefix(dst, e, "!")
 		dst = p.appendText(dst, p.p.warning, e.Text)
+	case KindReload:
+		dst = p.appendPrefix(dst, e, "•")
+		dst = p.appendText(dst, p.p.meta, e.Text)
 	case KindDelete:
 		dst = p.appendPrefix(dst, e, "•")
 		dst = p.p.meta.add(dst, "DELE ")

@@ -124,6 +124,8 @@ func TestPrinterMarks(t *testing.T) {
 			[]string{"deleted u1 — NOT committed"}, nil},
 		{"dropped events are said", Event{Time: at, Kind: KindDropped, Output: "stderr", Dropped: 12, Text: "12 events dropped: stderr could not keep up"},
 			[]string{"! 12 events dropped: stderr could not keep up"}, []string{"? dropped"}},
+		{"reload is said", Event{Time: at, Kind: KindReload, Text: "configuration reloaded from p.yaml: routes a"},
+			[]string{"• configuration reloaded from p.yaml: routes a"}, []string{"? reload"}},
 		{"local reply is marked", Event{Time: at, Kind: KindReply, Dir: DirLocal, Status: "+OK", Text: "Begin TLS negotiation"},
 			[]string{"↩ +OK Begin TLS negotiation  (answered by popwire)"}, nil},
 	}

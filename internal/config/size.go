@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// sizeUnits are the units parseSize accepts, in bytes. Only binary units: "MB" would leave it
+// sizeUnits are the units ParseSize accepts, in bytes. Only binary units: "MB" would leave it
 // open whether 10⁶ or 2²⁰ bytes are meant.
 var sizeUnits = map[string]int64{"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
 
-// parseSize parses a size in bytes: a whole number, optionally followed (a space between
+// ParseSize parses a size in bytes: a whole number, optionally followed (a space between
 // allowed) by B, KiB, MiB, GiB or TiB in any letter case, such as "64MiB", "512 KiB" or
 // "1048576".
-func parseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	digits := strings.IndexFunc(t, func(r rune) bool { return r < '0' || r > '9' })
 	if digits < 0 {

@@ -1,0 +1,110 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/popwire/popwire/internal/popclient"
+	"github.com/popwire/popwire/internal/proxy"
+)
+
+// Config is a checked configuration file: the process's logging and the routes.
+type Config struct {
+	File            string        // the path it was read from
+	Log             Log           // the process's log outputs
+	ShutdownTimeout time.Duration // on SIGINT/SIGTERM, how long sessions may finish; DefaultShutdownTimeout when the file leaves it out
+	// MetricsListen is metrics.listen, the metrics endpoint's address; "" means none. It is
+	// validated here and served once the metrics endpoint exists (see Unwired).
+	MetricsListen     string
+	MetricsListenLine int
+	Routes            []Route // at least one; names unique, listeners not clashing
+}
+
+// DefaultShutdownTimeout is the shutdown timeout when the file gives none, as for --shutdown-timeout.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// Log is the process-wide logging: the outputs, as the logging flags of serve say them. An
+// empty string is the flag's default.
+type Log struct {
+	Format            string // log.format: text | json | none
+	Color             string // log.color: auto | always | never
+	File              string // log.file: the JSON lines file
+	Overflow          string // log.overflow: drop | block
+	Transcript        string // log.transcript: summary | replies | full
+	BodiesBudget      string // log.bodies_budget: a size such as 256MiB
+	RevealCredentials bool   // log.reveal_credentials
+	Keylog            string // log.keylog
+	Pcap              string // log.pcap
+	Bodies            string // log.bodies: the routes' default
+	HideUsers         bool   // log.hide_users: the routes' default
+}
+
+// Route is one route: its listeners, its upstream, and the settings of its sessions (the
+// route's own, else the file's top-level defaults, else the serve flags' defaults).
+type Route struct {
+	Name      string
+	Line      int // where the route's entry starts
+	Listeners []Listener
+
+	Upstream           string                 // HOST:PORT
+	UpstreamMode       popclient.UpstreamMode // upstream.tls
+	UpstreamCA         []string               // upstream.ca: PEM files added to the system roots
+	UpstreamName       string                 // upstream.name
+	InsecureSkipVerify bool
+	InsecurePlaintext  bool          // upstream.insecure_plaintext, needed by upstream.tls: none
+	DialTimeout        time.Duration // 0: popclient.DefaultDialTimeout
+	// ProxyProtocolOut is upstream.proxy_protocol: v2 (send a PROXY v2 header upstream); it
+	// maps to proxy.Config.ProxyProtocolOut once that exists (see Unwired).
+	ProxyProtocolOut bool
+
+	Cert, Key string // tls.cert, tls.key; both "" means the local certificate
+	LegacyTLS bool
+
+	Deny       []string // upper-case keywords (proxy.ParseDeny)
+	RequireTLS bool
+
+	IdleTimeout, LoginTimeout, HandshakeTimeout time.Duration // 0: the proxy's defaults
+	MaxConns, MaxConnsPerIP                     int           // 0: the proxy's defaults
+
+	Bodies    proxy.Bodies
+	HideUsers bool
+
+	// OAuth is the route's OAuth provider; nil means none. It maps to proxy.Config.OAuth once
+	// that exists (see Unwired).
+	OAuth *OAuth
+
+	// Lines says where the file set what the caller loads: "tls.cert", "tls.key",
+	// "upstream.ca", "upstream.proxy_protocol", "listen[N]" (N from 0), so that a failure to
+	// load one, or a refusal of it, names its line.
+	Lines map[string]int
+}
+
+// Listener is one client listener of a route.
+type Listener struct {
+	Address              string // HOST:PORT, port not 0
+	TLS                  bool   // implicit TLS; false: plaintext with STLS
+	AllowRemotePlaintext bool
+	// ProxyProtocol is the listener's proxy_protocol; nil means none. It maps to
+	// proxy.Listener.ProxyProtocol once that exists (see Unwired).
+	ProxyProtocol *ProxyProtocol
+	Line          int
+}
+
+// ProxyProtocol says whose PROXY protocol headers a listener believes.
+type ProxyProtocol struct {
+	Trusted  []netip.Prefix // proxy_protocol.trusted
+	Required bool           // proxy_protocol.required: a connection without a header is refused
+	Line     int
+}
+
+// OAuth is a route's OAuth 2.0 provider settings.
+type OAuth struct {
+	Provider         string // oauth.provider: google | microsoft | custom
+	ClientID         string
+	ClientSecretFile string // a file holding the secret, never the secret itself
+	AuthURL          string
+	TokenURL         string
+	Scopes           []string
+	Mechanism        string // XOAUTH2 | OAUTHBEARER
+	Line             int
+}

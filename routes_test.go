@@ -1,0 +1,352 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/popserver"
+	"github.com/popwire/popwire/internal/proxy"
+)
+
+// eventLog collects the events of a routeSet.
+type eventLog struct {
+	mu sync.Mutex
+	ev []logview.Event
+}
+
+func (l *eventLog) Emit(e logview.Event) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ev = append(l.ev, e)
+	return nil
+}
+
+// of returns the events of kind k so far.
+func (l *eventLog) of(k logview.Kind) []logview.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []logview.Event
+	for _, e := range l.ev {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// fakeUpstream starts a plaintext in-memory POP3 server greeting with name.
+func fakeUpstream(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &popserver.Server{Greeting: name + " ready."}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+// freeAddr returns a loopback address nothing listens on (just now).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// routeYAML is one route of a test file: a plaintext listener on addr to a plaintext upstream.
+func routeYAML(name, addr, upstream string) string {
+	return fmt.Sprintf("  - name: %s\n    listen: [{address: %q}]\n    upstream: {address: %q, tls: none, insecure_plaintext: true}\n", name, addr, upstream)
+}
+
+// writeFile writes text to path.
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// popConn is a client connection to a route.
+type popConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+// dialRoute connects to addr and returns the connection and the greeting.
+func dialRoute(addr string) (*popConn, string, error) {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return nil, "", err
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	pc := &popConn{c, bufio.NewReader(c)}
+	line, err := pc.r.ReadString('\n')
+	if err != nil {
+		c.Close()
+		return nil, "", err
+	}
+	return pc, line, nil
+}
+
+// greeting returns the greeting of a new connection to addr.
+func greeting(t *testing.T, addr string) string {
+	t.Helper()
+	c, line, err := dialRoute(addr)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", addr, err)
+	}
+	c.Close()
+	return line
+}
+
+// command sends line and returns the reply's first line.
+func (c *popConn) command(t *testing.T, line string) string {
+	t.Helper()
+	if _, err := c.Write([]byte(line + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	reply, err := c.r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return reply
+}
+
+// startRoutes serves the file at path with a routeSet, stopped at the end of the test.
+func startRoutes(t *testing.T, path string, sink logview.Sink) *routeSet {
+	t.Helper()
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := newRouteSet(cfg, sink, nil, proxy.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- set.ListenAndServe() }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := set.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-errc; !errors.Is(err, proxy.ErrServerClosed) {
+			t.Errorf("ListenAndServe: %v", err)
+		}
+	})
+	return set
+}
+
+// TestRoutesServeEachUpstream checks that each route of a file takes its listener's clients
+// to its own upstream.
+func TestRoutesServeEachUpstream(t *testing.T) {
+	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
+	l1, l2 := freeAddr(t), freeAddr(t)
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, "routes:\n"+routeYAML("a", l1, a)+routeYAML("b", l2, b))
+	startRoutes(t, path, nil)
+	if g := greeting(t, l1); !strings.Contains(g, "server A") {
+		t.Errorf("route a greets %q, want server A's", g)
+	}
+	if g := greeting(t, l2); !strings.Contains(g, "server B") {
+		t.Errorf("route b greets %q, want server B's", g)
+	}
+}
+
+// TestReload checks a reload: the session in flight keeps its upstream to the end, new
+// sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
+// is the same socket; and a bad file, a listener that cannot be opened or a certificate that
+// does not load is refused with an error event while the running configuration keeps serving.
+func TestReload(t *testing.T) {
+	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
+	l1, l2, l3 := freeAddr(t), freeAddr(t), freeAddr(t)
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, "routes:\n"+routeYAML("one", l1, a)+routeYAML("two", l2, a))
+	events := &eventLog{}
+	set := startRoutes(t, path, events)
+
+	inflight, g, err := dialRoute(l1)
+	if err != nil || !strings.Contains(g, "server A") {
+		t.Fatalf("before the reload: %q, %v", g, err)
+	}
+	defer inflight.Close()
+	port := set.ports[l1]
+
+	writeFile(t, path, "routes:\n"+routeYAML("one", l1, b)+routeYAML("three", l3, b))
+	set.reload()
+	if ev := events.of(logview.KindReload); len(ev) != 1 || !strings.Contains(ev[0].Text, "listening on "+l3) || !strings.Contains(ev[0].Text, "no longer listening on "+l2) {
+		t.Fatalf("reload events %+v (errors %+v)", ev, events.of(logview.KindError))
+	}
+	if reply := inflight.command(t, "NOOP"); !strings.HasPrefix(reply, "-ERR") { // server A: not logged in
+		t.Errorf("in-flight NOOP: %q", reply)
+	}
+	if reply := inflight.command(t, "QUIT"); !strings.HasPrefix(reply, "+OK") {
+		t.Errorf("in-flight QUIT: %q", reply)
+	}
+	if g := greeting(t, l1); !strings.Contains(g, "server B") {
+		t.Errorf("new session on the kept listener greets %q, want server B's", g)
+	}
+	if g := greeting(t, l3); !strings.Contains(g, "server B") {
+		t.Errorf("the added listener greets %q, want server B's", g)
+	}
+	if c, err := net.DialTimeout("tcp", l2, 5*time.Second); err == nil {
+		c.Close()
+		t.Errorf("the removed listener %s still accepts", l2)
+	}
+	if set.ports[l1] != port {
+		t.Error("the unchanged listener was closed and opened again")
+	}
+	var ups []string
+	for _, e := range events.of(logview.KindOpen) {
+		ups = append(ups, e.Upstream)
+	}
+	if len(ups) < 3 || ups[0] != a || ups[1] != b || ups[2] != b {
+		t.Errorf("sessions went to %q; want the in-flight one to %s, the later ones to %s", ups, a, b)
+	}
+
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, bad := range []struct{ name, text, want string }{
+		{"syntax", "routes: [\n", "popwire.yaml:"},
+		{"listener in use", "routes:\n" + routeYAML("one", l1, a) + routeYAML("four", busy.Addr().String(), a), "listen[0]"},
+		{"certificate", "tls: {cert: /no/such/cert.pem, key: /no/such/key.pem}\nroutes:\n" + routeYAML("one", l1, a), "popwire.yaml:1: route one: tls.cert"},
+	} {
+		t.Run(bad.name, func(t *testing.T) {
+			before := len(events.of(logview.KindError))
+			writeFile(t, path, bad.text)
+			set.reload()
+			errs := events.of(logview.KindError)
+			if len(errs) != before+1 || !strings.Contains(errs[len(errs)-1].Err, "reload refused") || !strings.Contains(errs[len(errs)-1].Err, bad.want) {
+				t.Fatalf("error events %+v, want one more saying the reload was refused and %q", errs, bad.want)
+			}
+			if g := greeting(t, l1); !strings.Contains(g, "server B") {
+				t.Errorf("after a refused reload the route greets %q, want server B's", g)
+			}
+			if g := greeting(t, l3); !strings.Contains(g, "server B") {
+				t.Errorf("after a refused reload route three greets %q, want server B's", g)
+			}
+		})
+	}
+}
+
+// TestReloadRefusesNoClient checks that reloads, one after another, never refuse a client of a
+// listener they keep: its socket stays open and each connection reaches a server.
+func TestReloadRefusesNoClient(t *testing.T) {
+	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
+	l1 := freeAddr(t)
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, "routes:\n"+routeYAML("one", l1, a))
+	set := startRoutes(t, path, nil)
+	stop := make(chan struct{})
+	failures := make(chan error, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c, g, err := dialRoute(l1)
+			if err == nil {
+				c.Close()
+			}
+			if err != nil || !strings.Contains(g, "ready") {
+				select {
+				case failures <- fmt.Errorf("greeting %q, %v", g, err):
+				default:
+				}
+				return
+			}
+		}
+	})
+	for i := range 20 {
+		up := a
+		if i%2 == 0 {
+			up = b
+		}
+		writeFile(t, path, "routes:\n"+routeYAML("one", l1, up))
+		set.reload()
+	}
+	close(stop)
+	wg.Wait()
+	select {
+	case err := <-failures:
+		t.Fatalf("a client was refused during the reloads: %v", err)
+	default:
+	}
+}
+
+// TestConfigCommands checks config example, config check and serve --config at the command
+// line: the example passes the check, a bad file fails it with its line, and serve refuses
+// other serve flags with --config.
+func TestConfigCommands(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run([]string{"popwire", "config", "example"}, &out, &errb); code != 0 {
+		t.Fatalf("config example: exit %d, %s", code, errb.String())
+	}
+	example := filepath.Join(dir, "example.yaml")
+	writeFile(t, example, out.String())
+	bad := filepath.Join(dir, "bad.yaml")
+	writeFile(t, bad, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream: {address: \"h:995\", tls: ssl}\n")
+	ppOut := filepath.Join(dir, "pp.yaml")
+	writeFile(t, ppOut, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream:\n      address: \"h:995\"\n      proxy_protocol: v2\n")
+	unwiredFile := filepath.Join(dir, "metrics.yaml")
+	writeFile(t, unwiredFile, "metrics: {listen: \"127.0.0.1:9100\"}\n"+out.String())
+	for _, tt := range []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"config", "check", example}, 0, example + ": ok", ""},
+		{[]string{"config", "check", bad}, 1, "", bad + ":4: route a: upstream.tls must be implicit, starttls or none"},
+		{[]string{"config", "check", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml: cannot read it"},
+		{[]string{"config", "check", unwiredFile}, 1, "", "metrics.yaml:1: metrics.listen is not available in this build"},
+		{[]string{"config", "check", ppOut}, 1, "", "pp.yaml:6: route a: upstream.proxy_protocol is not available"},
+		{[]string{"config", "check"}, 2, "", "config check takes one FILE"},
+		{[]string{"config", "example", "x"}, 2, "", "config example takes no arguments"},
+		{[]string{"config"}, 2, "", "config needs a subcommand"},
+		{[]string{"serve", "--config", bad}, 2, "", bad + ":4:"},
+		{[]string{"serve", "--config", example, "--deny", "DELE"}, 2, "", "--deny does not go with --config"},
+		{[]string{"serve", "--config", example, "stray"}, 2, "", "serve takes no arguments"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(append([]string{"popwire"}, tt.args...), &out, &errb)
+			if code != tt.code || !strings.Contains(out.String(), tt.stdout) || !strings.Contains(errb.String(), tt.stderr) {
+				t.Fatalf("exit %d (want %d)\nstdout %q\nstderr %q", code, tt.code, out.String(), errb.String())
+			}
+		})
+	}
+	t.Run("POPWIRE_DENY", func(t *testing.T) {
+		t.Setenv("POPWIRE_DENY", "DELE")
+		var out, errb bytes.Buffer
+		if code := run([]string{"popwire", "serve", "--config", example}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "POPWIRE_DENY") {
+			t.Fatalf("exit %d, stderr %q; want 2 naming POPWIRE_DENY", code, errb.String())
+		}
+	})
+}
