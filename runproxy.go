@@ -28,6 +28,12 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 		return err
 	}
 	defer logs.stop()
+	ops, err := startMetrics(c, logs)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
+	cfg.Metrics = ops.reg
 	cfg.Sink = logs.sink
 	keys, err := startKeyLog(c, logs.sink)
 	if err != nil {
@@ -42,15 +48,16 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 		return err
 	}
 	warnStart(c.App.ErrWriter, logs.sink, cfg)
-	return runUntilSignal(c, srv, logs, grace, failed)
+	return runUntilSignal(c, srv, logs, ops, grace, failed)
 }
 
-// runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
-// finish for up to grace before closing them (never with QUIT); a second signal during that
-// time ends the process at once. SIGHUP reopens the log file. An error on failed (nil: none),
-// or the server failing, ends it too, after the sessions are closed. When the sessions are
+// runUntilSignal serves srv until SIGINT or SIGTERM, then drains: /readyz fails at once, the
+// listeners accept for the drain delay (see opsServer), then they close and sessions finish
+// for up to grace before they are closed (never with QUIT); a second signal during that time
+// ends the process at once. SIGHUP reopens the log file. An error on failed (nil: none), or
+// the server failing, ends it too, after the sessions are closed. When the sessions are
 // closed, logging stops holding them up (--log-overflow block).
-func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace time.Duration, failed <-chan error) error {
+func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, ops *opsServer, grace time.Duration, failed <-chan error) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -58,7 +65,7 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace ti
 	defer signal.Stop(hup)
 
 	errc := make(chan error, 1)
-	go listenAndServe(srv, errc)
+	go listenAndServe(srv, ops, errc)
 	for {
 		select {
 		case err := <-errc:
@@ -72,6 +79,7 @@ func runUntilSignal(c *cli.Context, srv *proxy.Server, logs *serveLogs, grace ti
 			logs.reopen() // a failure is reported by the log file itself
 		case <-ctx.Done():
 			stop() // a second Ctrl-C now kills the process
+			ops.drainThenClose()
 			sctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
 			context.AfterFunc(sctx, logs.release)
@@ -97,10 +105,14 @@ func closeNow(srv *proxy.Server, logs *serveLogs) {
 	_ = srv.Shutdown(ctx)
 }
 
-// listenAndServe runs srv and reports how it ended; a refused remote plaintext listener is a
-// usage error.
-func listenAndServe(srv *proxy.Server, errc chan<- error) {
-	err := srv.ListenAndServe()
+// listenAndServe opens srv's listeners, marks ops ready, runs srv and reports how it ended; a
+// refused remote plaintext listener is a usage error.
+func listenAndServe(srv *proxy.Server, ops *opsServer, errc chan<- error) {
+	ls, err := srv.Listen()
+	if err == nil {
+		ops.ready()
+		err = srv.Serve(ls...)
+	}
 	if errors.Is(err, proxy.ErrRemotePlaintext) {
 		err = usagef("%v; add --allow-remote-plaintext to accept that", err)
 	}
