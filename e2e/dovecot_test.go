@@ -27,10 +27,13 @@ const (
 	userWrongCA   = "wrongca"   // small mailbox: never reached
 	userKeyLog    = "keylog"    // small mailbox: a session captured and decrypted with --keylog
 	userPcap      = "pcap"      // small mailbox: sessions exported with --pcap
+	userMetrics   = "metrics"   // small mailbox: a session counted in --metrics
+	userDrain     = "drain"     // small mailbox: a session that runs to its end while popwire drains
+	userDrainDele = "draindele" // small mailbox: DELE without QUIT, cut at the end of a drain
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userMetrics, userDrain, userDrainDele}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).
