@@ -118,7 +118,7 @@ func TestSameRouteSharesSeries(t *testing.T) {
 	}
 }
 
-func TestTLSReason(t *testing.T) {
+func TestClassifyTLS(t *testing.T) {
 	timeout := &net.OpError{Op: "read", Err: os.ErrDeadlineExceeded}
 	for _, tt := range []struct {
 		err  error
@@ -135,8 +135,8 @@ func TestTLSReason(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", errors.New("tls: client offered only unsupported versions: [301]")), "protocol"},
 		{errors.New("something else"), "other"},
 	} {
-		if got := TLSReason(tt.err); got != tt.want {
-			t.Errorf("TLSReason(%v) = %q, want %q", tt.err, got, tt.want)
+		if got := tlsReasonNames[classifyTLS(tt.err)]; got != tt.want {
+			t.Errorf("classifyTLS(%v) = %q, want %q", tt.err, got, tt.want)
 		}
 	}
 }

@@ -26,10 +26,7 @@ const (
 
 var tlsReasonNames = [numTLSReason]string{"verify", "timeout", "closed", "protocol", "other"}
 
-// TLSReason returns the reason label value TLSFailure counts err under: "verify", "timeout",
-// "closed", "protocol" or "other".
-func TLSReason(err error) string { return tlsReasonNames[classifyTLS(err)] }
-
+// classifyTLS returns the reason TLSFailure counts err under.
 func classifyTLS(err error) tlsReason {
 	var (
 		verr    *tls.CertificateVerificationError
