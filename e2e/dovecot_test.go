@@ -30,10 +30,11 @@ const (
 	userMetrics   = "metrics"   // small mailbox: a session counted in --metrics
 	userDrain     = "drain"     // small mailbox: a session that runs to its end while popwire drains
 	userDrainDele = "draindele" // small mailbox: DELE without QUIT, cut at the end of a drain
+	userDrainHeld = "drainheld" // small mailbox: a session held through HAProxy while its popwire drains
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userMetrics, userDrain, userDrainDele}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userMetrics, userDrain, userDrainDele, userDrainHeld}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).
