@@ -55,7 +55,7 @@ func serveCommand() *cli.Command {
 				Usage: "maximum concurrent sessions from one client address (IPv6: one /64); more get -ERR [SYS/TEMP]"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"POPWIRE_SHUTDOWN_TIMEOUT"},
 				Usage: "on SIGINT/SIGTERM, how long sessions may finish before they are closed"},
-		}, logFlags()...),
+		}, append(metricsFlags(), logFlags()...)...),
 		Action: serve,
 	}
 }

@@ -23,6 +23,13 @@ type serveLogs struct {
 	sink    logview.Sink  // nil when nothing is logged, so that sessions build no events
 	tee     *logview.Tee  // nil when nothing is logged
 	reopens chan struct{} // SIGHUP requests for the reopen goroutine; nil without --log-file and --pcap
+	outputs []logOutput   // every output, for its dropped count
+}
+
+// logOutput is one output of serveLogs and its name ("stderr", "log-file", "pcap").
+type logOutput struct {
+	name  string
+	async *logview.Async
 }
 
 // newLogs sets up the outputs the logging flags ask for.
@@ -62,6 +69,9 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 		outs = append(outs, notices)
 	}
 	logs := &serveLogs{}
+	if notices != nil {
+		logs.outputs = append(logs.outputs, logOutput{"stderr", notices})
+	}
 	var files []*logview.FileSink // reopened on SIGHUP
 	for _, file := range []struct {
 		flag     string
@@ -74,13 +84,16 @@ func newLogs(c *cli.Context) (*serveLogs, error) {
 		}
 		if notices == nil {
 			notices = logview.NewAsync(printer(), logview.AsyncOptions{Flush: []func() error{buffered.Flush}, Output: "stderr"})
+			logs.outputs = append(logs.outputs, logOutput{"stderr", notices})
 		}
 		fsink, err := file.open(path, notices.Reporter())
 		if err != nil {
 			return nil, err
 		}
 		fsink.Deferred = true
-		outs = append(outs, logview.NewAsync(fsink, logview.AsyncOptions{Flush: []func() error{fsink.Flush}, Output: file.flag, Overflow: file.overflow}))
+		out := logview.NewAsync(fsink, logview.AsyncOptions{Flush: []func() error{fsink.Flush}, Output: file.flag, Overflow: file.overflow})
+		outs = append(outs, out)
+		logs.outputs = append(logs.outputs, logOutput{file.flag, out})
 		files = append(files, fsink)
 	}
 	if len(files) > 0 {

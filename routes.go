@@ -13,6 +13,7 @@ import (
 
 	"github.com/popwire/popwire/internal/config"
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -28,6 +29,7 @@ type routeSet struct {
 	// logBase is the log options every route starts from (what the process's outputs need);
 	// the route then sets Bodies and HideUsers.
 	logBase proxy.LogOptions
+	metrics *metrics.Registry // nil: nothing is counted; every route counts into it by name
 
 	reloads chan struct{} // requests for reloadOnRequest; one pending at most
 	failed  chan error    // a server that ended on its own; buffered, the first one only
@@ -50,8 +52,8 @@ type routeServer struct {
 
 // newRouteSet opens the listeners of cfg and starts its servers: an error (a certificate that
 // does not load, an address in use) leaves nothing open.
-func newRouteSet(cfg *config.Config, sink logview.Sink, keyLog io.Writer, logBase proxy.LogOptions) (*routeSet, error) {
-	s := &routeSet{path: cfg.File, sink: sink, keyLog: keyLog, logBase: logBase,
+func newRouteSet(cfg *config.Config, sink logview.Sink, keyLog io.Writer, logBase proxy.LogOptions, reg *metrics.Registry) (*routeSet, error) {
+	s := &routeSet{path: cfg.File, sink: sink, keyLog: keyLog, logBase: logBase, metrics: reg,
 		reloads: make(chan struct{}, 1), failed: make(chan error, 1), done: make(chan struct{}),
 		ports: map[string]*sharedPort{}, retiring: map[*routeServer]struct{}{}}
 	s.mu.Lock()
@@ -63,9 +65,10 @@ func newRouteSet(cfg *config.Config, sink logview.Sink, keyLog io.Writer, logBas
 	return s, nil
 }
 
-// ListenAndServe waits until Shutdown (then it returns proxy.ErrServerClosed) or a server
-// fails; the set serves from newRouteSet on.
-func (s *routeSet) ListenAndServe() error {
+// ListenAndServe calls ready at once (the set serves from newRouteSet on) and waits until
+// Shutdown (then it returns proxy.ErrServerClosed) or a server fails.
+func (s *routeSet) ListenAndServe(ready func()) error {
+	ready()
 	select {
 	case err := <-s.failed:
 		return err
@@ -133,7 +136,7 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			undo()
 			return nil, err
 		}
-		pc.Sink, pc.KeyLog = s.sink, s.keyLog
+		pc.Sink, pc.KeyLog, pc.Metrics, pc.Route = s.sink, s.keyLog, s.metrics, r.Name
 		srv, err := proxy.New(pc)
 		if err != nil {
 			undo()
@@ -257,8 +260,8 @@ func (s *routeSet) describe(cfg *config.Config, opened map[string]*sharedPort) [
 	if len(removed) > 0 {
 		changes = append(changes, "no longer listening on "+strings.Join(removed, ", ")+" (its sessions go on)")
 	}
-	if cfg.Log != s.cfg.Log || cfg.ShutdownTimeout != s.cfg.ShutdownTimeout {
-		changes = append(changes, "log and shutdown_timeout changes take effect when popwire restarts")
+	if cfg.Log != s.cfg.Log || cfg.ShutdownTimeout != s.cfg.ShutdownTimeout || cfg.Metrics != s.cfg.Metrics {
+		changes = append(changes, "log, metrics and shutdown_timeout changes take effect when popwire restarts")
 	}
 	return changes
 }
@@ -311,16 +314,13 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // unwired refuses the settings that the file can say and config checks, but that no part of
-// popwire carries out yet: metrics.listen (the metrics endpoint), a listener's proxy_protocol
+// popwire carries out yet: a listener's proxy_protocol
 // and upstream.proxy_protocol (the PROXY protocol), and oauth (the OAuth provider). Each maps
 // to a proxy.Config or proxy.Listener field (in routeConfig and routeSet.apply) once it
 // exists; until then a file that sets one is refused rather than served without it.
 func unwired(cfg *config.Config) error {
 	notYet := func(line int, what string) error {
 		return &config.Error{File: cfg.File, Line: line, Msg: what + " is not available in this build of popwire yet; remove it"}
-	}
-	if cfg.MetricsListen != "" {
-		return notYet(cfg.MetricsListenLine, "metrics.listen")
 	}
 	for _, r := range cfg.Routes {
 		for _, l := range r.Listeners {

@@ -6,15 +6,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popserver"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -131,17 +135,23 @@ func (c *popConn) command(t *testing.T, line string) string {
 // startRoutes serves the file at path with a routeSet, stopped at the end of the test.
 func startRoutes(t *testing.T, path string, sink logview.Sink) *routeSet {
 	t.Helper()
+	return startRoutesCounted(t, path, sink, nil)
+}
+
+// startRoutesCounted is startRoutes counting into reg (nil: nothing is counted).
+func startRoutesCounted(t *testing.T, path string, sink logview.Sink, reg *metrics.Registry) *routeSet {
+	t.Helper()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	cfg, err := loadConfig(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := newRouteSet(cfg, sink, nil, proxy.LogOptions{})
+	set, err := newRouteSet(cfg, sink, nil, proxy.LogOptions{}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- set.ListenAndServe() }()
+	go func() { errc <- set.ListenAndServe(func() {}) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -175,6 +185,49 @@ func TestRoutesServeEachUpstream(t *testing.T) {
 // sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
 // is the same socket; and a bad file, a listener that cannot be opened or a certificate that
 // does not load is refused with an error event while the running configuration keeps serving.
+// TestRoutesCountIntoMetrics checks that each route of a file counts its sessions under its
+// own name, also after a reload.
+func TestRoutesCountIntoMetrics(t *testing.T) {
+	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
+	l1, l2 := freeAddr(t), freeAddr(t)
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, "routes:\n"+routeYAML("a", l1, a)+routeYAML("b", l2, b))
+	reg := metrics.New()
+	set := startRoutesCounted(t, path, nil, reg)
+	greeting(t, l1)
+	greeting(t, l2)
+	greeting(t, l2)
+	set.reload()
+	greeting(t, l2)
+	want := map[string]string{"a": "1", "b": "3"}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rec := httptest.NewRecorder()
+		reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		got := map[string]string{}
+		for _, line := range strings.Split(rec.Body.String(), "\n") {
+			if !strings.HasPrefix(line, "popwire_sessions_total{") {
+				continue
+			}
+			fields := strings.Fields(line)
+			for name := range want {
+				if strings.Contains(fields[0], `route="`+name+`"`) {
+					n, _ := strconv.Atoi(got[name])
+					v, _ := strconv.Atoi(fields[1])
+					got[name] = strconv.Itoa(n + v)
+				}
+			}
+		}
+		if maps.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessions_total by route: got %v, want %v\n%s", got, want, rec.Body.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestReload(t *testing.T) {
 	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
 	l1, l2, l3 := freeAddr(t), freeAddr(t), freeAddr(t)
@@ -314,8 +367,8 @@ func TestConfigCommands(t *testing.T) {
 	writeFile(t, bad, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream: {address: \"h:995\", tls: ssl}\n")
 	ppOut := filepath.Join(dir, "pp.yaml")
 	writeFile(t, ppOut, "routes:\n  - name: a\n    listen: [{address: \"127.0.0.1:2110\"}]\n    upstream:\n      address: \"h:995\"\n      proxy_protocol: v2\n")
-	unwiredFile := filepath.Join(dir, "metrics.yaml")
-	writeFile(t, unwiredFile, "metrics: {listen: \"127.0.0.1:9100\"}\n"+out.String())
+	metricsFile := filepath.Join(dir, "metrics.yaml")
+	writeFile(t, metricsFile, "metrics: {listen: \"127.0.0.1:9100\", allow_remote: false, drain_delay: 2s}\nroutes:\n"+routeYAML("a", "127.0.0.1:2110", "h:995"))
 	for _, tt := range []struct {
 		args   []string
 		code   int
@@ -325,7 +378,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"config", "check", example}, 0, example + ": ok", ""},
 		{[]string{"config", "check", bad}, 1, "", bad + ":4: route a: upstream.tls must be implicit, starttls or none"},
 		{[]string{"config", "check", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml: cannot read it"},
-		{[]string{"config", "check", unwiredFile}, 1, "", "metrics.yaml:1: metrics.listen is not available in this build"},
+		{[]string{"config", "check", metricsFile}, 0, metricsFile + ": ok", ""},
 		{[]string{"config", "check", ppOut}, 1, "", "pp.yaml:6: route a: upstream.proxy_protocol is not available"},
 		{[]string{"config", "check"}, 2, "", "config check takes one FILE"},
 		{[]string{"config", "example", "x"}, 2, "", "config example takes no arguments"},

@@ -54,19 +54,29 @@ func serveFile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	set, err := newRouteSet(cfg, logs.sink, keyWriter, base)
+	ops, err := startMetrics(c, logs)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
+	set, err := newRouteSet(cfg, logs.sink, keyWriter, base, ops.reg)
 	if err != nil {
 		return err
 	}
 	warnStart(c.App.ErrWriter, logs.sink, startWarnings(cfg, base))
-	return runUntilSignal(c, set, logs, cfg.ShutdownTimeout, nil, set.requestReload)
+	return runUntilSignal(c, set, logs, ops, cfg.ShutdownTimeout, nil, set.requestReload)
 }
 
-// setLogFlags gives the file's process-wide logging settings to the logging flags they stand
-// for, so that the outputs are set up, and checked, by the code that serves the flags.
+// setLogFlags gives the file's process-wide settings (logging, metrics) to the flags they
+// stand for, so that the outputs are set up, and checked, by the code that serves the flags.
 func setLogFlags(c *cli.Context, cfg *config.Config) error {
-	l := cfg.Log
+	l, m := cfg.Log, cfg.Metrics
+	drain := ""
+	if m.DrainDelaySet {
+		drain = m.DrainDelay.String()
+	}
 	for _, f := range []struct{ flag, value string }{
+		{"metrics", m.Listen}, {"metrics-allow-remote", strconv.FormatBool(m.AllowRemote)}, {"drain-delay", drain},
 		{"log-format", l.Format}, {"color", l.Color}, {"log-file", l.File}, {"log-overflow", l.Overflow},
 		{"transcript", l.Transcript}, {"bodies", l.Bodies}, {"bodies-budget", l.BodiesBudget},
 		{"keylog", l.Keylog}, {"pcap", l.Pcap},
@@ -76,7 +86,7 @@ func setLogFlags(c *cli.Context, cfg *config.Config) error {
 			continue
 		}
 		if err := c.Set(f.flag, f.value); err != nil {
-			return fmt.Errorf("config: %s: log: %w", cfg.File, err)
+			return fmt.Errorf("config: %s: %s: %w", cfg.File, f.flag, err)
 		}
 	}
 	return nil

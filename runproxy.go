@@ -28,6 +28,12 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 		return err
 	}
 	defer logs.stop()
+	ops, err := startMetrics(c, logs)
+	if err != nil {
+		return err
+	}
+	defer ops.stop()
+	cfg.Metrics = ops.reg
 	cfg.Sink = logs.sink
 	keys, err := startKeyLog(c, logs.sink)
 	if err != nil {
@@ -42,22 +48,38 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 		return err
 	}
 	warnStart(c.App.ErrWriter, logs.sink, cfg)
-	return runUntilSignal(c, srv, logs, grace, failed, nil)
+	return runUntilSignal(c, oneRoute{srv}, logs, ops, grace, failed, nil)
 }
 
-// server is what runUntilSignal serves: a proxy.Server, or the routes of a configuration
-// file (routeSet).
+// server is what runUntilSignal serves: one proxy.Server (oneRoute), or the routes of a
+// configuration file (routeSet).
 type server interface {
-	ListenAndServe() error
+	// ListenAndServe opens the listeners, calls ready once they accept, and serves until
+	// Shutdown (then it returns proxy.ErrServerClosed) or a failure.
+	ListenAndServe(ready func()) error
 	Shutdown(ctx context.Context) error
 }
 
-// runUntilSignal serves srv until SIGINT or SIGTERM, then stops accepting and lets sessions
-// finish for up to grace before closing them (never with QUIT); a second signal during that
-// time ends the process at once. SIGHUP reopens the log file, and calls reload (nil: none). An
+// oneRoute is the server of serve's flags and of demo: one proxy.Server.
+type oneRoute struct{ *proxy.Server }
+
+// ListenAndServe opens the Server's listeners, calls ready, and serves them.
+func (s oneRoute) ListenAndServe(ready func()) error {
+	ls, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	ready()
+	return s.Serve(ls...)
+}
+
+// runUntilSignal serves srv until SIGINT or SIGTERM, then drains: /readyz fails at once, the
+// listeners accept for the drain delay (see opsServer), then they close and sessions finish
+// for up to grace before they are closed (never with QUIT); a second signal during that time
+// ends the process at once. SIGHUP reopens the log file, and calls reload (nil: none). An
 // error on failed (nil: none), or the server failing, ends it too, after the sessions are
 // closed. When the sessions are closed, logging stops holding them up (--log-overflow block).
-func runUntilSignal(c *cli.Context, srv server, logs *serveLogs, grace time.Duration, failed <-chan error, reload func()) error {
+func runUntilSignal(c *cli.Context, srv server, logs *serveLogs, ops *opsServer, grace time.Duration, failed <-chan error, reload func()) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -65,7 +87,7 @@ func runUntilSignal(c *cli.Context, srv server, logs *serveLogs, grace time.Dura
 	defer signal.Stop(hup)
 
 	errc := make(chan error, 1)
-	go listenAndServe(srv, errc)
+	go listenAndServe(srv, ops, errc)
 	for {
 		select {
 		case err := <-errc:
@@ -82,6 +104,7 @@ func runUntilSignal(c *cli.Context, srv server, logs *serveLogs, grace time.Dura
 			}
 		case <-ctx.Done():
 			stop() // a second Ctrl-C now kills the process
+			ops.drainThenClose()
 			sctx, cancel := context.WithTimeout(context.Background(), grace)
 			defer cancel()
 			context.AfterFunc(sctx, logs.release)
@@ -107,10 +130,10 @@ func closeNow(srv server, logs *serveLogs) {
 	_ = srv.Shutdown(ctx)
 }
 
-// listenAndServe runs srv and reports how it ended; a refused remote plaintext listener is a
-// usage error.
-func listenAndServe(srv server, errc chan<- error) {
-	err := srv.ListenAndServe()
+// listenAndServe runs srv, marking ops ready once its listeners are open, and reports how it
+// ended; a refused remote plaintext listener is a usage error.
+func listenAndServe(srv server, ops *opsServer, errc chan<- error) {
+	err := srv.ListenAndServe(ops.ready)
 	if errors.Is(err, proxy.ErrRemotePlaintext) {
 		err = usagef("%v; add --allow-remote-plaintext to accept that", err)
 	}

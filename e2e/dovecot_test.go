@@ -28,10 +28,14 @@ const (
 	userKeyLog    = "keylog"    // small mailbox: a session captured and decrypted with --keylog
 	userPcap      = "pcap"      // small mailbox: sessions exported with --pcap
 	userReload    = "reload"    // small mailbox: sessions across a reload of serve --config
+	userMetrics   = "metrics"   // small mailbox: a session counted in --metrics
+	userDrain     = "drain"     // small mailbox: a session that runs to its end while popwire drains
+	userDrainDele = "draindele" // small mailbox: DELE without QUIT, cut at the end of a drain
+	userDrainHeld = "drainheld" // small mailbox: a session held through HAProxy while its popwire drains
 )
 
 var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload, userMetrics, userDrain, userDrainDele, userDrainHeld}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).

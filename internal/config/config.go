@@ -13,15 +13,23 @@ type Config struct {
 	File            string        // the path it was read from
 	Log             Log           // the process's log outputs
 	ShutdownTimeout time.Duration // on SIGINT/SIGTERM, how long sessions may finish; DefaultShutdownTimeout when the file leaves it out
-	// MetricsListen is metrics.listen, the metrics endpoint's address; "" means none. It is
-	// validated here and served once the metrics endpoint exists (see Unwired).
-	MetricsListen     string
-	MetricsListenLine int
-	Routes            []Route // at least one; names unique, listeners not clashing
+	// Metrics is the metrics endpoint and the drain on SIGTERM, as serve's --metrics,
+	// --metrics-allow-remote and --drain-delay say them. Read at start only, like Log.
+	Metrics Metrics
+	Routes  []Route // at least one; names unique, listeners not clashing
 }
 
 // DefaultShutdownTimeout is the shutdown timeout when the file gives none, as for --shutdown-timeout.
 const DefaultShutdownTimeout = 30 * time.Second
+
+// Metrics is the metrics section: serve's metrics flags. The zero value serves no metrics and
+// drains as --drain-delay's default says.
+type Metrics struct {
+	Listen        string        // metrics.listen: the address of /metrics, /healthz, /readyz; "" means none
+	AllowRemote   bool          // metrics.allow_remote: listen may be an address that is not loopback
+	DrainDelay    time.Duration // metrics.drain_delay, valid when DrainDelaySet
+	DrainDelaySet bool
+}
 
 // Log is the process-wide logging: the outputs, as the logging flags of serve say them. An
 // empty string is the flag's default.

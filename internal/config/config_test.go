@@ -179,9 +179,9 @@ func TestEmptyFile(t *testing.T) {
 }
 
 // TestExampleNamesEveryKey checks that the example shows every key the file may hold, but for
-// those serve refuses until they are implemented (metrics, PROXY protocol, OAuth).
+// those serve refuses until they are implemented (PROXY protocol, OAuth).
 func TestExampleNamesEveryKey(t *testing.T) {
-	notYet := map[string]bool{"metrics": true, "proxy_protocol": true, "oauth": true}
+	notYet := map[string]bool{"proxy_protocol": true, "oauth": true}
 	var walk func(rt reflect.Type, path string)
 	walk = func(rt reflect.Type, path string) {
 		for key, ft := range keysOf(rt) {

@@ -30,7 +30,11 @@ func resolve(f *file) (*Config, error) {
 		if _, err := hostPort(m, "metrics.listen"); err != nil {
 			return nil, err
 		}
-		cfg.MetricsListen, cfg.MetricsListenLine = m.V, m.Line
+		cfg.Metrics.Listen = m.V
+	}
+	cfg.Metrics.AllowRemote = f.Metrics.AllowRemote.V
+	if d := f.Metrics.DrainDelay; d.Set {
+		cfg.Metrics.DrainDelay, cfg.Metrics.DrainDelaySet = time.Duration(d.V), true
 	}
 	if len(f.Routes) == 0 {
 		return nil, &lineError{1, "no routes: the file needs a routes list, each with a name, listen and upstream (popwire config example prints one)"}

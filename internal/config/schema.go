@@ -102,7 +102,9 @@ type processLog struct {
 
 // metrics is the metrics endpoint.
 type metrics struct {
-	Listen Value[string] `yaml:"listen"`
+	Listen      Value[string]   `yaml:"listen"`
+	AllowRemote Value[bool]     `yaml:"allow_remote"`
+	DrainDelay  Value[Duration] `yaml:"drain_delay"`
 }
 
 // oauth is a route's OAuth 2.0 provider, for XOAUTH2/OAUTHBEARER towards the upstream.

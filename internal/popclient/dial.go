@@ -59,6 +59,11 @@ type Upstream struct {
 	// brought after it included) in the other modes; else nil.
 	Greeting []byte
 	TLS      *tls.ConnectionState // nil on a plaintext leg
+	// ConnectTime is how long the TCP connect took (DNS excluded).
+	ConnectTime time.Duration
+	// TLSTime is how long the TLS handshake took; in STARTTLS mode, from the plaintext
+	// greeting to the end of the handshake. 0 on a plaintext leg.
+	TLSTime time.Duration
 }
 
 // maxDialLine bounds the greeting line startTLS reads, and each read of its STLS exchange
@@ -291,11 +296,13 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	raw, err := d.Connect(ctx, addrs)
 	if err != nil {
 		return nil, err
 	}
-	up := &Upstream{Conn: raw, Raw: raw}
+	up := &Upstream{Conn: raw, Raw: raw, ConnectTime: time.Since(start)}
+	start = time.Now()
 	var tc *tls.Conn
 	switch d.Mode {
 	case UpstreamSTARTTLS:
@@ -310,6 +317,7 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		return nil, err
 	}
 	if tc != nil {
+		up.TLSTime = time.Since(start)
 		st := tc.ConnectionState()
 		up.Conn, up.TLS = tc, &st
 	}

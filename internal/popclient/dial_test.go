@@ -91,6 +91,9 @@ func TestDialSTARTTLS(t *testing.T) {
 			if string(up.Greeting) != tt.greeting || up.TLS == nil || up.TLS.ServerName != "pop.test" {
 				t.Fatalf("greeting %q, TLS %v: want %q over TLS", up.Greeting, up.TLS, tt.greeting)
 			}
+			if up.ConnectTime <= 0 || up.TLSTime <= 0 {
+				t.Errorf("step times: connect %v, TLS %v; want both measured", up.ConnectTime, up.TLSTime)
+			}
 			up.Conn.SetDeadline(time.Now().Add(5 * time.Second))
 			if _, err := up.Conn.Write([]byte("NOOP\r\n")); err != nil {
 				t.Fatal(err)
@@ -100,6 +103,35 @@ func TestDialSTARTTLS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDialPlaintextTimes dials a plaintext server: the connect is timed, and no TLS time is told.
+func TestDialPlaintextTimes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go answerGreeting(ln)
+	d := &popclient.Dialer{Addr: ln.Addr().String(), Mode: popclient.UpstreamPlaintext, ReadGreeting: true, Timeout: 5 * time.Second}
+	up, err := d.Dial(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Conn.Close()
+	if up.ConnectTime <= 0 || up.TLSTime != 0 {
+		t.Errorf("step times: connect %v, TLS %v; want connect measured, TLS 0", up.ConnectTime, up.TLSTime)
+	}
+}
+
+// answerGreeting writes a greeting to the first connection on ln and closes it.
+func answerGreeting(ln net.Listener) {
+	c, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	c.Write([]byte("+OK ready\r\n"))
+	c.Close()
 }
 
 // TestDialerSTLSAgreesWithConn has the Dialer and a Conn (as probe and shell use it) do STLS

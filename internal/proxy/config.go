@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popclient"
 )
 
@@ -78,6 +79,13 @@ type Config struct {
 	// none. crypto/tls calls its Write during handshakes, under a lock all handshakes share:
 	// it must never block. Every session logs a warning when it is set.
 	KeyLog io.Writer
+
+	// Route names the route this Server serves, for metric labels; "" reads as
+	// metrics.DefaultRoute.
+	Route string
+	// Metrics counts the sessions, traffic and outcomes of this Server into the registry under
+	// Route's name; nil counts nothing. Several Servers may share one registry.
+	Metrics *metrics.Registry
 
 	// Sink receives the log events; nil discards them.
 	Sink logview.Sink

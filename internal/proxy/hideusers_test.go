@@ -81,7 +81,7 @@ func TestHideUsersInAnyOutput(t *testing.T) {
 	for _, path := range paths {
 		t.Run(path.name, func(t *testing.T) {
 			steps, _ := path.steps(randomSecret(r))
-			events := runAuthSession(t, path.greeting, steps, path.unframed, LogOptions{HideUsers: true, UserKey: []byte("k")})
+			events := runAuthSession(t, path.greeting, steps, path.unframed, LogOptions{HideUsers: true, UserKey: []byte("k")}, nil)
 			for name, out := range allOutputs(t, events) {
 				for _, user := range []string{"bob", "admin"} {
 					if strings.Contains(strings.ToLower(out), user) {

@@ -10,6 +10,16 @@ import (
 type Listener struct {
 	net.Listener
 	TLS bool // implicit TLS (RFC 8314); false: plaintext, with STLS when a certificate exists
+	// Name is the listener's metric label; "" means "plain" or "tls" by kind.
+	Name string
+}
+
+// label returns the listener's metric label.
+func (l Listener) label() string {
+	if l.Name == "" {
+		return listenerName(l.TLS)
+	}
+	return l.Name
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
@@ -37,8 +47,9 @@ func (s *Server) checkListener(l Listener) error {
 	return nil
 }
 
-// listen opens the listeners named by the Config.
-func (s *Server) listen() ([]Listener, error) {
+// Listen opens the listeners named by Config.Listen and Config.ListenTLS, for Serve; it
+// refuses the same listeners Serve does. ListenAndServe is Listen then Serve.
+func (s *Server) Listen() ([]Listener, error) {
 	var ls []Listener
 	closeAll := func() {
 		for _, l := range ls {

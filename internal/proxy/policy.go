@@ -181,6 +181,7 @@ func (s *session) deliverLocal() error {
 		}
 		if !accepted {
 			// An accepted STLS shows as a local reply already; a refusal is a policy decision.
+			s.srv.stats.Refused(refusalKinds[a.action])
 			s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
 		}
 		if a.stls {
@@ -203,5 +204,6 @@ func (s *session) writeClient(p []byte) error {
 	}
 	n, err := s.client.Write(p)
 	s.bytesDown.Add(int64(n))
+	s.srv.stats.BytesDown(n)
 	return err
 }

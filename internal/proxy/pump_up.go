@@ -144,6 +144,7 @@ func (s *session) longLineFailed(why string) bool {
 func (s *session) writeUpstream(p []byte) error {
 	n, err := s.upConn.Write(p)
 	s.bytesUp.Add(int64(n))
+	s.srv.stats.BytesUp(n)
 	if err != nil && !s.closing() {
 		s.unsent.Add(int64(len(p) - n))
 	}

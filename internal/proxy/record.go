@@ -4,11 +4,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/internal/audit"
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/redact"
 )
 
@@ -64,6 +66,7 @@ func (o LogOptions) withBudget() LogOptions {
 // audit too. A recorder is safe for concurrent use: both pumps and the session's timers report to it.
 type recorder struct {
 	sink    logview.Sink
+	stats   *metrics.Route // counts frames whether or not a sink logs them; nil counts nothing; set before the session runs
 	session string
 	opts    LogOptions
 	start   time.Time
@@ -79,7 +82,7 @@ type recorder struct {
 	listLines listing       // the lines of the multi-line reply being read, for its body event
 	mailbox   audit.Mailbox // what RETR, DELE, RSET and QUIT did, and the UIDs that name messages
 	quitSent  bool
-	quitOK    bool // the server answered QUIT with +OK: the session ended by QUIT
+	quitOK    atomic.Bool // the server answered QUIT with +OK: the session ended by QUIT (set by count, without mu)
 }
 
 // newRecorder returns a recorder for one session; a nil sink discards events.
@@ -126,6 +129,7 @@ func (r *recorder) emit(e logview.Event) {
 // the upstream, or logview.LegLocal for a local answer (deny, STLS, require-TLS) and a command
 // answered locally. Its Dir is written on anomalies so that a reader knows whose framing broke.
 func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
+	r.count(f, leg)
 	if r.sink == nil {
 		return // nothing logs: no event to build, no body to audit
 	}
@@ -266,7 +270,6 @@ func (r *recorder) okReply(f *codec.Frame, e *logview.Event) {
 	case "RSET":
 		r.mailbox.Reset()
 	case "QUIT":
-		r.quitOK = true
 		r.mailbox.Quit(r.state == codec.Transaction)
 	}
 	if f.Multi {
@@ -333,7 +336,7 @@ func (r *recorder) closeSummary(reason string, bytesUp, bytesDown int64) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.quitOK {
+	if r.quitOK.Load() {
 		reason = ""
 	}
 	r.emit(logview.Event{Kind: logview.KindClose, Summary: &logview.Summary{

@@ -18,6 +18,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/pcapng"
 )
 
@@ -183,18 +184,20 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 			for range *secretRounds {
 				secret := randomSecret(r)
 				steps, extra := path.steps(secret)
-				events := runAuthSession(t, path.greeting, steps, path.unframed, LogOptions{})
-				checkNoSecret(t, events, secret, extra, !path.unframed)
+				reg := metrics.New()
+				events := runAuthSession(t, path.greeting, steps, path.unframed, LogOptions{}, reg)
+				checkNoSecret(t, events, scrapeText(t, reg), secret, extra, !path.unframed)
 			}
 		})
 	}
 }
 
-// runAuthSession runs one session through the proxy and returns its events once it closed.
+// runAuthSession runs one session through the proxy, counting into reg (nil: no metrics), and
+// returns its events once it closed.
 // With unframed, popwire may refuse a line it cannot frame and close the session, or answer
 // a line it cannot parse as a command itself (it fails closed because it answers STLS
 // itself); the exchange then ends there.
-func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bool, opts LogOptions) []logview.Event {
+func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bool, opts LogOptions, reg *metrics.Registry) []logview.Event {
 	t.Helper()
 	if greeting == "" {
 		greeting = "+OK ready\r\n"
@@ -209,7 +212,7 @@ func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bo
 		}
 		u.line() // wait for the client to go away
 	})
-	p := startProxy(t, Config{Log: opts}, up.addr())
+	p := startProxy(t, Config{Log: opts, Metrics: reg}, up.addr())
 	c := p.dial(t, false)
 	c.line(t)
 	for _, s := range steps {
@@ -229,14 +232,16 @@ func runAuthSession(t *testing.T, greeting string, steps []authStep, unframed bo
 	return append([]logview.Event(nil), p.sink.ev...)
 }
 
-// checkNoSecret renders events through every output and fails on any trace of the secret.
-func checkNoSecret(t *testing.T, events []logview.Event, secret string, extra []string, wantRedacted bool) {
+// checkNoSecret renders events through every output, takes the metrics scrape as one more,
+// and fails on any trace of the secret.
+func checkNoSecret(t *testing.T, events []logview.Event, scrape, secret string, extra []string, wantRedacted bool) {
 	t.Helper()
 	redacted := false
 	for _, e := range events {
 		redacted = redacted || e.Redacted
 	}
 	outputs := allOutputs(t, events)
+	outputs["metrics"] = scrape
 	if wantRedacted && !redacted {
 		t.Errorf("no event is marked redacted:\n%s", outputs["text"])
 	}

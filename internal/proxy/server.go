@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popclient"
 )
 
@@ -32,6 +33,7 @@ type Server struct {
 	active    atomic.Int64
 	perAddr   addrCounts // sessions per client address group
 	refusals  refusals
+	stats     *metrics.Route // nil without Config.Metrics
 
 	base       context.Context
 	cancelBase context.CancelCauseFunc
@@ -73,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		deny:      make(map[string]bool),
 		listeners: make(map[net.Listener]struct{}),
+		stats:     cfg.Metrics.Route(cfg.Route),
 	}
 	s.refusals.free.L = &s.refusals.mu
 	s.dialer.Config = s.dialer.TLSConfig()
@@ -94,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 // ListenAndServe listens on Config.Listen and Config.ListenTLS and serves until Shutdown,
 // then returns ErrServerClosed.
 func (s *Server) ListenAndServe() error {
-	ls, err := s.listen()
+	ls, err := s.Listen()
 	if err != nil {
 		return err
 	}
@@ -134,6 +137,7 @@ func (s *Server) Serve(ls ...Listener) error {
 // acceptLoop accepts clients on l until it is closed.
 func (s *Server) acceptLoop(l Listener) {
 	defer s.accepting.Done()
+	stats := s.stats.Listener(l.label())
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := l.Accept()
@@ -150,7 +154,7 @@ func (s *Server) acceptLoop(l Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s.admit(c, l.TLS)
+		s.admit(c, l.TLS, stats)
 	}
 }
 
@@ -161,10 +165,12 @@ var (
 )
 
 // admit starts a session for c, or refuses c when its address group or the server is at
-// its cap.
-func (s *Server) admit(c net.Conn, isTLS bool) {
+// its cap; stats counts the session or refusal for c's listener.
+func (s *Server) admit(c net.Conn, isTLS bool, stats *metrics.Listener) {
 	peer := addrKey(c.RemoteAddr())
 	if !s.perAddr.take(peer, s.maxConnsPerIP()) {
+		stats.Refused()
+		s.stats.Refused(metrics.RefusalMaxConnsPerIP)
 		s.refuse(c, isTLS, replyTooManyFromAddr,
 			fmt.Sprintf("proxy: too many connections from %s (%d): client refused", keyName(peer), s.maxConnsPerIP()))
 		return
@@ -172,12 +178,16 @@ func (s *Server) admit(c net.Conn, isTLS bool) {
 	if s.active.Add(1) > int64(s.maxConns()) {
 		s.active.Add(-1)
 		s.perAddr.drop(peer)
+		stats.Refused()
+		s.stats.Refused(metrics.RefusalMaxConns)
 		s.refuse(c, isTLS, replyTooMany, fmt.Sprintf("proxy: too many connections (%d): client refused", s.maxConns()))
 		return
 	}
 	s.sessions.Add(1)
 	sess := newSession(s, c, isTLS, s.idPrefix+strconv.FormatUint(s.nextID.Add(1), 10))
 	sess.peer = peer
+	sess.stats = stats
+	stats.Open()
 	go sess.run()
 }
 

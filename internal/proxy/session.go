@@ -13,6 +13,7 @@ import (
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popclient"
 )
 
@@ -68,7 +69,8 @@ type session struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc // ends ctx; finish calls it, having recorded the reason
 	start  time.Time
-	peer   netip.Prefix // the client's address group (see addrKey)
+	peer   netip.Prefix      // the client's address group (see addrKey)
+	stats  *metrics.Listener // counts the session's end; nil without metrics
 
 	last atomic.Int64 // time of the last client line or server byte, as time.Since(start)
 	// timerMu guards the idle and login pointers: armTimers sets them, checkIdle and
@@ -146,6 +148,7 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 		client:   c,
 		listener: listenerName(isTLS),
 	}
+	s.rec.stats = srv.stats
 	s.t.BodyData = srv.cfg.Sink != nil && srv.cfg.Log.Bodies != BodiesNone // the recorder audits RETR/TOP content
 	s.cond = sync.NewCond(&s.mu)
 	s.ctx, s.cancel = context.WithCancelCause(srv.base)
@@ -161,6 +164,7 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 func (s *session) run() {
 	defer s.srv.sessions.Done()
 	defer s.srv.leave(s.peer)
+	defer s.countEnd()
 	defer s.recoverPanic("session close")
 	defer s.end()
 	defer s.recoverPanic("session")
@@ -431,6 +435,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 		if !s.closing() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
 				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
+			s.srv.stats.TLSFailure(metrics.LegClient, err)
 			s.finish("client handshake failed")
 		}
 		return false
@@ -457,6 +462,9 @@ func (s *session) dialUpstream() (ok bool) {
 		var de *popclient.DialError
 		e := logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Upstream: s.srv.dialer.Addr, Err: oneLine(err.Error(), 500)}
 		if errors.As(err, &de) {
+			if de.Step == popclient.StepHandshake || de.Step == popclient.StepVerify {
+				s.srv.stats.TLSFailure(metrics.LegUpstream, err)
+			}
 			e.Extra, _ = json.Marshal(struct {
 				Step  popclient.Step `json:"step"`
 				Names []string       `json:"names,omitempty"`

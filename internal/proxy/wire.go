@@ -8,6 +8,7 @@ import (
 // connected records that the upstream leg is open, with both of its addresses: the first
 // event of that leg, before its TLS handshake is told and before its greeting.
 func (s *session) connected(up *popclient.Upstream) {
+	s.srv.stats.UpstreamDial(up.ConnectTime, up.TLSTime)
 	s.rec.event(logview.Event{Kind: logview.KindConnect, Leg: logview.LegUpstream, Upstream: up.Raw.RemoteAddr().String(),
 		Local: up.Raw.LocalAddr().String()})
 }
