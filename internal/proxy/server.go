@@ -54,6 +54,9 @@ func New(cfg Config) (*Server, error) {
 	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
 		return nil, fmt.Errorf("proxy: upstream address: %w", err)
 	}
+	if err := cfg.ProxyProtocol.check(); err != nil {
+		return nil, err
+	}
 	deny, err := ParseDeny(cfg.Deny)
 	if err != nil {
 		return nil, err
@@ -150,7 +153,7 @@ func (s *Server) acceptLoop(l Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s.admit(c, l.TLS)
+		s.admit(c, l)
 	}
 }
 
@@ -161,8 +164,13 @@ var (
 )
 
 // admit starts a session for c, or refuses c when its address group or the server is at
-// its cap.
-func (s *Server) admit(c net.Conn, isTLS bool) {
+// its cap. On a PROXY listener the header names the client (admitProxied).
+func (s *Server) admit(c net.Conn, l Listener) {
+	if l.ProxyProtocol != nil {
+		s.admitProxied(c, l)
+		return
+	}
+	isTLS := l.TLS
 	peer := addrKey(c.RemoteAddr())
 	if !s.perAddr.take(peer, s.maxConnsPerIP()) {
 		s.refuse(c, isTLS, replyTooManyFromAddr,
@@ -220,7 +228,7 @@ func (s *Server) runRefusal(ref *refusal, isTLS bool, reply []byte, why string) 
 	defer s.recoverPanic("refusal")
 	stop := context.AfterFunc(s.base, func() { ref.c.Close() })
 	defer stop()
-	s.emit(logview.Event{Kind: logview.KindError, Client: ref.c.RemoteAddr().String(), Listener: listenerName(isTLS), Err: why})
+	s.emit(logview.Event{Kind: logview.KindError, Client: ref.c.RemoteAddr().String(), Via: via(ref.c), Listener: listenerName(isTLS), Err: why})
 	ref.c.SetDeadline(time.Now().Add(min(orDuration(s.cfg.HandshakeTimeout, DefaultHandshakeTimeout), refusalHandshakeTimeout)))
 	conn := ref.c
 	if isTLS {
