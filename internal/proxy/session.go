@@ -451,11 +451,13 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 // It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
 func (s *session) dialUpstream() (ok bool) {
 	defer s.recoverPanic("upstream dial")
-	d := s.srv.dialer
+	d := &s.srv.dialer
 	if s.srv.cfg.ProxyProtocolOut {
 		// A v2 header (HAProxy's proxy-protocol.txt §2.2) naming the client, from its own
 		// PROXY header or its socket, and the address it connected to.
-		d.ProxyHeader = proxyproto.HeaderProxyFromAddrs(2, s.raw.RemoteAddr(), destination(s.raw))
+		proxied := *d
+		proxied.ProxyHeader = proxyproto.HeaderProxyFromAddrs(2, s.raw.RemoteAddr(), destination(s.raw))
+		d = &proxied
 	}
 	up, err := d.Dial(s.ctx)
 	if err != nil {
