@@ -252,6 +252,18 @@ func TestProxyProtocolPerAddress(t *testing.T) {
 	if got := from("192.0.2.8:40000").line(t); got != greeting {
 		t.Fatalf("client from 192.0.2.8 got %q", got)
 	}
+
+	// On the TLS listener the refused client gets its line over TLS, the handshake reading
+	// what came after the header.
+	raw := p.dialRawFrom(t, "127.0.0.1", p.tlsl)
+	if _, err := raw.Write(proxyHeader(t, 2, "192.0.2.7:40002", "198.51.100.1:995")); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := pkis(t)
+	tc := tls.Client(raw, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
+	if got := (&clientConn{Conn: tc, r: bufio.NewReader(tc)}).rest(t); got != string(replyTooManyFromAddr) {
+		t.Fatalf("TLS client from 192.0.2.7 got %q, want %q", got, replyTooManyFromAddr)
+	}
 }
 
 // TestProxyProtocolOut checks that ProxyProtocolOut sends the upstream a v2 header with the
