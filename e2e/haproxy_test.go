@@ -29,6 +29,7 @@ func TestBehindHAProxy(t *testing.T) {
 	curl := needTool(t, "curl")
 	haproxy := needTool(t, "/usr/sbin/haproxy", "haproxy")
 	d := dovecotInstance(t)
+	logStart := len(d.mainLog(t)) // Dovecot's log of this run of the test begins here (go test -count)
 	pw := startPopwire(t, d, popwireOpts{upstreamPort: d.proxiedPort, logFile: true,
 		args: []string{"--proxy-protocol-trusted", "127.0.0.0/8", "--upstream-proxy-protocol"}})
 	localCA := popwireCA(t)
@@ -82,7 +83,7 @@ func TestBehindHAProxy(t *testing.T) {
 	rip := regexp.MustCompile(`Login: user=<` + userProxied + `>, .*\brip=(127\.0\.0\.[0-9]+)\b`)
 	logins := func() map[string]int {
 		n := map[string]int{}
-		for _, m := range rip.FindAllStringSubmatch(d.logText(), -1) {
+		for _, m := range rip.FindAllStringSubmatch(d.mainLog(t)[logStart:], -1) {
 			n[m[1]]++
 		}
 		return n
@@ -110,6 +111,16 @@ func closedByClient(t *testing.T, path string) map[string]int {
 		}
 	}
 	return closed
+}
+
+// mainLog returns Dovecot's log file (without its master's output, which logText adds).
+func (d *dovecot) mainLog(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(d.logPath)
+	if err != nil {
+		t.Fatalf("e2e: Dovecot's log: %v", err)
+	}
+	return string(data)
 }
 
 // host returns the host of a HOST:PORT in the log.
