@@ -45,6 +45,10 @@ func serveCommand() *cli.Command {
 				Usage: "answer these commands locally with -ERR, e.g. --deny DELE for a read-only mailbox (CMD[,CMD])"},
 			&cli.BoolFlag{Name: "allow-remote-plaintext", EnvVars: []string{"POPWIRE_ALLOW_REMOTE_PLAINTEXT"},
 				Usage: "allow --listen on a non-loopback address (clients' credentials cross the network in clear)"},
+			&cli.StringSliceFlag{Name: "proxy-protocol-trusted", EnvVars: []string{"POPWIRE_PROXY_PROTOCOL_TRUSTED"},
+				Usage: "the listeners take clients through load balancers on these networks only (`CIDR`[,CIDR]), each connection starting with a PROXY v1/v2 header that names the client; others are refused"},
+			&cli.BoolFlag{Name: "upstream-proxy-protocol", EnvVars: []string{"POPWIRE_UPSTREAM_PROXY_PROTOCOL"},
+				Usage: "send the upstream a PROXY v2 header with the client's address before anything else (Dovecot: haproxy_trusted_networks)"},
 			&cli.DurationFlag{Name: "idle-timeout", Value: proxy.DefaultIdleTimeout, EnvVars: []string{"POPWIRE_IDLE_TIMEOUT"},
 				Usage: "close a session after this long without traffic in either direction"},
 			&cli.DurationFlag{Name: "login-timeout", Value: proxy.DefaultLoginTimeout, EnvVars: []string{"POPWIRE_LOGIN_TIMEOUT"},
@@ -88,10 +92,20 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 	if err != nil {
 		return proxy.Config{}, usageError{err} // a bad --upstream-ca, as in probe and shell
 	}
+	var pp *proxy.ProxyProtocol
+	if c.IsSet("proxy-protocol-trusted") {
+		trusted, err := proxy.ParseTrusted(c.StringSlice("proxy-protocol-trusted"))
+		if err != nil {
+			return proxy.Config{}, usagef("--proxy-protocol-trusted: %w", err)
+		}
+		pp = &proxy.ProxyProtocol{Trusted: trusted}
+	}
 	return withSharedFlags(c, proxy.Config{
 		Listen:                    c.String("listen"),
 		ListenTLS:                 c.String("listen-tls"),
 		AllowRemotePlaintext:      c.Bool("allow-remote-plaintext"),
+		ProxyProtocol:             pp,
+		ProxyProtocolOut:          c.Bool("upstream-proxy-protocol"),
 		Upstream:                  c.String("upstream"),
 		UpstreamMode:              mode,
 		InsecureUpstreamPlaintext: c.Bool("insecure-upstream-plaintext"),

@@ -23,6 +23,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"serve", "--deny", "DELE,"}, 2, "", "--deny"},
 		{[]string{"serve", "--max-conns-per-ip", "0"}, 2, "", "--max-conns-per-ip must be at least 1"},
 		{[]string{"serve", "--login-timeout", "0s"}, 2, "", "--login-timeout must be positive"},
+		{[]string{"serve", "--proxy-protocol-trusted", "10.0.0.1"}, 2, "", `--proxy-protocol-trusted: proxy: trusted proxy network "10.0.0.1" is not a CIDR prefix`},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--upstream-ca", "/no/such/ca.pem"}, 2, "", "upstream CA"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--log-file", "/no/such/dir/log.jsonl"}, 1, "", "log file"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--log-overflow", "later"}, 2, "", "--log-overflow must be drop or block"},

@@ -162,7 +162,11 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			}
 			h := newHandoff(p.ln.Addr())
 			rs.handoffs = append(rs.handoffs, h)
-			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS})
+			var pp *proxy.ProxyProtocol
+			if l.ProxyProtocol != nil {
+				pp = &proxy.ProxyProtocol{Trusted: l.ProxyProtocol.Trusted}
+			}
+			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS, ProxyProtocol: pp})
 		}
 		next = append(next, rs)
 		listeners = append(listeners, ls)
@@ -314,8 +318,7 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // unwired refuses the settings that the file can say and config checks, but that no part of
-// popwire carries out yet: a listener's proxy_protocol
-// and upstream.proxy_protocol (the PROXY protocol), and oauth (the OAuth provider). Each maps
+// popwire carries out yet: oauth (the OAuth provider). Each maps
 // to a proxy.Config or proxy.Listener field (in routeConfig and routeSet.apply) once it
 // exists; until then a file that sets one is refused rather than served without it.
 func unwired(cfg *config.Config) error {
@@ -323,14 +326,6 @@ func unwired(cfg *config.Config) error {
 		return &config.Error{File: cfg.File, Line: line, Msg: what + " is not available in this build of popwire yet; remove it"}
 	}
 	for _, r := range cfg.Routes {
-		for _, l := range r.Listeners {
-			if l.ProxyProtocol != nil {
-				return notYet(l.ProxyProtocol.Line, "route "+r.Name+": proxy_protocol")
-			}
-		}
-		if r.ProxyProtocolOut {
-			return notYet(r.Lines["upstream.proxy_protocol"], "route "+r.Name+": upstream.proxy_protocol")
-		}
 		if r.OAuth != nil {
 			return notYet(r.OAuth.Line, "route "+r.Name+": oauth")
 		}
@@ -386,6 +381,7 @@ func routeConfig(path string, r config.Route, logOpts proxy.LogOptions) (proxy.C
 		LoginTimeout:              r.LoginTimeout,
 		MaxConns:                  r.MaxConns,
 		MaxConnsPerIP:             r.MaxConnsPerIP,
+		ProxyProtocolOut:          r.ProxyProtocolOut,
 		Log:                       logOpts,
 	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pires/go-proxyproto"
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/popserver"
@@ -228,6 +229,75 @@ func TestRoutesCountIntoMetrics(t *testing.T) {
 	}
 }
 
+// TestRoutesProxyProtocol checks a file's proxy_protocol keys: a listener that believes only
+// its trusted networks' headers, and an upstream that is sent a v2 header naming the client.
+func TestRoutesProxyProtocol(t *testing.T) {
+	// The upstream reads the v2 header popwire sends before it greets.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	sources := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				h, err := proxyproto.Read(bufio.NewReader(c))
+				if err != nil {
+					sources <- "error: " + err.Error()
+					return
+				}
+				sources <- h.SourceAddr.String()
+				c.Write([]byte("+OK upstream ready.\r\n"))
+			}()
+		}
+	}()
+	trusted, untrusted := freeAddr(t), freeAddr(t)
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, fmt.Sprintf(`routes:
+  - name: lb
+    listen:
+      - address: %q
+        proxy_protocol: {trusted: [127.0.0.0/8]}
+      - address: %q
+        proxy_protocol: {trusted: [10.0.0.0/8]}
+    upstream: {address: %q, tls: none, insecure_plaintext: true, proxy_protocol: v2}
+`, trusted, untrusted, ln.Addr()))
+	events := &eventLog{}
+	startRoutes(t, path, events)
+
+	c, err := net.DialTimeout("tcp", trusted, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte("PROXY TCP4 192.0.2.7 127.0.0.1 40000 110\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(g, "upstream ready") {
+		t.Fatalf("greeting through the trusted listener: %q, %v", g, err)
+	}
+	if src := <-sources; src != "192.0.2.7:40000" {
+		t.Errorf("the upstream's PROXY header names %s, want the client 192.0.2.7:40000", src)
+	}
+	opens := events.of(logview.KindOpen)
+	if len(opens) != 1 || !strings.HasPrefix(opens[0].Client, "192.0.2.7") || !strings.HasPrefix(opens[0].Via, "127.0.0.1") {
+		t.Errorf("open events %+v: want client 192.0.2.7 via 127.0.0.1", opens)
+	}
+
+	_, line, err := dialRoute(untrusted)
+	if err != nil || !strings.HasPrefix(line, "-ERR [SYS/PERM]") {
+		t.Errorf("a peer outside trusted got %q, %v; want -ERR [SYS/PERM]", line, err)
+	}
+}
+
 func TestReload(t *testing.T) {
 	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
 	l1, l2, l3 := freeAddr(t), freeAddr(t), freeAddr(t)
@@ -379,7 +449,7 @@ func TestConfigCommands(t *testing.T) {
 		{[]string{"config", "check", bad}, 1, "", bad + ":4: route a: upstream.tls must be implicit, starttls or none"},
 		{[]string{"config", "check", filepath.Join(dir, "none.yaml")}, 1, "", "none.yaml: cannot read it"},
 		{[]string{"config", "check", metricsFile}, 0, metricsFile + ": ok", ""},
-		{[]string{"config", "check", ppOut}, 1, "", "pp.yaml:6: route a: upstream.proxy_protocol is not available"},
+		{[]string{"config", "check", ppOut}, 0, ppOut + ": ok", ""},
 		{[]string{"config", "check"}, 2, "", "config check takes one FILE"},
 		{[]string{"config", "example", "x"}, 2, "", "config example takes no arguments"},
 		{[]string{"config"}, 2, "", "config needs a subcommand"},

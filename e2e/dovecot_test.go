@@ -19,6 +19,7 @@ const (
 	userDirect    = "direct"    // full mailbox: Dovecot served directly
 	userCurl      = "curl"      // full mailbox: curl
 	userPoplib    = "poplib"    // full mailbox: Python poplib
+	userProxied   = "proxied"   // full mailbox: curl through HAProxy and popwire, with the PROXY protocol
 	userFetchmail = "fetchmail" // full mailbox: fetchmail --keep
 	userSTLS      = "stls"      // small mailbox: popwire's upstream in STLS mode
 	userCommit    = "commit"    // small mailbox: fetchmail retrieves and deletes
@@ -34,7 +35,7 @@ const (
 	userDrainHeld = "drainheld" // small mailbox: a session held through HAProxy while its popwire drains
 )
 
-var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail}
+var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail, userProxied}
 var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload, userMetrics, userDrain, userDrainDele, userDrainHeld}
 
 // password returns the POP3 password of a test user; it contains a space and
@@ -48,11 +49,14 @@ type dovecot struct {
 	logPath   string
 	plainPort int // plaintext, offers STLS
 	tlsPort   int // implicit TLS
-	ca        *testCA
-	wrongCA   *testCA // a CA that did not sign the server certificate
-	full      []message
-	small     []message
-	proc      *process
+	// proxiedPort is implicit TLS after a PROXY header (haproxy = yes), which only
+	// haproxy_trusted_networks (loopback) may send: the client's address for Dovecot.
+	proxiedPort int
+	ca          *testCA
+	wrongCA     *testCA // a CA that did not sign the server certificate
+	full        []message
+	small       []message
+	proc        *process
 }
 
 // dovecotInstance returns the run's Dovecot, starting it on first use, or skips/fails t.
@@ -108,6 +112,9 @@ func (d *dovecot) start() error {
 	if d.tlsPort, err = freePort(); err != nil {
 		return err
 	}
+	if d.proxiedPort, err = freePort(); err != nil {
+		return err
+	}
 	ids, err := mailIdentity()
 	if err != nil {
 		return err
@@ -139,7 +146,7 @@ func (d *dovecot) start() error {
 		return err
 	}
 	alive := func() bool { return !d.proc.exited() }
-	for _, port := range []int{d.plainPort, d.tlsPort} {
+	for _, port := range []int{d.plainPort, d.tlsPort, d.proxiedPort} {
 		if err := waitPort(loopback(port), 20*time.Second, alive); err != nil {
 			return err
 		}
@@ -293,6 +300,7 @@ log_path = %[3]s
 info_log_path = %[3]s
 protocols = pop3
 listen = 127.0.0.1
+haproxy_trusted_networks = 127.0.0.0/8
 default_login_user = %[4]s
 default_internal_user = %[5]s
 first_valid_uid = 1
@@ -324,12 +332,17 @@ service pop3-login {
     port = %[13]d
     ssl = yes
   }
+  inet_listener pop3s-proxied {
+    port = %[14]d
+    ssl = yes
+    haproxy = yes
+  }
 }
 protocol pop3 {
   mail_max_userip_connections = 100
 }
 `, os.Getpid(), d.dir, d.logPath, id.loginUser, id.internal, certPath, keyPath, dh, passwdPath,
-		id.uid, id.gid, d.plainPort, d.tlsPort)
+		id.uid, id.gid, d.plainPort, d.tlsPort, d.proxiedPort)
 }
 
 // stop ends Dovecot with SIGTERM (its master stops every child) and waits for it.

@@ -61,8 +61,8 @@ type Route struct {
 	InsecureSkipVerify bool
 	InsecurePlaintext  bool          // upstream.insecure_plaintext, needed by upstream.tls: none
 	DialTimeout        time.Duration // 0: popclient.DefaultDialTimeout
-	// ProxyProtocolOut is upstream.proxy_protocol: v2 (send a PROXY v2 header upstream); it
-	// maps to proxy.Config.ProxyProtocolOut once that exists (see Unwired).
+	// ProxyProtocolOut is upstream.proxy_protocol: v2 (send a PROXY v2 header upstream, as
+	// proxy.Config.ProxyProtocolOut).
 	ProxyProtocolOut bool
 
 	Cert, Key string // tls.cert, tls.key; both "" means the local certificate
@@ -92,17 +92,16 @@ type Listener struct {
 	Address              string // HOST:PORT, port not 0
 	TLS                  bool   // implicit TLS; false: plaintext with STLS
 	AllowRemotePlaintext bool
-	// ProxyProtocol is the listener's proxy_protocol; nil means none. It maps to
-	// proxy.Listener.ProxyProtocol once that exists (see Unwired).
+	// ProxyProtocol is the listener's proxy_protocol; nil means none (proxy.Listener.ProxyProtocol).
 	ProxyProtocol *ProxyProtocol
 	Line          int
 }
 
-// ProxyProtocol says whose PROXY protocol headers a listener believes.
+// ProxyProtocol says whose PROXY protocol headers a listener believes: every connection must
+// come from Trusted and start with a header (proxy.ProxyProtocol).
 type ProxyProtocol struct {
-	Trusted  []netip.Prefix // proxy_protocol.trusted
-	Required bool           // proxy_protocol.required: a connection without a header is refused
-	Line     int
+	Trusted []netip.Prefix // proxy_protocol.trusted
+	Line    int
 }
 
 // OAuth is a route's OAuth 2.0 provider settings.

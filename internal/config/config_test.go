@@ -134,7 +134,7 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"mapping expected", ok + "    upstream: pop.gmail.com\n", 4, "want keys and values", "    upstream: {address: \"h:995\"}\n"},
 		{"duplicate key", ok + "    upstream: {address: \"h:995\"}\n", 5, "already defined", ""},
 		{"untrusted proxy protocol", ok + "    listen: [{address: \"127.0.0.1:2110\", proxy_protocol: {trusted: [10.0.0.0/33]}}]\n", 4, "CIDR", "    listen: [{address: \"127.0.0.1:2110\"}]\n"},
-		{"proxy protocol without trusted", "routes:\n  - name: a\n    listen:\n      - address: \"127.0.0.1:2110\"\n        proxy_protocol: {required: true}\n    upstream: {address: \"h:995\"}\n", 5, "needs trusted", ""},
+		{"proxy protocol without trusted", "routes:\n  - name: a\n    listen:\n      - address: \"127.0.0.1:2110\"\n        proxy_protocol: {trusted: []}\n    upstream: {address: \"h:995\"}\n", 5, "needs trusted", ""},
 		{"proxy protocol out", ok + "    upstream: {address: \"h:995\", proxy_protocol: v1}\n", 4, "upstream.proxy_protocol must be one of", "    upstream: {address: \"h:995\"}\n"},
 		{"oauth incomplete", ok + "    oauth:\n      provider: google\n", 5, "oauth needs provider and client_id", ""},
 		{"oauth provider", ok + "    oauth: {provider: yahoo, client_id: x}\n", 5, "oauth.provider must be one of", ""},
@@ -179,9 +179,9 @@ func TestEmptyFile(t *testing.T) {
 }
 
 // TestExampleNamesEveryKey checks that the example shows every key the file may hold, but for
-// those serve refuses until they are implemented (PROXY protocol, OAuth).
+// those serve refuses until they are implemented (OAuth).
 func TestExampleNamesEveryKey(t *testing.T) {
-	notYet := map[string]bool{"proxy_protocol": true, "oauth": true}
+	notYet := map[string]bool{"oauth": true}
 	var walk func(rt reflect.Type, path string)
 	walk = func(rt reflect.Type, path string) {
 		for key, ft := range keysOf(rt) {

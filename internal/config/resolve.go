@@ -188,11 +188,11 @@ func resolveListener(l *listener, where string) (Listener, error) {
 		return Listener{}, &lineError{l.Address.Line, where + fmt.Sprintf("plaintext listener %s is not on a loopback address: clients' credentials would cross the network in clear; set tls: true, or allow_remote_plaintext: true to accept that", ap)}
 	}
 	pp := l.ProxyProtocol
-	if pp.Trusted.Set || pp.Required.Set {
-		if !pp.Trusted.Set || len(pp.Trusted.V) == 0 {
-			return Listener{}, &lineError{max(pp.Required.Line, pp.Trusted.Line), where + "proxy_protocol needs trusted: [CIDR, …], the load balancers' networks"}
+	if pp.Trusted.Set {
+		if len(pp.Trusted.V) == 0 {
+			return Listener{}, &lineError{pp.Trusted.Line, where + "proxy_protocol needs trusted: [CIDR, …], the load balancers' networks"}
 		}
-		out.ProxyProtocol = &ProxyProtocol{Required: pp.Required.V, Line: pp.Trusted.Line}
+		out.ProxyProtocol = &ProxyProtocol{Line: pp.Trusted.Line}
 		for _, s := range pp.Trusted.V {
 			p, err := netip.ParsePrefix(s)
 			if err != nil {

@@ -42,8 +42,7 @@ type listener struct {
 
 // proxyIn is a listener's PROXY protocol setting.
 type proxyIn struct {
-	Trusted  Value[[]string] `yaml:"trusted"`
-	Required Value[bool]     `yaml:"required"`
+	Trusted Value[[]string] `yaml:"trusted"`
 }
 
 // upstream is where a route's sessions go and how.

@@ -33,6 +33,7 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 	dst = appendStrField(dst, "dir", string(e.Dir))
 	dst = appendStrField(dst, "user", e.User)
 	dst = appendStrField(dst, "client", e.Client)
+	dst = appendStrField(dst, "via", e.Via)
 	dst = appendStrField(dst, "listener", e.Listener)
 	dst = appendStrField(dst, "upstream", e.Upstream)
 	dst = appendStrField(dst, "local", e.Local)

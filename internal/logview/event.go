@@ -28,7 +28,7 @@ type Kind string
 // The kinds of event. Each comment lists the fields that kind sets besides V, Time, Session
 // and Kind; docs/log-format.md has an example of each.
 const (
-	KindOpen     Kind = "open"     // session opened: Client, Local, Listener, ClientSec, Upstream, UpstreamSec
+	KindOpen     Kind = "open"     // session opened: Client, Via, Local, Listener, ClientSec, Upstream, UpstreamSec
 	KindConnect  Kind = "connect"  // upstream leg connected: Leg, Upstream (the address reached), Local
 	KindTLS      Kind = "tls"      // TLS established on one leg: Leg, ClientSec or UpstreamSec, TLS
 	KindGreeting Kind = "greeting" // upstream greeting: Dir, Text, Status, Code
@@ -95,7 +95,8 @@ type Event struct {
 	Kind        Kind      `json:"kind"`                   // what the event records
 	Dir         Dir       `json:"dir,omitempty"`          // DirClientToServer, DirServerToClient or DirLocal
 	User        string    `json:"user,omitempty"`         // POP3 user once known (hashed under --hide-users)
-	Client      string    `json:"client,omitempty"`       // client address HOST:PORT
+	Client      string    `json:"client,omitempty"`       // client address HOST:PORT (behind a load balancer: from its PROXY header)
+	Via         string    `json:"via,omitempty"`          // the load balancer's HOST:PORT the client came through (PROXY protocol); "" for a direct client
 	Listener    string    `json:"listener,omitempty"`     // listener that accepted the client: "plain", "tls"
 	Upstream    string    `json:"upstream,omitempty"`     // upstream HOST:PORT
 	Local       string    `json:"local,omitempty"`        // popwire's own HOST:PORT on the leg: where the client connected (KindOpen), where the upstream connection starts (KindConnect)

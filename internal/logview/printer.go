@@ -425,6 +425,11 @@ func (p *Printer) appendOpen(dst []byte, e *Event) []byte {
 	dst = p.p.meta.add(dst, "open ")
 	dst = append(dst, "client "...)
 	dst = termtext.Append(dst, orDash(e.Client))
+	if e.Via != "" {
+		dst = append(dst, " (through proxy "...)
+		dst = termtext.Append(dst, e.Via)
+		dst = append(dst, ')')
+	}
 	dst = append(dst, " ⇄ "...)
 	dst = p.appendSecurity(dst, e.ClientSec, isLoopback(e.Client))
 	if e.Listener != "" {

@@ -118,6 +118,8 @@ func TestPrinterMarks(t *testing.T) {
 			[]string{"a␛[2J␍␊b"}, []string{"\x1b", "\r"}},
 		{"plaintext off loopback is flagged", Event{Time: at, Kind: KindOpen, Client: "203.0.113.9:4000", ClientSec: "plaintext", Upstream: "[::1]:110", UpstreamSec: "plaintext"},
 			[]string{"client 203.0.113.9:4000 ⇄ PLAINTEXT (unencrypted)", "upstream [::1]:110 ⇄ plaintext (local)"}, nil},
+		{"load balancer is shown", Event{Time: at, Kind: KindOpen, Client: "192.0.2.7:40000", Via: "127.0.0.1:5678", ClientSec: "tls", Listener: "tls", Upstream: "[::1]:995", UpstreamSec: "tls"},
+			[]string{"client 192.0.2.7:40000 (through proxy 127.0.0.1:5678) ⇄ TLS"}, nil},
 		{"multi-line summary", Event{Time: at, Kind: KindBody, Answers: "RETR", Lines: 1284, Bytes: 98_509},
 			[]string{"— RETR: 1,284 lines, 96.2 KiB"}, nil},
 		{"uncommitted deletions are stated", Event{Time: at, Kind: KindClose, Summary: &Summary{Duration: "1s", Deleted: []string{"u1"}}},

@@ -50,10 +50,11 @@ const (
 	RefusalUnparsed                     // a line popwire could not classify while a policy needs it (fail closed)
 	RefusalMaxConns                     // a connection over --max-conns
 	RefusalMaxConnsPerIP                // a connection over --max-conns-per-ip
+	RefusalProxyProtocol                // a connection on a PROXY listener from an untrusted peer, or without a good header
 	numRefusal
 )
 
-var refusalNames = [numRefusal]string{"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip"}
+var refusalNames = [numRefusal]string{"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol"}
 
 // Leg names the leg of a TLS handshake.
 type Leg int

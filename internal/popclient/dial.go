@@ -11,6 +11,8 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // Defaults used when the matching field is zero.
@@ -44,6 +46,11 @@ type Dialer struct {
 	// session does not keep a copy of its own; nil means TLSConfig() is built per handshake.
 	// Set it with d.Config = d.TLSConfig() once the other fields are final.
 	Config *tls.Config
+	// ProxyHeader, when not nil, is written to the TCP connection right after it connects,
+	// before any POP3 or TLS byte: the PROXY protocol header by which a server that trusts
+	// the dialer learns whom it dials for (Dovecot's haproxy_trusted_networks). Set it per
+	// dial, on a copy of a shared Dialer.
+	ProxyHeader *proxyproto.Header
 
 	// control, when not nil, runs before each connection attempt of Connect (tests stand in
 	// a black hole with it).
@@ -301,6 +308,10 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := d.writeProxyHeader(ctx, raw); err != nil {
+		raw.Close()
+		return nil, err
+	}
 	up := &Upstream{Conn: raw, Raw: raw, ConnectTime: time.Since(start)}
 	start = time.Now()
 	var tc *tls.Conn
@@ -329,6 +340,19 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 		}
 	}
 	return up, nil
+}
+
+// writeProxyHeader writes d.ProxyHeader, if any, to conn before ctx is done.
+func (d *Dialer) writeProxyHeader(ctx context.Context, conn net.Conn) error {
+	if d.ProxyHeader == nil {
+		return nil
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	if _, err := d.ProxyHeader.WriteTo(conn); err != nil {
+		return &DialError{Step: StepProxyHeader, Addr: d.Addr, Err: err}
+	}
+	return nil
 }
 
 // timeout returns the bound on a whole Dial.

@@ -12,12 +12,13 @@ type Step string
 
 // The dial steps, in the order Dialer.Dial runs them.
 const (
-	StepDNS       Step = "dns"       // resolving the host name
-	StepConnect   Step = "connect"   // TCP connect
-	StepSTLS      Step = "stls"      // plaintext greeting and STLS exchange (STARTTLS mode)
-	StepHandshake Step = "handshake" // TLS handshake
-	StepVerify    Step = "verify"    // certificate verification (part of the handshake)
-	StepGreeting  Step = "greeting"  // the server's greeting (implicit TLS and plaintext; STARTTLS reads it in StepSTLS)
+	StepDNS         Step = "dns"          // resolving the host name
+	StepConnect     Step = "connect"      // TCP connect
+	StepProxyHeader Step = "proxy-header" // writing Dialer.ProxyHeader, the PROXY protocol header
+	StepSTLS        Step = "stls"         // plaintext greeting and STLS exchange (STARTTLS mode)
+	StepHandshake   Step = "handshake"    // TLS handshake
+	StepVerify      Step = "verify"       // certificate verification (part of the handshake)
+	StepGreeting    Step = "greeting"     // the server's greeting (implicit TLS and plaintext; STARTTLS reads it in StepSTLS)
 )
 
 // DialError reports which step of an upstream dial failed. It never holds a secret.

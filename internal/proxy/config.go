@@ -30,6 +30,9 @@ type Config struct {
 	ListenTLS string
 	// AllowRemotePlaintext permits a plaintext listener on an address that is not loopback.
 	AllowRemotePlaintext bool
+	// ProxyProtocol is the PROXY protocol of the listeners ListenAndServe opens (Listen and
+	// ListenTLS); nil means none. Serve takes it per Listener instead.
+	ProxyProtocol *ProxyProtocol
 
 	// Upstream is the server's HOST:PORT; "" means popclient.DefaultUpstream.
 	Upstream string
@@ -43,6 +46,10 @@ type Config struct {
 	UpstreamRoots *x509.CertPool
 	// InsecureSkipVerify turns upstream certificate verification off; every session logs a warning.
 	InsecureSkipVerify bool
+	// ProxyProtocolOut sends the upstream a PROXY v2 header with the client's address (from
+	// the client's PROXY header, else its socket) right after connecting, before STLS or TLS:
+	// for a server that trusts popwire to tell it, such as Dovecot's haproxy_trusted_networks.
+	ProxyProtocolOut bool
 	// DialTimeout bounds the whole upstream dial (DNS, connect, STLS, handshake, greeting); 0
 	// means popclient.DefaultDialTimeout.
 	DialTimeout time.Duration

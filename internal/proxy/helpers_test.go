@@ -249,7 +249,7 @@ func startProxyCert(t testing.TB, cfg Config, upstreamAddr string) *testProxy {
 		t.Fatal(err)
 	}
 	p := &testProxy{srv: srv, plain: pl.Addr().String(), tlsl: tl.Addr().String(), sink: sink, done: make(chan error, 1)}
-	ls := []Listener{{Listener: pl}, {Listener: tl, TLS: true}}
+	ls := []Listener{{Listener: pl, ProxyProtocol: cfg.ProxyProtocol}, {Listener: tl, TLS: true, ProxyProtocol: cfg.ProxyProtocol}}
 	if cfg.Certificate == nil {
 		tl.Close()
 		ls = ls[:1]

@@ -10,6 +10,9 @@ import (
 type Listener struct {
 	net.Listener
 	TLS bool // implicit TLS (RFC 8314); false: plaintext, with STLS when a certificate exists
+	// ProxyProtocol, when not nil, makes every connection start with a PROXY header from a
+	// trusted load balancer (see ProxyProtocol); nil: the peer is the client.
+	ProxyProtocol *ProxyProtocol
 	// Name is the listener's metric label; "" means "plain" or "tls" by kind.
 	Name string
 }
@@ -38,6 +41,9 @@ func isLoopback(addr net.Addr) bool {
 // checkListener refuses a plaintext listener on a non-loopback address unless allowed
 // (credentials would cross the network in clear), and a TLS listener without a certificate.
 func (s *Server) checkListener(l Listener) error {
+	if err := l.ProxyProtocol.check(); err != nil {
+		return fmt.Errorf("%w (listener %s)", err, l.Addr())
+	}
 	if l.TLS && s.clientTLS == nil {
 		return fmt.Errorf("proxy: TLS listener %s needs a certificate", l.Addr())
 	}
@@ -68,7 +74,7 @@ func (s *Server) Listen() ([]Listener, error) {
 			closeAll()
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		l := Listener{Listener: nl, TLS: spec.tls}
+		l := Listener{Listener: nl, TLS: spec.tls, ProxyProtocol: s.cfg.ProxyProtocol}
 		ls = append(ls, l)
 		if err := s.checkListener(l); err != nil {
 			closeAll()

@@ -381,7 +381,7 @@ func TestMetricsLabelValuesAreFixed(t *testing.T) {
 		"direction": {"client_to_server", "server_to_client"},
 		"leg":       {"client", "upstream"},
 		"reason":    {"verify", "timeout", "closed", "protocol", "other"},
-		"kind":      {"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip"},
+		"kind":      {"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol"},
 		"le":        nil, // histogram bounds: numbers
 	}
 	for series := range scrape(t, reg) {

@@ -56,6 +56,9 @@ func New(cfg Config) (*Server, error) {
 	if _, _, err := net.SplitHostPort(cfg.upstream()); err != nil {
 		return nil, fmt.Errorf("proxy: upstream address: %w", err)
 	}
+	if err := cfg.ProxyProtocol.check(); err != nil {
+		return nil, err
+	}
 	deny, err := ParseDeny(cfg.Deny)
 	if err != nil {
 		return nil, err
@@ -154,7 +157,7 @@ func (s *Server) acceptLoop(l Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		s.admit(c, l.TLS, stats)
+		s.admit(c, l, stats)
 	}
 }
 
@@ -165,8 +168,14 @@ var (
 )
 
 // admit starts a session for c, or refuses c when its address group or the server is at
-// its cap; stats counts the session or refusal for c's listener.
-func (s *Server) admit(c net.Conn, isTLS bool, stats *metrics.Listener) {
+// its cap; stats counts the session or refusal for c's listener. On a PROXY listener the
+// header names the client (admitProxied).
+func (s *Server) admit(c net.Conn, l Listener, stats *metrics.Listener) {
+	if l.ProxyProtocol != nil {
+		s.admitProxied(c, l, stats)
+		return
+	}
+	isTLS := l.TLS
 	peer := addrKey(c.RemoteAddr())
 	if !s.perAddr.take(peer, s.maxConnsPerIP()) {
 		stats.Refused()
@@ -230,7 +239,7 @@ func (s *Server) runRefusal(ref *refusal, isTLS bool, reply []byte, why string) 
 	defer s.recoverPanic("refusal")
 	stop := context.AfterFunc(s.base, func() { ref.c.Close() })
 	defer stop()
-	s.emit(logview.Event{Kind: logview.KindError, Client: ref.c.RemoteAddr().String(), Listener: listenerName(isTLS), Err: why})
+	s.emit(logview.Event{Kind: logview.KindError, Client: ref.c.RemoteAddr().String(), Via: via(ref.c), Listener: listenerName(isTLS), Err: why})
 	ref.c.SetDeadline(time.Now().Add(min(orDuration(s.cfg.HandshakeTimeout, DefaultHandshakeTimeout), refusalHandshakeTimeout)))
 	conn := ref.c
 	if isTLS {

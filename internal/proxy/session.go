@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	proxyproto "github.com/pires/go-proxyproto"
+
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/metrics"
@@ -176,7 +178,7 @@ func (s *session) run() {
 	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
 		return
 	}
-	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Local: s.raw.LocalAddr().String(), Listener: s.listener,
+	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Via: via(s.raw), Local: s.raw.LocalAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
 	if s.srv.cfg.InsecureSkipVerify {
 		s.rec.event(logview.Event{Kind: logview.KindWarning, Leg: logview.LegUpstream, Text: "upstream certificate verification is off (--insecure-skip-verify)"})
@@ -434,7 +436,7 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if !s.closing() {
 			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
-				Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
+				Via: via(s.raw), Listener: s.listener, Err: oneLine("proxy: client TLS handshake failed: "+err.Error(), 300)})
 			s.srv.stats.TLSFailure(metrics.LegClient, err)
 			s.finish("client handshake failed")
 		}
@@ -454,7 +456,15 @@ func (s *session) handshakeClient(sec string) (ok bool) {
 // It runs on a goroutine of its own (onFreshStack); a panic makes it report false.
 func (s *session) dialUpstream() (ok bool) {
 	defer s.recoverPanic("upstream dial")
-	up, err := s.srv.dialer.Dial(s.ctx)
+	d := &s.srv.dialer
+	if s.srv.cfg.ProxyProtocolOut {
+		// A v2 header (HAProxy's proxy-protocol.txt §2.2) naming the client, from its own
+		// PROXY header or its socket, and the address it connected to.
+		proxied := *d
+		proxied.ProxyHeader = proxyproto.HeaderProxyFromAddrs(2, s.raw.RemoteAddr(), destination(s.raw))
+		d = &proxied
+	}
+	up, err := d.Dial(s.ctx)
 	if err != nil {
 		if s.closing() {
 			return false
