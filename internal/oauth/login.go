@@ -97,7 +97,7 @@ func (l Login) Authorize(ctx context.Context) (Grant, error) {
 // Save stores g for address, authorised with p, sealed under password, replacing any
 // earlier token of the account, and returns what the file records in the clear.
 func (s *Store) Save(p Provider, address string, g Grant, password string) (Account, error) {
-	if _, err := s.path(address); err != nil {
+	if _, err := s.Path(address); err != nil {
 		return Account{}, err
 	}
 	acct := Account{Address: address, Provider: p.Name, AuthURL: p.AuthURL, TokenURL: p.TokenURL, DeviceURL: p.DeviceURL,

@@ -113,9 +113,9 @@ func (f *tokenFile) openWith(key []byte) (secrets, error) {
 // maxFileSize bounds what load reads: a token file is about 2 KiB.
 const maxFileSize = 1 << 20
 
-// path returns the file of address, or an error for an address that cannot be an
+// Path returns the file of address, or an error for an address that cannot be an
 // account's.
-func (s *Store) path(address string) (string, error) {
+func (s *Store) Path(address string) (string, error) {
 	if address == "" || len(address) > 320 {
 		return "", fmt.Errorf("oauth: %q is not an account address (1 to 320 characters)", address)
 	}
@@ -169,7 +169,7 @@ func (s *Store) checkDir(create bool) error {
 // load reads the file of address. A missing file (or directory) wraps ErrNoToken; a file
 // that others may read, that is not a regular file, or that is not a token file is refused.
 func (s *Store) load(address string) (*tokenFile, error) {
-	path, err := s.path(address)
+	path, err := s.Path(address)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (s *Store) load(address string) (*tokenFile, error) {
 // write stores f atomically: a temporary file of mode 0600 in Dir, synced, then renamed
 // over the account's file.
 func (s *Store) write(f *tokenFile) error {
-	path, err := s.path(f.Address)
+	path, err := s.Path(f.Address)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (s *Store) create(acct Account, sec secrets, password string) ([]byte, erro
 
 // Delete removes the file of address; a missing one wraps ErrNoToken.
 func (s *Store) Delete(address string) error {
-	path, err := s.path(address)
+	path, err := s.Path(address)
 	if err != nil {
 		return err
 	}

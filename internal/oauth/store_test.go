@@ -156,7 +156,7 @@ func TestCopiedFileIsUselessWithoutThePassword(t *testing.T) {
 func TestStorePathSafety(t *testing.T) {
 	st := newStore(t)
 	for _, addr := range []string{"../../evil@example.com", "a/b@example.com", `a\b@x`, ".hidden", "..", "%41", "A", "Ann@Example.COM", "ünï@ex.com"} {
-		path, err := st.path(addr)
+		path, err := st.Path(addr)
 		if err != nil {
 			t.Fatalf("%q: %v", addr, err)
 		}
@@ -178,7 +178,7 @@ func TestStorePathSafety(t *testing.T) {
 		t.Fatalf("List has %d accounts, want 9", len(list))
 	}
 	for _, bad := range []string{"", "a\nb", "a\x00b", strings.Repeat("a", 321)} {
-		if _, err := st.path(bad); err == nil {
+		if _, err := st.Path(bad); err == nil {
 			t.Errorf("%q was accepted", bad)
 		}
 	}
