@@ -51,7 +51,7 @@ type Tokens struct {
 	once     sync.Once
 	pepper   []byte              // random, for the in-memory password hashes
 	mu       sync.Mutex          // guards accounts
-	accounts map[string]*account // by address
+	accounts map[string]*account // by address; only addresses with a file stay
 }
 
 // account is what Tokens keeps of one unlocked account. lock, a channel of capacity one,
@@ -80,6 +80,7 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 	f, err := t.Store.load(address)
 	if err != nil {
 		a.forget()
+		t.drop(address, a)
 		return Access{}, err
 	}
 	if err := t.unlock(a, f, address, password); err != nil {
@@ -116,6 +117,17 @@ func (t *Tokens) account(address string) *account {
 		t.accounts[address] = a
 	}
 	return a
+}
+
+// drop removes a, the entry of an address without a usable file, so that the entries stay
+// as many as the accounts (a client may try any number of addresses). A caller still
+// waiting on a's lock then finds no file either.
+func (t *Tokens) drop(address string, a *account) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.accounts[address] == a {
+		delete(t.accounts, address)
+	}
 }
 
 // hash returns the in-memory hash of password.
