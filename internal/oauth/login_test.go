@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,10 @@ func TestLoopbackFlowFollowingThePrintedURL(t *testing.T) {
 	u := waitURL(t, found)
 	if !strings.Contains(u, "code_challenge_method=S256") || !strings.Contains(u, "login_hint=bob%40example.com") {
 		t.Fatalf("authorization URL %s", u)
+	}
+	parsed, _ := url.Parse(u)
+	if redirect, err := url.Parse(parsed.Query().Get("redirect_uri")); err != nil || redirect.Hostname() != "127.0.0.1" || redirect.Path != "" {
+		t.Fatalf("redirect_uri %q: want http://127.0.0.1:PORT with no path, as Microsoft matches it", parsed.Query().Get("redirect_uri"))
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u) // follows the redirect to the flow's listener
 	if err != nil {

@@ -28,7 +28,8 @@ func (l Login) loopback(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oauth: no loopback port for the redirect: %w", err)
 	}
-	redirect := "http://" + ln.Addr().String() + "/"
+	// No path: Microsoft matches a loopback redirect URI with its path, ignoring the port.
+	redirect := "http://" + ln.Addr().String()
 	cfg := l.Provider.config(redirect)
 	verifier := oauth2.GenerateVerifier()
 	state := rand.Text()
