@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -148,6 +149,17 @@ func TestGoogleHasNoDeviceFlow(t *testing.T) {
 	p.ClientID = "x"
 	_, err := Login{Provider: p, Address: testAccount, Flow: FlowDevice, Out: io.Discard}.Authorize(testContext(t))
 	if err == nil || !strings.Contains(err.Error(), "--flow loopback") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenBrowserNeedsAGraphicalSession(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("a desktop is always there")
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	if err := OpenBrowser("http://127.0.0.1:9/"); err == nil || !strings.Contains(err.Error(), "no graphical session") {
 		t.Fatalf("err = %v", err)
 	}
 }
