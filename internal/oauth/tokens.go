@@ -44,6 +44,11 @@ type Tokens struct {
 	HTTPClient *http.Client
 	// Margin is how close to expiry an access token is refreshed; 0 means DefaultMargin.
 	Margin time.Duration
+	// Provider, when set, is the provider the caller serves (serve --oauth and the provider
+	// flags): an account authorised with a provider of another name is refused (ErrNoToken),
+	// and Provider's TokenURL, ClientID and ClientSecret, those that are not empty, replace
+	// at refresh the ones recorded at auth login. Nil uses what the file records.
+	Provider *Provider
 	// OnRefresh, when set, is called after each refresh attempt with RefreshOK,
 	// RefreshRefused or RefreshUnreachable, for metrics. It must not block.
 	OnRefresh func(outcome string)
@@ -82,6 +87,10 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 		a.forget()
 		t.drop(address, a)
 		return Access{}, err
+	}
+	if t.Provider != nil && f.Provider != t.Provider.Name {
+		return Access{}, &kindError{ErrNoToken, fmt.Sprintf("oauth: %s is authorised with %s, not %s: %s --provider %s", address, f.Provider,
+			t.Provider.Name, loginHint(address), t.Provider.Name)}
 	}
 	if err := t.unlock(a, f, address, password); err != nil {
 		return Access{}, err
@@ -194,6 +203,14 @@ func (f *tokenFile) usableUntil() time.Time {
 // token, and reports the outcome to OnRefresh.
 func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access, error) {
 	p := f.provider(a.sec.ClientSecret)
+	if t.Provider != nil {
+		for _, o := range []struct{ to, from *string }{{&p.TokenURL, &t.Provider.TokenURL}, {&p.ClientID, &t.Provider.ClientID},
+			{&p.ClientSecret, &t.Provider.ClientSecret}} {
+			if *o.from != "" {
+				*o.to = *o.from
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	client := t.HTTPClient

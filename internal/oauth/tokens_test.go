@@ -318,3 +318,24 @@ func TestUnknownExpiryIsTakenAsAnHour(t *testing.T) {
 		t.Fatal("a known expiry was not used")
 	}
 }
+
+func TestTheServedProvider(t *testing.T) {
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret", AccessLifetime: time.Minute})
+	st := loggedIn(t, s, testProvider(s, "csecret"))
+	_, err := (&Tokens{Store: st, Provider: &Provider{Name: "google"}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "authorised with test, not google") {
+		t.Fatalf("another provider: %v", err)
+	}
+	_, err = (&Tokens{Store: st, Provider: &Provider{Name: "test", ClientSecret: "rotated-away"}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrRefreshRefused) || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("the served provider's client secret was not used: %v", err)
+	}
+	other := startServer(t, oauthtest.Options{ClientSecret: "csecret"})
+	_, err = (&Tokens{Store: st, Provider: &Provider{Name: "test", TokenURL: other.TokenURL()}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrRefreshRefused) || s.Refreshes() != 0 {
+		t.Fatalf("the served provider's token URL was not used: %v, %d refreshes at the first server", err, s.Refreshes())
+	}
+	if _, err := (&Tokens{Store: st, Provider: &Provider{Name: "test"}}).Token(testContext(t), testAccount, testPassword); err != nil {
+		t.Fatalf("the same provider with nothing to replace: %v", err)
+	}
+}
