@@ -180,15 +180,6 @@ func oneAddress(c *cli.Context) (string, error) {
 	return c.Args().First(), nil
 }
 
-// defaultStore is the token store in the config directory.
-func defaultStore() (*oauth.Store, error) {
-	dir, err := oauth.DefaultDir()
-	if err != nil {
-		return nil, err
-	}
-	return &oauth.Store{Dir: dir}, nil
-}
-
 // formatTime shows a time of a token file in local time; "unknown" for zero.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
