@@ -39,7 +39,7 @@ func TestLoopbackFlowFollowingThePrintedURL(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "authorised") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "received") {
 		t.Fatalf("the redirect URI answered %s: %s", resp.Status, body)
 	}
 	r := <-done

@@ -103,7 +103,7 @@ func redirectHandler(state string, deliver func(callback)) http.Handler {
 			fmt.Fprintln(w, "popwire: the provider did not authorise the account; see the terminal.")
 			return
 		}
-		fmt.Fprintln(w, "popwire: authorised. You can close this tab and go back to the terminal.")
+		fmt.Fprintln(w, "popwire: received. You can close this tab; the terminal says whether the authorisation succeeded.")
 	})
 }
 
