@@ -23,7 +23,7 @@ const (
 )
 
 // DefaultMargin is how close to its expiry an access token is refreshed when Tokens.Margin
-// is zero.
+// is zero (or half its lifetime, when that is shorter).
 const DefaultMargin = 5 * time.Minute
 
 // refreshTimeout bounds one refresh, whatever the caller's context allows.
@@ -32,7 +32,7 @@ const refreshTimeout = 30 * time.Second
 // Tokens is the Source of the token store: it unlocks an account's file with the local
 // password, keeps the derived key in memory after the first successful unlock (so later
 // logins cost a constant-time comparison, not a key derivation), refreshes the access token
-// when it is within Margin of its expiry, and saves a rotated refresh token at once. Calls
+// when it is within Margin (or half its lifetime) of its expiry, and saves a rotated refresh token at once. Calls
 // for one account are serialised, so many concurrent callers near expiry cause one refresh.
 // The file is read at each call, so a new `auth login` or `auth logout` takes effect at
 // once. Set the exported fields before the first Token call; the zero value is not usable
@@ -42,7 +42,8 @@ type Tokens struct {
 	Store *Store
 	// HTTPClient makes the requests to the provider; nil means one with a 30 s timeout.
 	HTTPClient *http.Client
-	// Margin is how close to expiry an access token is refreshed; 0 means DefaultMargin.
+	// Margin is how close to expiry an access token is refreshed, at most half its
+	// lifetime; 0 means DefaultMargin.
 	Margin time.Duration
 	// Provider, when set, is the provider the caller serves (serve --oauth and the provider
 	// flags): an account authorised with a provider of another name is refused (ErrNoToken),
@@ -101,14 +102,24 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 			return Access{}, err
 		}
 	}
+	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > t.margin(f) {
+		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	}
+	return t.refresh(ctx, a, f)
+}
+
+// margin returns how close to its expiry f's access token is refreshed: Margin, or half the
+// token's lifetime when that is shorter, so that a provider's short-lived tokens are not
+// refreshed at every call.
+func (t *Tokens) margin(f *tokenFile) time.Duration {
 	margin := t.Margin
 	if margin <= 0 {
 		margin = DefaultMargin
 	}
-	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > margin {
-		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	if life := f.usableUntil().Sub(f.LastRefresh); life > 0 && life/2 < margin {
+		margin = life / 2
 	}
-	return t.refresh(ctx, a, f)
+	return margin
 }
 
 // account returns the entry of address, creating it.
