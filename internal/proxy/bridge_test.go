@@ -319,4 +319,3 @@ func TestBridgeTokenSecret(t *testing.T) {
 	raw, _ := base64.StdEncoding.DecodeString(blob)
 	checkNoSecret(t, events, bridgePassword, []string{bridgeToken, b64(bridgeToken), blob, string(raw[:len(raw)-2])}, true)
 }
-
