@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/oauth"
+	"github.com/popwire/popwire/internal/popserver"
 )
 
 // fakeSource is an oauth.Source for tests: it gives token for any account whose password is
@@ -318,4 +321,46 @@ func TestBridgeTokenSecret(t *testing.T) {
 	blob := oauth.XOAUTH2.InitialResponse(bridgeUser, bridgeToken)
 	raw, _ := base64.StdEncoding.DecodeString(blob)
 	checkNoSecret(t, events, bridgePassword, []string{bridgeToken, b64(bridgeToken), blob, string(raw[:len(raw)-2])}, true)
+}
+
+// TestBridgeToPopserver logs in through the bridge to the embedded server, which refuses the
+// one-line XOAUTH2 form as Microsoft does and checks the token, and fetches a message
+// byte-exact.
+func TestBridgeToPopserver(t *testing.T) {
+	for _, mech := range []oauth.Mechanism{oauth.XOAUTH2, oauth.OAUTHBEARER} {
+		t.Run(mech.String(), func(t *testing.T) {
+			good, _ := pkis(t)
+			store := &popserver.Store{}
+			if err := store.Put(bridgeUser, popserver.SampleMailbox()...); err != nil {
+				t.Fatal(err)
+			}
+			srv := &popserver.Server{Store: store, RejectInitialXOAUTH2: true,
+				CheckToken: func(user, token string) bool { return user == bridgeUser && token == bridgeToken }}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan error, 1)
+			go func() {
+				served <- srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{good.leaf}}))
+			}()
+			t.Cleanup(func() { srv.Close(); <-served })
+			p := startProxy(t, Config{OAuth: newFakeSource(), OAuthMechanism: mech}, ln.Addr().String())
+			c := p.dial(t, true)
+			c.line(t)
+			talk(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."})
+			c.send(t, "RETR 1\r\n")
+			if l := c.line(t); !strings.HasPrefix(l, "+OK") {
+				t.Fatalf("RETR: %q", l)
+			}
+			var body strings.Builder
+			for l := c.line(t); l != ".\r\n"; l = c.line(t) {
+				body.WriteString(strings.TrimPrefix(l, "."))
+			}
+			if want := string(popserver.SampleMailbox()[0].Data); body.String() != want {
+				t.Errorf("message 1: got %d bytes, want %d", body.Len(), len(want))
+			}
+			talk(t, c, [2]string{"QUIT", "+OK Logging out."})
+		})
+	}
 }
