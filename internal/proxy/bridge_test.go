@@ -409,3 +409,15 @@ func TestBridgeHideUsers(t *testing.T) {
 		}
 	}
 }
+
+func TestBridgeRefusesTLSOnPlaintext(t *testing.T) {
+	up := oauthUpstream(t, oauth.XOAUTH2)
+	p := startProxy(t, Config{OAuth: newFakeSource()}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	c.send(t, "\x16\x03\x01\x00\x05hello\n")
+	if rest := c.rest(t); rest != "" {
+		t.Errorf("the client got %q", rest)
+	}
+	p.closeReason(t, "client spoke TLS on the plaintext listener")
+}
