@@ -148,6 +148,16 @@ func TestBridgeLogins(t *testing.T) {
 			if !src.deadline {
 				t.Error("Source.Token was called without a deadline")
 			}
+			p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+			p.sink.mu.Lock()
+			for _, e := range p.sink.ev {
+				if (e.Kind == logview.KindSASL && e.Status == "") || (e.Kind == logview.KindCommand && e.Verb != "STAT" && e.Verb != "QUIT") {
+					if e.Dir != logview.DirLocal {
+						t.Errorf("%s %s %q is logged as %s, but popwire answered it", e.Kind, e.Verb, e.Text, e.Dir)
+					}
+				}
+			}
+			p.sink.mu.Unlock()
 			e := p.sink.find(t, "oauth policy", func(e logview.Event) bool { return e.Kind == logview.KindPolicy && e.Action == "oauth" })
 			if e.Mech != tc.mech.String() || !strings.Contains(e.Text, "2030-01-02T03:04:05Z") || !strings.Contains(e.Text, "https://mail.google.com/") {
 				t.Errorf("oauth event %+v", e)
