@@ -16,6 +16,7 @@ var (
 	replySTLSState   = []byte("-ERR STLS is only valid before authentication.\r\n")
 	replyDenied      = []byte("-ERR [SYS/PERM] command denied by proxy policy\r\n")
 	replyTLSRequired = []byte("-ERR [AUTH] TLS required: use STLS first.\r\n")
+	replyBridged     = []byte("-ERR [AUTH] popwire: this line is not passed on: the OAuth bridge logs in upstream itself.\r\n")
 )
 
 // localAnswer is a reply popwire writes itself. It waits in the command FIFO: it is written
@@ -33,6 +34,10 @@ type localAnswer struct {
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	a, local := s.decide(f)
+	if !local && s.srv.cfg.OAuth != nil && slices.Contains(credentials, f.Keyword) {
+		// The bridge answered the login; no credential of the client's goes upstream after it.
+		a.action, a.reply, local = "oauth", replyBridged, true
+	}
 	leg := logview.LegClient
 	if local {
 		leg = logview.LegLocal
@@ -51,12 +56,12 @@ func unparsedReply(why string) []byte {
 const whyPrefix = "keyword begins with one popwire answers itself"
 
 // policyActive reports whether a policy depends on what each client line is: a denied
-// command, RequireTLS, or STLS accepted with the client-leg certificate. Without one (no
+// command, RequireTLS, STLS accepted with the client-leg certificate, or the OAuth bridge. Without one (no
 // certificate, no --deny, no --require-tls) popwire still refuses every STLS itself, but a
 // line it cannot classify is passed on: at worst a server running an odd " STLS" starts TLS
 // with the client end to end, and popwire, having no policy to keep, passes it through.
 func (s *session) policyActive() bool {
-	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil
+	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil || s.srv.cfg.OAuth != nil
 }
 
 // controls reports whether popwire answers the command keyword verb itself.

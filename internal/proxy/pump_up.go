@@ -18,21 +18,18 @@ var errClosed = errors.New("proxy: session closed")
 // tlsRecordHandshake is the first byte of a TLS handshake record (RFC 8446 §5.1).
 const tlsRecordHandshake = 0x16
 
-// pumpUp carries the client's lines to the upstream, one line at a time: the tracker frames
-// each, the policy answers some locally, the rest is forwarded byte for byte.
-func (s *session) pumpUp() {
-	lr := newLineReader(s.client, maxClientLine)
-	first := true
+// pumpUp carries the client's lines, read with lr, to the upstream, one line at a time: the
+// tracker frames each, the policy answers some locally, the rest is forwarded byte for byte.
+func (s *session) pumpUp(lr *lineReader) {
+	first := s.srv.cfg.OAuth == nil // the bridge read the first line
+
 	for {
 		line, complete, err := lr.next()
 		if len(line) > 0 {
 			if complete {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
-			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
-				s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
-					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
-				s.finish("client spoke TLS on the plaintext listener")
+			if first && s.spokeTLS(line) {
 				return
 			}
 			first = false
@@ -51,6 +48,18 @@ func (s *session) pumpUp() {
 			return
 		}
 	}
+}
+
+// spokeTLS ends the session when the client's first line on the plaintext leg is the start
+// of a TLS handshake, and reports whether it did.
+func (s *session) spokeTLS(line []byte) bool {
+	if s.clientTLS || line[0] != tlsRecordHandshake {
+		return false
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
+		Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
+	s.finish("client spoke TLS on the plaintext listener")
+	return true
 }
 
 // clientLine frames, decides and forwards one client line (or a piece of an over-long one).
