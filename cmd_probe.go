@@ -27,7 +27,8 @@ func probeCommand() *cli.Command {
 			&cli.StringFlag{Name: "auth", Value: "auto", Usage: "login method: auto (AUTH PLAIN when offered), user (USER/PASS) or plain (AUTH PLAIN)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "bound on each step"},
-		}, serverFlags("do not fail on the certificate (the report still says whether it would verify)")...),
+			oauthFlag("log in with the OAuth token of --user, an account authorised with popwire auth login for this `PROVIDER`; the password asked for is its local password (the report shows the token's scope and expiry, never the token)"),
+		}, append(oauthFlags(), serverFlags("do not fail on the certificate (the report still says whether it would verify)")...)...),
 		Action: runProbe,
 	}
 }
@@ -53,8 +54,22 @@ func runProbe(c *cli.Context) error {
 		RootCAs: roots, InsecureSkipVerify: c.Bool("insecure-skip-verify"), User: c.String("user"),
 		Auth: auth, Timeout: c.Duration("timeout"),
 	}
+	tokens, mech, err := oauthBridge(c)
+	if err != nil {
+		return err
+	}
+	if tokens != nil {
+		if o.User == "" {
+			return usagef("--oauth needs --user ADDRESS, the account authorised with popwire auth login")
+		}
+		o.OAuth, o.OAuthMechanism = tokens, mech
+	}
 	if o.User != "" {
-		if o.Password, err = readPassword(c.App.ErrWriter, "password for "+o.User); err != nil {
+		what := "password for " + o.User
+		if tokens != nil {
+			what = "local password of " + o.User + " (chosen at popwire auth login)"
+		}
+		if o.Password, err = readPassword(c.App.ErrWriter, what); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -59,7 +60,8 @@ func serveCommand() *cli.Command {
 				Usage: "maximum concurrent sessions from one client address (IPv6: one /64); more get -ERR [SYS/TEMP]"},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"POPWIRE_SHUTDOWN_TIMEOUT"},
 				Usage: "on SIGINT/SIGTERM, how long sessions may finish before they are closed"},
-		}, append(metricsFlags(), logFlags()...)...),
+			oauthFlag("bridge logins to OAuth: clients log in with USER/PASS (or AUTH PLAIN/LOGIN) as an account authorised with popwire auth login for this `PROVIDER` (google, microsoft or a custom name) and its local password; popwire logs in upstream with the account's token (XOAUTH2 or OAUTHBEARER)"),
+		}, append(append(metricsFlags(), oauthFlags()...), logFlags()...)...),
 		Action: serve,
 	}
 }
@@ -100,7 +102,17 @@ func serveConfig(c *cli.Context) (proxy.Config, error) {
 		}
 		pp = &proxy.ProxyProtocol{Trusted: trusted}
 	}
+	tokens, mech, err := oauthBridge(c)
+	if err != nil {
+		return proxy.Config{}, err
+	}
+	var src oauth.Source // stays a nil interface without --oauth
+	if tokens != nil {
+		src = tokens
+	}
 	return withSharedFlags(c, proxy.Config{
+		OAuth:                     src,
+		OAuthMechanism:            mech,
 		Listen:                    c.String("listen"),
 		ListenTLS:                 c.String("listen-tls"),
 		AllowRemotePlaintext:      c.Bool("allow-remote-plaintext"),

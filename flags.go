@@ -301,6 +301,52 @@ func oauthProviderFromFlags(c *cli.Context, name string) (oauth.Provider, error)
 	return p, nil
 }
 
+// oauthFlag is --oauth of serve and probe: the provider whose stored tokens log in upstream.
+func oauthFlag(usage string) cli.Flag {
+	return &cli.StringFlag{Name: "oauth", EnvVars: []string{"POPWIRE_OAUTH"}, Usage: usage}
+}
+
+// oauthBridge returns the token source and mechanism that --oauth PROVIDER asks for: the
+// accounts authorised with popwire auth login for that provider, each refreshed with what
+// its file records, unless --oauth-token-url, --oauth-client-id or --oauth-client-secret say
+// otherwise. The mechanism is --oauth-mechanism, else the provider's (XOAUTH2 for Google,
+// Microsoft and a custom provider). Without --oauth it returns nil and refuses a provider
+// flag that would then do nothing.
+func oauthBridge(c *cli.Context) (*oauth.Tokens, oauth.Mechanism, error) {
+	name := c.String("oauth")
+	if name == "" {
+		for _, f := range oauthFlags() {
+			if n := f.Names()[0]; c.IsSet(n) {
+				return nil, oauth.XOAUTH2, usagef("--%s needs --oauth PROVIDER", n)
+			}
+		}
+		return nil, oauth.XOAUTH2, nil
+	}
+	p, builtin, err := oauth.Builtin(name, c.String("oauth-tenant"))
+	if err != nil {
+		return nil, oauth.XOAUTH2, usagef("%v", err)
+	}
+	if !builtin {
+		if !providerNameRE.MatchString(name) {
+			return nil, oauth.XOAUTH2, usagef("--oauth %q: use google, microsoft, or the name of a custom provider given to popwire auth login", name)
+		}
+		p = oauth.Provider{Name: name}
+	}
+	serving := &oauth.Provider{Name: p.Name, TokenURL: c.String("oauth-token-url"),
+		ClientID: c.String("oauth-client-id"), ClientSecret: c.String("oauth-client-secret")}
+	mech := p.Mechanism
+	if m := c.String("oauth-mechanism"); m != "" {
+		if mech, err = oauth.ParseMechanism(m); err != nil {
+			return nil, oauth.XOAUTH2, usagef("--oauth-mechanism: %v", err)
+		}
+	}
+	store, err := defaultStore()
+	if err != nil {
+		return nil, oauth.XOAUTH2, err
+	}
+	return &oauth.Tokens{Store: store, Provider: serving}, mech, nil
+}
+
 // defaultStore is the token store in the config directory, $XDG_CONFIG_HOME/popwire/accounts.
 func defaultStore() (*oauth.Store, error) {
 	dir, err := oauth.DefaultDir()

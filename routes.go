@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/popwire/popwire/internal/config"
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/metrics"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -35,8 +37,12 @@ type routeSet struct {
 	failed  chan error    // a server that ended on its own; buffered, the first one only
 	done    chan struct{} // closed by Shutdown
 
-	mu       sync.Mutex // guards everything below; held for a whole reload
-	closing  bool
+	mu      sync.Mutex // guards everything below; held for a whole reload
+	closing bool
+	// tokens is the OAuth token source of each route with an oauth section, kept across
+	// reloads while the route's section stays the same, so that unlocked accounts stay
+	// unlocked and one account has one refresh at a time.
+	tokens   map[oauthKey]*oauth.Tokens
 	cfg      *config.Config
 	ports    map[string]*sharedPort // open sockets by listen address
 	current  []*routeServer
@@ -125,6 +131,7 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 	next := make([]*routeServer, 0, len(cfg.Routes))
 	var listeners [][]proxy.Listener // of each server in next
 	opened := map[string]*sharedPort{}
+	tokens := map[oauthKey]*oauth.Tokens{}
 	undo := func() {
 		for _, p := range opened {
 			p.close()
@@ -137,6 +144,14 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			return nil, err
 		}
 		pc.Sink, pc.KeyLog, pc.Metrics, pc.Route = s.sink, s.keyLog, s.metrics, r.Name
+		if r.OAuth != nil {
+			t, mech, err := s.oauthSource(cfg.File, r, tokens)
+			if err != nil {
+				undo()
+				return nil, err
+			}
+			pc.OAuth, pc.OAuthMechanism = t, mech
+		}
 		srv, err := proxy.New(pc)
 		if err != nil {
 			undo()
@@ -195,8 +210,50 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 	for _, rs := range s.current {
 		s.retire(rs)
 	}
-	s.current, s.cfg = next, cfg
+	s.current, s.cfg, s.tokens = next, cfg, tokens
 	return changes, nil
+}
+
+// oauthKey names a route's OAuth settings: a token source is kept while they stay the same.
+type oauthKey struct {
+	route string
+	oauth config.OAuth // Line cleared
+}
+
+// oauthSource returns the token source and mechanism of route r's oauth section, the one of
+// the running configuration when the section has not changed, and records it in next.
+func (s *routeSet) oauthSource(path string, r config.Route, next map[oauthKey]*oauth.Tokens) (*oauth.Tokens, oauth.Mechanism, error) {
+	o := *r.OAuth
+	line := o.Line
+	o.Line = 0
+	key := oauthKey{r.Name, o}
+	mech := oauth.XOAUTH2
+	if o.Mechanism != "" {
+		m, err := oauth.ParseMechanism(o.Mechanism)
+		if err != nil {
+			return nil, 0, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.mechanism: " + err.Error(), Err: err}
+		}
+		mech = m
+	}
+	if t := s.tokens[key]; t != nil {
+		next[key] = t
+		return t, mech, nil
+	}
+	p := &oauth.Provider{Name: o.Provider, TokenURL: o.TokenURL, ClientID: o.ClientID}
+	if o.ClientSecretFile != "" {
+		b, err := os.ReadFile(o.ClientSecretFile)
+		if err != nil {
+			return nil, 0, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.client_secret_file: " + err.Error(), Err: err}
+		}
+		p.ClientSecret = strings.TrimSpace(string(b))
+	}
+	store, err := defaultStore()
+	if err != nil {
+		return nil, 0, err
+	}
+	t := &oauth.Tokens{Store: store, Provider: p, OnRefresh: s.metrics.Route(r.Name).RefreshOutcome}
+	next[key] = t
+	return t, mech, nil
 }
 
 // hasListener reports whether route r listens on addr.
@@ -304,33 +361,9 @@ func (s *routeSet) emit(e logview.Event) {
 	}
 }
 
-// loadConfig reads and checks the configuration file at path, refusing the settings this
-// build cannot apply yet (see unwired).
+// loadConfig reads and checks the configuration file at path.
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := unwired(cfg); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// unwired refuses the settings that the file can say and config checks, but that no part of
-// popwire carries out yet: oauth (the OAuth provider). Each maps
-// to a proxy.Config or proxy.Listener field (in routeConfig and routeSet.apply) once it
-// exists; until then a file that sets one is refused rather than served without it.
-func unwired(cfg *config.Config) error {
-	notYet := func(line int, what string) error {
-		return &config.Error{File: cfg.File, Line: line, Msg: what + " is not available in this build of popwire yet; remove it"}
-	}
-	for _, r := range cfg.Routes {
-		if r.OAuth != nil {
-			return notYet(r.OAuth.Line, "route "+r.Name+": oauth")
-		}
-	}
-	return nil
+	return config.Load(path)
 }
 
 // routeConfig turns route r of the file path into a proxy.Config (without Sink and KeyLog),

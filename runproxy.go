@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/proxy"
 )
 
@@ -34,6 +35,9 @@ func runProxy(c *cli.Context, cfg proxy.Config, grace time.Duration, failed <-ch
 	}
 	defer ops.stop()
 	cfg.Metrics = ops.reg
+	if t, ok := cfg.OAuth.(*oauth.Tokens); ok {
+		t.OnRefresh = ops.reg.Route(cfg.Route).RefreshOutcome
+	}
 	cfg.Sink = logs.sink
 	keys, err := startKeyLog(c, logs.sink)
 	if err != nil {

@@ -77,8 +77,8 @@ type Route struct {
 	Bodies    proxy.Bodies
 	HideUsers bool
 
-	// OAuth is the route's OAuth provider; nil means none. It maps to proxy.Config.OAuth once
-	// that exists (see Unwired).
+	// OAuth is the route's OAuth bridge (proxy.Config.OAuth); nil means none: credentials
+	// pass through.
 	OAuth *OAuth
 
 	// Lines says where the file set what the caller loads: "tls.cert", "tls.key",
@@ -104,14 +104,13 @@ type ProxyProtocol struct {
 	Line    int
 }
 
-// OAuth is a route's OAuth 2.0 provider settings.
+// OAuth is a route's OAuth bridge, as serve's --oauth and provider flags say it: the accounts
+// authorised with popwire auth login for Provider log in upstream with their tokens.
 type OAuth struct {
-	Provider         string // oauth.provider: google | microsoft | custom
-	ClientID         string
-	ClientSecretFile string // a file holding the secret, never the secret itself
-	AuthURL          string
-	TokenURL         string
-	Scopes           []string
-	Mechanism        string // XOAUTH2 | OAUTHBEARER
+	Provider         string // oauth.provider: google, microsoft or a custom provider's name, as given to auth login
+	Mechanism        string // oauth.mechanism: xoauth2 | oauthbearer; "" means the provider's (XOAUTH2)
+	TokenURL         string // oauth.token_url: replaces the token endpoint the account files record; "" keeps it
+	ClientID         string // oauth.client_id: replaces the recorded client ID; "" keeps it
+	ClientSecretFile string // oauth.client_secret_file: a file holding the client secret (never the secret itself); "" keeps the recorded one
 	Line             int
 }

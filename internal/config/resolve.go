@@ -297,31 +297,30 @@ func resolveLimits(l, def limits, where string, out *Route) error {
 	return nil
 }
 
+// providerRE is what a provider may be called: google, microsoft or a custom provider's name
+// as popwire auth login --provider takes it.
+var providerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
 // resolveOAuth checks an oauth section; nil when it is absent.
 func resolveOAuth(o oauth, where string) (*OAuth, error) {
-	if !o.Provider.Set && !o.ClientID.Set && !o.ClientSecret.Set && !o.AuthURL.Set && !o.TokenURL.Set && !o.Scopes.Set && !o.Mechanism.Set {
+	if !o.Provider.Set && !o.ClientID.Set && !o.ClientSecret.Set && !o.TokenURL.Set && !o.Mechanism.Set {
 		return nil, nil
 	}
-	if err := oneOf(o.Provider, "oauth.provider", "google", "microsoft", "custom"); err != nil {
+	if !o.Provider.Set {
+		return nil, &lineError{o.line, where + "oauth needs provider: google, microsoft, or the name given to popwire auth login --provider"}
+	}
+	if !providerRE.MatchString(o.Provider.V) {
+		return nil, &lineError{o.Provider.Line, fmt.Sprintf("%soauth.provider %q: use google, microsoft, or a custom provider's name (lower-case letters, digits, '.', '_', '-')", where, o.Provider.V)}
+	}
+	if err := oneOf(o.Mechanism, "oauth.mechanism", "xoauth2", "oauthbearer"); err != nil {
 		return nil, err
 	}
-	if err := oneOf(o.Mechanism, "oauth.mechanism", "XOAUTH2", "OAUTHBEARER"); err != nil {
-		return nil, err
-	}
-	if !o.Provider.Set || !o.ClientID.Set {
-		return nil, &lineError{o.line, where + "oauth needs provider and client_id"}
-	}
-	if o.Provider.V == "custom" && (!o.AuthURL.Set || !o.TokenURL.Set) {
-		return nil, &lineError{o.Provider.Line, where + "oauth.provider: custom needs auth_url and token_url"}
-	}
-	for _, u := range []struct {
-		v   Value[string]
-		key string
-	}{{o.AuthURL, "oauth.auth_url"}, {o.TokenURL, "oauth.token_url"}} {
-		if p, err := url.Parse(u.v.V); u.v.Set && (err != nil || p.Scheme != "https" || p.Host == "") {
-			return nil, &lineError{u.v.Line, fmt.Sprintf("%s%s %q: want an https:// URL", where, u.key, u.v.V)}
+	if u := o.TokenURL; u.Set {
+		p, err := url.Parse(u.V)
+		if err != nil || p.Host == "" || (p.Scheme != "https" && !(p.Scheme == "http" && loopbackHost(net.JoinHostPort(p.Hostname(), "0")))) {
+			return nil, &lineError{u.Line, fmt.Sprintf("%soauth.token_url %q: want an https:// URL (or http:// on loopback, for tests)", where, u.V)}
 		}
 	}
-	return &OAuth{Provider: o.Provider.V, ClientID: o.ClientID.V, ClientSecretFile: o.ClientSecret.V, AuthURL: o.AuthURL.V,
-		TokenURL: o.TokenURL.V, Scopes: o.Scopes.V, Mechanism: o.Mechanism.V, Line: o.line}, nil
+	return &OAuth{Provider: o.Provider.V, Mechanism: o.Mechanism.V, TokenURL: o.TokenURL.V, ClientID: o.ClientID.V,
+		ClientSecretFile: o.ClientSecret.V, Line: o.line}, nil
 }

@@ -108,12 +108,10 @@ type metrics struct {
 
 // oauth is a route's OAuth 2.0 provider, for XOAUTH2/OAUTHBEARER towards the upstream.
 type oauth struct {
-	Provider     Value[string]   `yaml:"provider"`
-	ClientID     Value[string]   `yaml:"client_id"`
-	ClientSecret Value[string]   `yaml:"client_secret_file"`
-	AuthURL      Value[string]   `yaml:"auth_url"`
-	TokenURL     Value[string]   `yaml:"token_url"`
-	Scopes       Value[[]string] `yaml:"scopes"`
-	Mechanism    Value[string]   `yaml:"mechanism"`
+	Provider     Value[string] `yaml:"provider"`
+	Mechanism    Value[string] `yaml:"mechanism"`
+	TokenURL     Value[string] `yaml:"token_url"`
+	ClientID     Value[string] `yaml:"client_id"`
+	ClientSecret Value[string] `yaml:"client_secret_file"`
 	line         int
 }
