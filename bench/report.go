@@ -24,7 +24,7 @@ var metrics = []metric{
 	{mNoopP99, "NOOP round trip p99", "µs", false},
 	{mSessions, "sessions/s, {workers} concurrent clients", "1/s", true},
 	{mIdlePerSess, "RSS per idle logged-in session", "KiB", false},
-	{mDropped, "log events dropped per measurement", "", false},
+	{mDropped, "log events dropped per measurement", "events", false},
 }
 
 // Contender names. The popwire contenders (named "popwire …") are compared with stunnel and
