@@ -167,8 +167,10 @@ func benchmarksFile(o *options, report string) string {
 		"from concurrent clients; VmRSS of the proxy with idle logged-in sessions minus its VmRSS " +
 		"after one warm-up session. Every fetched message is checked by SHA-256. Full log = the text " +
 		"transcript to a file, a JSON log (`--log-file`) and `--bodies headers`; log off = `--log-format none " +
-		"--bodies none`; `--bodies full` adds the message content to the full log under the `--bodies-budget` " +
-		"shown in the targets. Events the logs dropped are counted from the JSON log's `dropped` events. What " +
+		"--bodies none`; `--bodies full` adds the message content to the full log, under a `--bodies-budget` that " +
+		"its memory target allows twice over the peak RSS of `--bodies headers` (content held within the budget, and " +
+		"Go's heap growing to twice what is live). Events the logs dropped are counted from the JSON log's `dropped` " +
+		"events; a figure measured while a log dropped events flatters popwire. What " +
 		"limits each figure, with profiles, is in [docs/performance.md](docs/performance.md).\n\n" + report
 }
 
