@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -228,7 +229,7 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		}
 		contenders = append(contenders,
 			pw(cPopwireOff, m.off, false, false, proxied...),
-			pw(cPopwireLog, m.logged, true, false, append(proxied, wPipelined)...))
+			pw(cPopwireLog, m.logged, true, false, append(slices.Clone(proxied), wPipelined)...))
 		if m.deny != nil {
 			contenders = append(contenders, pw(cPopwireDeny, m.deny, true, true, wPipelined))
 		}
@@ -263,7 +264,7 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 				if failed[c.name] || !slices.Contains(c.runs, w.name) {
 					continue
 				}
-				fmt.Fprintf(os.Stderr, "bench: round %d/%d %-8s %-20s", round, o.rounds, w.name, c.name)
+				fmt.Fprintf(os.Stderr, "bench: round %d/%d %-9s %-31s", round, o.rounds, w.name, c.name)
 				res, err := runOne(ctx, c, w, pl)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, " FAILED: %v\n", err)
@@ -275,9 +276,9 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 					}
 					continue
 				}
-				for k, v := range res {
-					vals[c.name][k] = append(vals[c.name][k], v)
-					fmt.Fprintf(os.Stderr, " %s=%s", k, num(v))
+				for _, k := range slices.Sorted(maps.Keys(res)) {
+					vals[c.name][k] = append(vals[c.name][k], res[k])
+					fmt.Fprintf(os.Stderr, " %s=%s", k, num(res[k]))
 				}
 				fmt.Fprintln(os.Stderr)
 			}
