@@ -17,12 +17,19 @@ const readyTimeout = 15 * time.Second
 
 // instance is one running contender: where a client connects and, for a proxy, its process.
 type instance struct {
-	addr       string      // loopback HOST:PORT a client dials
-	tls        *tls.Config // non-nil when the client speaks TLS itself (the direct contender)
-	proc       *child      // the proxy process; nil for the direct contender
-	deniesDELE bool        // the proxy answers DELE locally with -ERR (popwire --deny DELE)
-	jsonLog    string      // popwire's JSON log, read by droppedEvents after stop; "" for none
-	scratch    string      // a directory of the instance's log files, removed by remove; "" for none
+	addr    string      // loopback HOST:PORT a client dials
+	tls     *tls.Config // non-nil when the client speaks TLS itself (the direct contender)
+	proc    *child      // the proxy process; nil for the direct contender
+	jsonLog string      // popwire's JSON log, read by readLogStats after stop; "" for none
+	scratch string      // a directory of the instance's log files, removed by remove; "" for none
+	traits
+}
+
+// traits are what a contender's flags make of every instance, for the workloads to check. The
+// zero value is a proxy that forwards every command and logs no content.
+type traits struct {
+	deniesDELE   bool // the proxy answers DELE locally with -ERR (popwire --deny DELE)
+	keepsContent bool // the proxy logs message content (popwire --bodies full)
 }
 
 // pid returns the proxy's process id, or 0 when there is no proxy.

@@ -224,17 +224,17 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		}
 		m := detectPopwireModes(help, maxConns, o.budget)
 		notes = append(notes, m.notes...)
-		pw := func(name string, extra []string, logged, deny bool, runs ...string) contender {
-			return popwireContender(cs, name, o.popwire, dir, upstream, certs.CA, maxConns, extra, logged, m.jsonLog, deny, runs...)
+		pw := func(name string, extra []string, logged bool, kind traits, runs ...string) contender {
+			return popwireContender(cs, name, o.popwire, dir, upstream, certs.CA, maxConns, extra, logged, m.jsonLog, kind, runs...)
 		}
 		contenders = append(contenders,
-			pw(cPopwireOff, m.off, false, false, proxied...),
-			pw(cPopwireLog, m.logged, true, false, append(slices.Clone(proxied), wPipelined)...))
+			pw(cPopwireOff, m.off, false, traits{}, proxied...),
+			pw(cPopwireLog, m.logged, true, traits{}, append(slices.Clone(proxied), wPipelined)...))
 		if m.deny != nil {
-			contenders = append(contenders, pw(cPopwireDeny, m.deny, true, true, wPipelined))
+			contenders = append(contenders, pw(cPopwireDeny, m.deny, true, traits{deniesDELE: true}, wPipelined))
 		}
 		if m.full != nil {
-			contenders = append(contenders, pw(cPopwireFull, m.full, true, false, wRetr))
+			contenders = append(contenders, pw(cPopwireFull, m.full, true, traits{keepsContent: true}, wRetr))
 		}
 	} else {
 		notes = append(notes, "no --popwire binary given: popwire was not measured")
@@ -295,7 +295,8 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 
 // runOne starts a fresh instance of c, runs w against it and stops it. A proxy that exits
 // during the workload is a failure even if the workload itself succeeded. For a popwire with a
-// JSON log, the result also has the number of events its logs dropped (mDropped).
+// JSON log, the result also has the number of events its logs dropped (mDropped) and, under
+// --bodies full, of the messages whose content the budget left out (mOmitted).
 func runOne(ctx context.Context, c contender, w workload, pl *plan) (map[string]float64, error) {
 	in, err := c.start(ctx)
 	if err != nil {
@@ -313,11 +314,14 @@ func runOne(ctx context.Context, c contender, w workload, pl *plan) (map[string]
 	}
 	if in.jsonLog != "" {
 		in.stop()
-		n, err := droppedEvents(in.jsonLog)
+		st, err := readLogStats(in.jsonLog)
 		if err != nil {
 			return nil, err
 		}
-		res[mDropped] = float64(n)
+		res[mDropped] = float64(st.dropped)
+		if in.keepsContent {
+			res[mOmitted] = float64(st.omitted)
+		}
 	}
 	return res, nil
 }

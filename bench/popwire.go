@@ -98,10 +98,10 @@ func detectPopwireModes(help string, maxConns, budgetMiB int) popwireModes {
 // popwireContender starts a fresh "popwire serve" with the extra flags for every measurement,
 // taking part in the workloads runs. When logged is set, its stderr (the text transcript) and
 // its JSON log (when jsonLog is set) go to files in a directory of their own under dir,
-// removed when the instance stops; otherwise stderr goes to /dev/null. deniesDELE tells the
-// pipelined workload that this contender answers DELE locally.
+// removed when the instance stops; otherwise stderr goes to /dev/null. kind is what the extra
+// flags make of each instance.
 func popwireContender(cs *children, name, bin, dir, upstream, caFile string, maxConns int, extra []string,
-	logged, jsonLog, deniesDELE bool, runs ...string) contender {
+	logged, jsonLog bool, kind traits, runs ...string) contender {
 	return contender{name: name, runs: runs, start: func(ctx context.Context) (*instance, error) {
 		addr, err := freePort()
 		if err != nil {
@@ -135,43 +135,57 @@ func popwireContender(cs *children, name, bin, dir, upstream, caFile string, max
 			os.RemoveAll(scratch)
 			return nil, err
 		}
-		in.deniesDELE, in.scratch, in.jsonLog = deniesDELE, scratch, jsonFile
+		in.traits, in.scratch, in.jsonLog = kind, scratch, jsonFile
 		return in, nil
 	}}
 }
 
-// droppedEvents returns how many events popwire's logs lost, from the "dropped" events of the
-// JSON log in file (docs/log-format.md: each says how many events one output lost, and every
-// output's loss reaches the JSON log unless the JSON log itself lost it, which its own
-// "dropped" event then counts). A line that is not JSON is an error: the log is incomplete.
-func droppedEvents(file string) (int, error) {
+// logStats is what the harness reads back from a popwire JSON log after a measurement.
+type logStats struct {
+	dropped int // events the logs lost
+	omitted int // messages whose content the --bodies-budget left out
+}
+
+// readLogStats counts, in the JSON log in file, the events popwire's logs lost (the "dropped"
+// events of docs/log-format.md: each says how many events one output lost; every output's loss
+// reaches the JSON log, the JSON log's own included once it writes again) and the messages
+// whose content was left out (content_omitted). A line it must read that is not JSON is an
+// error: the log is incomplete.
+func readLogStats(file string) (logStats, error) {
+	var st logStats
 	f, err := os.Open(file)
 	if err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
+		return st, fmt.Errorf("bench: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	total := 0
+	sc.Buffer(make([]byte, 64<<10), 128<<20)
 	for sc.Scan() {
-		if !bytes.Contains(sc.Bytes(), []byte(`"dropped"`)) {
+		line := sc.Bytes()
+		if !bytes.Contains(line, []byte(`"dropped"`)) && !bytes.Contains(line, []byte(`"content_omitted":true`)) {
 			continue
 		}
 		var ev struct {
 			Kind    string `json:"kind"`
 			Dropped int    `json:"dropped"`
+			Message struct {
+				ContentOmitted bool `json:"content_omitted"`
+			} `json:"message"`
 		}
-		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-			return 0, fmt.Errorf("bench: %s: %w", file, err)
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return st, fmt.Errorf("bench: %s: %w", file, err)
 		}
 		if ev.Kind == "dropped" {
-			total += ev.Dropped
+			st.dropped += ev.Dropped
+		}
+		if ev.Message.ContentOmitted {
+			st.omitted++
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("bench: %s: %w", file, err)
+		return st, fmt.Errorf("bench: %s: %w", file, err)
 	}
-	return total, nil
+	return st, nil
 }
 
 // popwireHelp returns the text of "popwire serve --help".

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -94,5 +96,30 @@ func TestStunnelConfigVerifies(t *testing.T) {
 		if !strings.Contains(conf, want+"\n") {
 			t.Errorf("stunnel config lacks %q:\n%s", want, conf)
 		}
+	}
+}
+
+func TestReadLogStats(t *testing.T) {
+	const log = `{"v":1,"kind":"open","session":"a"}
+{"v":1,"kind":"dropped","text":"212 events dropped: stderr could not keep up","output":"stderr","dropped":212}
+{"v":1,"kind":"body","session":"a","message":{"msg":1,"octets":9,"content":"\"dropped\" and \"content_omitted\" in a message"}}
+{"v":1,"kind":"body","session":"a","message":{"msg":1,"octets":9,"content_omitted":true}}
+{"v":1,"kind":"body","session":"b","message":{"msg":2,"octets":9,"content_omitted":true}}
+{"v":1,"kind":"dropped","output":"log-file","dropped":3}
+`
+	dir := t.TempDir()
+	file := filepath.Join(dir, "log.jsonl")
+	if err := os.WriteFile(file, []byte(log), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readLogStats(file)
+	if err != nil || got != (logStats{dropped: 215, omitted: 2}) {
+		t.Errorf("readLogStats = %+v, %v; want 215 dropped and 2 omitted", got, err)
+	}
+	if err := os.WriteFile(file, []byte(log+`{"kind":"dropped","dropp`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readLogStats(file); err == nil {
+		t.Error("readLogStats accepted a log whose last line is cut short")
 	}
 }

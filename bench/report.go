@@ -25,6 +25,7 @@ var metrics = []metric{
 	{mSessions, "sessions/s, {workers} concurrent clients", "1/s", true},
 	{mIdlePerSess, "RSS per idle logged-in session", "KiB", false},
 	{mDropped, "log events dropped per measurement", "events", false},
+	{mOmitted, "messages whose content --bodies-budget left out, per measurement", "messages", false},
 }
 
 // Contender names. The popwire contenders (named "popwire …") are compared with stunnel and

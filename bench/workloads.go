@@ -23,6 +23,7 @@ const (
 	mSessions    = "sessions_per_s"
 	mIdlePerSess = "idle_kib_per_session"
 	mDropped     = "log_events_dropped"
+	mOmitted     = "content_omitted"
 )
 
 // Workload names; a contender lists those it takes part in.
