@@ -281,6 +281,9 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 					fmt.Fprintf(os.Stderr, " %s=%s", k, num(res[k]))
 				}
 				fmt.Fprintln(os.Stderr)
+				if n := droppedNote(c.name, w.name, round, res); n != "" {
+					rep.notes = append(rep.notes, n)
+				}
 			}
 		}
 	}

@@ -58,6 +58,17 @@ type report struct {
 	minHeadroom float64  // how many times faster than every proxy the direct fetch must be
 }
 
+// droppedNote returns the note for a measurement of contender c in workload w during which
+// its logs dropped events (mDropped in res), or "" when they dropped none: a log that drops
+// events costs less than one that writes them.
+func droppedNote(c, w string, round int, res map[string]float64) string {
+	n := res[mDropped]
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s, %s, round %d: its logs dropped %.0f events, so this measurement flatters it", c, w, round, n)
+}
+
 // get returns the summary of metric key for contender c; N is 0 when it was not measured.
 func (r *report) get(c, key string) summary {
 	return r.results[c][key]

@@ -125,3 +125,15 @@ func TestHeadroomTooSmall(t *testing.T) {
 		t.Errorf("headroom does not flag the upstream:\n%s", h)
 	}
 }
+
+func TestDroppedNote(t *testing.T) {
+	if n := droppedNote(cPopwireLog, wSessions, 3, map[string]float64{mSessions: 900, mDropped: 712}); n !=
+		"popwire (full log), sessions, round 3: its logs dropped 712 events, so this measurement flatters it" {
+		t.Errorf("droppedNote = %q", n)
+	}
+	for _, res := range []map[string]float64{{mSessions: 900, mDropped: 0}, {mSessions: 900}} {
+		if n := droppedNote(cStunnel, wSessions, 1, res); n != "" {
+			t.Errorf("droppedNote(%v) = %q, want none", res, n)
+		}
+	}
+}
