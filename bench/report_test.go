@@ -32,8 +32,8 @@ func sampleReport() *report {
 		contenders: []string{cDirect, cStunnel, cRelay, cPopwireOff, cPopwireLog, cPopwireDeny, cPopwireFull},
 		results: map[string]map[string]summary{
 			cDirect:  {mRetrMBps: s(2000), mNoopP50: s(10), mNoopP99: s(20), mSessions: s(4000)},
-			cStunnel: {mRetrMBps: s(500), mRetrCPU: s(1), mRetrPeakMiB: s(12), mNoopP50: s(50), mNoopP99: s(100), mSessions: s(1000), mIdlePerSess: s(70)},
-			cRelay:   {mRetrMBps: s(800), mRetrCPU: s(0.5), mRetrPeakMiB: s(10), mNoopP50: s(40), mNoopP99: s(80), mSessions: s(1600), mIdlePerSess: s(80)},
+			cStunnel: {mPipeMBps: s(480), mPipeCPU: s(1), mRetrMBps: s(500), mRetrCPU: s(1), mRetrPeakMiB: s(12), mNoopP50: s(50), mNoopP99: s(100), mSessions: s(1000), mIdlePerSess: s(70)},
+			cRelay:   {mPipeMBps: s(720), mPipeCPU: s(0.5), mRetrMBps: s(800), mRetrCPU: s(0.5), mRetrPeakMiB: s(10), mNoopP50: s(40), mNoopP99: s(80), mSessions: s(1600), mIdlePerSess: s(80)},
 			cPopwireOff: {mRetrMBps: s(600), mRetrCPU: s(0.8), mRetrPeakMiB: s(20), mNoopP50: s(40), mNoopP99: s(90),
 				mSessions: s(1200), mIdlePerSess: s(30)},
 			cPopwireLog: {mRetrMBps: s(400), mRetrCPU: s(1.5), mRetrPeakMiB: s(30), mPipeMBps: s(400), mPipeCPU: s(1.5),
@@ -57,7 +57,8 @@ func TestReportRatios(t *testing.T) {
 		{cPopwireLog, cStunnel, mRetrCPU, 1.5},
 		{cPopwireLog, cRelay, mRetrCPU, 3},
 		{cDirect, cStunnel, mRetrCPU, math.NaN()},
-		{cPopwireDeny, cStunnel, mPipeMBps, math.NaN()},
+		{cPopwireDeny, cStunnel, mPipeMBps, 0.75},
+		{cPopwireFull, cStunnel, mPipeMBps, math.NaN()},
 		{cPopwireLog, cStunnel, mIdlePerSess, 35.0 / 70},
 	}
 	for _, tt := range tests {
@@ -80,6 +81,7 @@ func TestReportMarkdown(t *testing.T) {
 		"| figure | popwire (log off) | popwire (full log) | popwire (full log, --deny DELE) | popwire (--bodies full) |",
 		"| RETR 50 MiB throughput | 1.20× / 0.75× | 0.80× / 0.50× | – | 0.68× / 0.42× |",
 		"| RETR CPU of the proxy process | 0.80× / 1.60× | 1.50× / 3.00× | – | 2.00× / 4.00× |",
+		"| RETR 50 MiB + pipelined DELE, RSET throughput | – | 0.83× / 0.56× | 0.75× / 0.50× | – |",
 		"| sessions/s, 200 concurrent clients | 1.20× / 0.75× | 1.30× / 0.81× | – | – |",
 		"- RETR 50 MiB throughput: direct/best proxy = 2.50× — yes",
 		"- NOOP round trip p50: direct/best proxy = 4.00× — yes",

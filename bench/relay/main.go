@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func main() {
 // run loads the roots, listens and serves until the listener fails.
 func run(listen, upstream, caFile, name string) error {
 	if upstream == "" || caFile == "" || name == "" {
-		return fmt.Errorf("relay: -upstream, -ca and -name are required")
+		return errors.New("relay: -upstream, -ca and -name are required")
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
