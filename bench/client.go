@@ -23,6 +23,9 @@ const (
 // was given; the harness exits with status 2 when it sees one.
 var errMismatch = errors.New("bench: byte mismatch")
 
+// errRefused is wrapped by the error of a status line that is -ERR.
+var errRefused = errors.New("bench: refused")
+
 // popConn is a minimal POP3 client connection.
 type popConn struct {
 	c net.Conn
@@ -54,14 +57,18 @@ func dialPOP(ctx context.Context, in *instance, bufSize int) (*popConn, error) {
 	return p, nil
 }
 
-// status reads one status line and returns it without CRLF; a -ERR line is an error.
+// status reads one status line and returns it without CRLF; a -ERR line is an error that
+// wraps errRefused, any other line that is not +OK an error too.
 func (p *popConn) status() (string, error) {
 	line, err := p.r.ReadSlice('\n')
 	if err != nil {
 		return "", fmt.Errorf("bench: read: %w", err)
 	}
 	s := string(bytes.TrimRight(line, "\r\n"))
-	if !bytes.HasPrefix(line, []byte("+OK")) {
+	switch {
+	case bytes.HasPrefix(line, []byte("-ERR")):
+		return s, fmt.Errorf("%w: %q", errRefused, s)
+	case !bytes.HasPrefix(line, []byte("+OK")):
 		return s, fmt.Errorf("bench: server said %q", s)
 	}
 	return s, nil
@@ -93,6 +100,39 @@ func (p *popConn) retr(n int, want [sha256.Size]byte) (int64, error) {
 	if _, err := p.cmd(fmt.Sprintf("RETR %d", n)); err != nil {
 		return 0, err
 	}
+	return p.body(n, want)
+}
+
+// retrPipelined sends RETR n, DELE n and RSET in one write, as a pipelining client does (RFC
+// 2449 §6.6), checks the message as retr does and reads the other two replies. DELE may be
+// refused (popwire --deny DELE answers it locally with -ERR) or accepted (then RSET unmarks
+// the message, RFC 1939 §5), so the maildrop is the same after every call. It reports whether
+// DELE was refused.
+func (p *popConn) retrPipelined(n int, want [sha256.Size]byte) (bool, error) {
+	p.c.SetDeadline(time.Now().Add(cmdTimeout))
+	if _, err := fmt.Fprintf(p.c, "RETR %d\r\nDELE %d\r\nRSET\r\n", n, n); err != nil {
+		return false, fmt.Errorf("bench: write: %w", err)
+	}
+	if _, err := p.status(); err != nil {
+		return false, err
+	}
+	if _, err := p.body(n, want); err != nil {
+		return false, err
+	}
+	p.c.SetDeadline(time.Now().Add(cmdTimeout))
+	_, dele := p.status()
+	if dele != nil && !errors.Is(dele, errRefused) {
+		return false, dele
+	}
+	if _, err := p.status(); err != nil {
+		return false, fmt.Errorf("bench: RSET after a pipelined DELE: %w", err)
+	}
+	return dele != nil, nil
+}
+
+// body reads the multi-line reply of RETR n and checks the SHA-256 of everything after the
+// status line against want. It returns the number of bytes read.
+func (p *popConn) body(n int, want [sha256.Size]byte) (int64, error) {
 	p.c.SetDeadline(time.Now().Add(retrTimeout))
 	h := sha256.New()
 	sc := newEndScanner()

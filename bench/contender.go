@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 )
 
@@ -16,9 +17,19 @@ const readyTimeout = 15 * time.Second
 
 // instance is one running contender: where a client connects and, for a proxy, its process.
 type instance struct {
-	addr string      // loopback HOST:PORT a client dials
-	tls  *tls.Config // non-nil when the client speaks TLS itself (the direct contender)
-	proc *child      // the proxy process; nil for the direct contender
+	addr    string      // loopback HOST:PORT a client dials
+	tls     *tls.Config // non-nil when the client speaks TLS itself (the direct contender)
+	proc    *child      // the proxy process; nil for the direct contender
+	jsonLog string      // popwire's JSON log, read by readLogStats after stop; "" for none
+	scratch string      // a directory of the instance's log files, removed by remove; "" for none
+	traits
+}
+
+// traits are what a contender's flags make of every instance, for the workloads to check. The
+// zero value is a proxy that forwards every command and logs no content.
+type traits struct {
+	deniesDELE   bool // the proxy answers DELE locally with -ERR (popwire --deny DELE)
+	keepsContent bool // the proxy logs message content (popwire --bodies full)
 }
 
 // pid returns the proxy's process id, or 0 when there is no proxy.
@@ -36,10 +47,16 @@ func (in *instance) stop() {
 	}
 }
 
+// remove stops the instance and removes its log files.
+func (in *instance) remove() {
+	in.stop()
+	os.RemoveAll(in.scratch)
+}
+
 // contender is one way of reaching the upstream.
 type contender struct {
-	name  string // column heading
-	proxy bool   // a proxy process sits between client and upstream
+	name  string   // column heading
+	runs  []string // the workloads it takes part in, by name
 	start func(ctx context.Context) (*instance, error)
 }
 
@@ -86,6 +103,25 @@ func startReady(ctx context.Context, cs *children, cmd *exec.Cmd, addr string) (
 		return nil, err
 	}
 	return &instance{addr: addr, proc: proc}, nil
+}
+
+// relayContender starts a fresh bench/relay (the naive Go relay, the physical limit) for every
+// measurement; its stderr goes to log.
+func relayContender(cs *children, bin, dir, upstream, caFile string, runs ...string) contender {
+	return contender{name: cRelay, runs: runs, start: func(ctx context.Context) (*instance, error) {
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		log, err := os.OpenFile(filepath.Join(dir, "relay.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		defer log.Close()
+		cmd := exec.Command(bin, "-listen", addr, "-upstream", upstream, "-ca", caFile, "-name", upstreamName)
+		cmd.Stdout, cmd.Stderr = log, log
+		return startReady(ctx, cs, cmd, addr)
+	}}
 }
 
 // waitReady polls addr until it accepts a connection, the process exits, or readyTimeout

@@ -1,11 +1,13 @@
-// Command bench measures popwire against stunnel and a direct TLS fetch, in one interleaved run
-// on loopback (issue 7). Run it through bench/run, which installs stunnel and builds popwire:
+// Command bench measures popwire against stunnel, a naive Go relay (bench/relay: the physical
+// limit) and a direct TLS fetch, in one interleaved run on loopback (issues 7 and 14). Run it
+// through bench/run, which installs stunnel and builds popwire and the relay:
 //
 //	./bench/run [--quick] [--rounds N] [--markdown FILE]
 //
 // The upstream is internal/popserver serving from memory over TLS in a child process. Every
-// round runs each workload (RETR of a large message, NOOP round trips, sessions per second,
-// idle-session memory) against each contender in turn, each time with a fresh proxy process.
+// round runs each workload (RETR of a large message, the same with DELE and RSET pipelined
+// behind each RETR, NOOP round trips, sessions per second, idle-session memory) against each
+// contender that takes part in it, in turn, each time with a fresh proxy process.
 // Every fetched message is checked by SHA-256; the exit status is 2 on any byte mismatch, 1 on
 // any other failure, 0 otherwise.
 package main
@@ -17,9 +19,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,8 +40,10 @@ type options struct {
 	workers  int
 	sessions int
 	idle     int
+	budget   int // --bodies-budget of the --bodies full contender, MiB
 	popwire  string
 	stunnel  string
+	relay    string
 	markdown string
 	command  string
 	timeout  time.Duration
@@ -57,8 +63,10 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.workers, "workers", 200, "concurrent clients of the sessions workload")
 	fs.IntVar(&o.sessions, "sessions", 3000, "sessions per round of the sessions workload")
 	fs.IntVar(&o.idle, "idle", 10000, "idle logged-in sessions of the memory workload (capped by RLIMIT_NOFILE)")
+	fs.IntVar(&o.budget, "bodies-budget", 32, "--bodies-budget of the --bodies full contender, MiB (at least 1)")
 	fs.StringVar(&o.popwire, "popwire", "", "popwire binary; empty leaves the popwire contenders out")
 	fs.StringVar(&o.stunnel, "stunnel", "/usr/bin/stunnel4", "stunnel binary")
+	fs.StringVar(&o.relay, "relay", "", "bench/relay binary; empty leaves the Go relay out")
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as Markdown to this file")
 	fs.StringVar(&o.command, "command", "", "the command line to show in the Markdown report")
 	fs.DurationVar(&o.timeout, "timeout", 45*time.Minute, "deadline of the whole run")
@@ -78,8 +86,8 @@ func parseOptions(args []string) (*options, error) {
 			}
 		}
 	}
-	if o.rounds < 1 || o.bigMiB < 1 || o.retrs < 1 || o.small < 64 || o.noops < 1 || o.workers < 1 || o.sessions < 1 || o.idle < 1 {
-		return nil, errors.New("bench: --rounds, --big-mib, --retrs, --noops, --workers, --sessions, --idle must be positive and --small at least 64")
+	if o.rounds < 1 || o.bigMiB < 1 || o.retrs < 1 || o.small < 64 || o.noops < 1 || o.workers < 1 || o.sessions < 1 || o.idle < 1 || o.budget < 1 {
+		return nil, errors.New("bench: --rounds, --big-mib, --retrs, --noops, --workers, --sessions, --idle, --bodies-budget must be positive and --small at least 64")
 	}
 	return o, nil
 }
@@ -148,15 +156,23 @@ func benchmarksFile(o *options, report string) string {
 	if cmd == "" {
 		cmd = "./bench/run"
 	}
-	return "# Benchmarks\n\npopwire against stunnel (client mode, verification on) and a direct TLS fetch, " +
-		"all against internal/popserver serving from memory over TLS on loopback. Reproduce with:\n\n" +
+	return "# Benchmarks\n\npopwire against stunnel (client mode, verification on), a naive Go relay " +
+		"(bench/relay: crypto/tls and io.Copy, plain in, verified TLS out, no POP3; the physical limit) and a " +
+		"direct TLS fetch, all against internal/popserver serving from memory over TLS on loopback. Reproduce with:\n\n" +
 		"```\n" + cmd + "\n```\n\n" +
 		"Workloads: RETR of one large message (MB/s = 10^6 message octets per second; CPU = user+system " +
-		"seconds of the proxy process per 10^9 octets, from /proc/PID/stat); NOOP round trips on one " +
+		"seconds of the proxy process per 10^9 octets, from /proc/PID/stat; peak RSS = VmHWM of the proxy " +
+		"process); the same RETRs with DELE and RSET pipelined behind each, through every proxy and popwire " +
+		"with `--deny DELE` (DELE refused locally, or accepted and undone by RSET); NOOP round trips on one " +
 		"session; complete sessions (connect, greeting, USER/PASS, STAT, RETR of a 4 KiB message, QUIT) " +
-		"from 200 concurrent clients; VmRSS of the proxy with idle logged-in sessions minus its VmRSS " +
-		"after one warm-up session. Every fetched message is checked by SHA-256. What limits each figure, " +
-		"with profiles, is in [docs/performance.md](docs/performance.md).\n\n" + report
+		"from concurrent clients; VmRSS of the proxy with idle logged-in sessions minus its VmRSS " +
+		"after one warm-up session. Every fetched message is checked by SHA-256. Full log = the text " +
+		"transcript to a file, a JSON log (`--log-file`) and `--bodies headers`; log off = `--log-format none " +
+		"--bodies none`; `--bodies full` adds the message content to the full log, under a `--bodies-budget` that " +
+		"its memory target allows twice over the peak RSS of `--bodies headers` (content held within the budget, and " +
+		"Go's heap growing to twice what is live). Events the logs dropped are counted from the JSON log's `dropped` " +
+		"events; a figure measured while a log dropped events flatters popwire. What " +
+		"limits each figure, with profiles, is in [docs/performance.md](docs/performance.md).\n\n" + report
 }
 
 // measure starts the upstream, runs the rounds and returns the report and the exit status
@@ -188,11 +204,17 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 	if err != nil {
 		return nil, 1, err
 	}
+	proxied := []string{wRetr, wPipelined, wNoop, wSessions, wIdle}
 	contenders := []contender{
-		{name: cDirect, start: func(context.Context) (*instance, error) {
+		{name: cDirect, runs: []string{wRetr, wNoop, wSessions}, start: func(context.Context) (*instance, error) {
 			return &instance{addr: upstream, tls: direct}, nil
 		}},
-		stunnelContender(cs, o.stunnel, dir, upstream, certs.CA),
+		stunnelContender(cs, o.stunnel, dir, upstream, certs.CA, proxied...),
+	}
+	if o.relay != "" {
+		contenders = append(contenders, relayContender(cs, o.relay, dir, upstream, certs.CA, proxied...))
+	} else {
+		notes = append(notes, "no --relay binary given: the Go relay was not measured")
 	}
 	maxConns := idle + 2*o.workers + 16
 	if o.popwire != "" {
@@ -200,11 +222,20 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		if err != nil {
 			return nil, 1, err
 		}
-		modes := detectPopwireModes(help, dir+"/log.jsonl", maxConns)
-		notes = append(notes, modes.notes...)
+		m := detectPopwireModes(help, maxConns, o.budget)
+		notes = append(notes, m.notes...)
+		pw := func(name string, extra []string, logged bool, kind traits, runs ...string) contender {
+			return popwireContender(cs, name, o.popwire, dir, upstream, certs.CA, maxConns, extra, logged, m.jsonLog, kind, runs...)
+		}
 		contenders = append(contenders,
-			popwireContender(cs, cPopwireOff, o.popwire, dir, upstream, certs.CA, maxConns, modes.off, false),
-			popwireContender(cs, cPopwireLog, o.popwire, dir, upstream, certs.CA, maxConns, modes.logged, true))
+			pw(cPopwireOff, m.off, false, traits{}, wRetr, wNoop, wSessions, wIdle),
+			pw(cPopwireLog, m.logged, true, traits{}, proxied...))
+		if m.deny != nil {
+			contenders = append(contenders, pw(cPopwireDeny, m.deny, true, traits{deniesDELE: true}, wPipelined))
+		}
+		if m.full != nil {
+			contenders = append(contenders, pw(cPopwireFull, m.full, true, traits{keepsContent: true}, wRetr))
+		}
 	} else {
 		notes = append(notes, "no --popwire binary given: popwire was not measured")
 	}
@@ -214,8 +245,10 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		results:     map[string]map[string]summary{},
 		rounds:      o.rounds,
 		idle:        idle,
+		bigMiB:      o.bigMiB,
+		workers:     o.workers,
+		budgetMiB:   o.budget,
 		notes:       notes,
-		maxIdleKiB:  40,
 		minHeadroom: 2,
 	}
 	vals := map[string]map[string][]float64{}
@@ -228,10 +261,10 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 	for round := 1; round <= o.rounds; round++ {
 		for _, w := range workloads() {
 			for _, c := range contenders {
-				if failed[c.name] || (w.proxyOnly && !c.proxy) {
+				if failed[c.name] || !slices.Contains(c.runs, w.name) {
 					continue
 				}
-				fmt.Fprintf(os.Stderr, "bench: round %d/%d %-8s %-20s", round, o.rounds, w.name, c.name)
+				fmt.Fprintf(os.Stderr, "bench: round %d/%d %-9s %-31s", round, o.rounds, w.name, c.name)
 				res, err := runOne(ctx, c, w, pl)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, " FAILED: %v\n", err)
@@ -243,11 +276,14 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 					}
 					continue
 				}
-				for k, v := range res {
-					vals[c.name][k] = append(vals[c.name][k], v)
-					fmt.Fprintf(os.Stderr, " %s=%s", k, num(v))
+				for _, k := range slices.Sorted(maps.Keys(res)) {
+					vals[c.name][k] = append(vals[c.name][k], res[k])
+					fmt.Fprintf(os.Stderr, " %s=%s", k, num(res[k]))
 				}
 				fmt.Fprintln(os.Stderr)
+				if n := droppedNote(c.name, w.name, round, res); n != "" {
+					rep.notes = append(rep.notes, n)
+				}
 			}
 		}
 	}
@@ -261,13 +297,15 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 }
 
 // runOne starts a fresh instance of c, runs w against it and stops it. A proxy that exits
-// during the workload is a failure even if the workload itself succeeded.
+// during the workload is a failure even if the workload itself succeeded. For a popwire with a
+// JSON log, the result also has the number of events its logs dropped (mDropped) and, under
+// --bodies full, of the messages whose content the budget left out (mOmitted).
 func runOne(ctx context.Context, c contender, w workload, pl *plan) (map[string]float64, error) {
 	in, err := c.start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer in.stop()
+	defer in.remove()
 	res, err := w.run(ctx, in, pl)
 	if err != nil {
 		return nil, err
@@ -275,6 +313,17 @@ func runOne(ctx context.Context, c contender, w workload, pl *plan) (map[string]
 	if in.proc != nil {
 		if gone, err := in.proc.exited(); gone {
 			return nil, fmt.Errorf("bench: proxy died during the workload: %w", err)
+		}
+	}
+	if in.jsonLog != "" {
+		in.stop()
+		st, err := readLogStats(in.jsonLog)
+		if err != nil {
+			return nil, err
+		}
+		res[mDropped] = float64(st.dropped)
+		if in.keepsContent {
+			res[mOmitted] = float64(st.omitted)
 		}
 	}
 	return res, nil

@@ -52,30 +52,41 @@ func parseStatTicks(stat []byte) (uint64, error) {
 
 // rssBytes returns the resident set size of process pid, from VmRSS in /proc/PID/status.
 func rssBytes(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("bench: rss: %w", err)
-	}
-	return parseVmRSS(b)
+	return statusBytes(pid, "VmRSS")
 }
 
-// parseVmRSS returns the VmRSS line of a /proc/PID/status file in bytes (the file gives kB,
-// meaning KiB).
-func parseVmRSS(status []byte) (int64, error) {
+// peakRSSBytes returns the largest resident set size process pid has had, from VmHWM in
+// /proc/PID/status.
+func peakRSSBytes(pid int) (int64, error) {
+	return statusBytes(pid, "VmHWM")
+}
+
+// statusBytes returns a size field of /proc/PID/status in bytes.
+func statusBytes(pid int, field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: %s: %w", field, err)
+	}
+	return parseStatusKiB(b, field)
+}
+
+// parseStatusKiB returns the size field (VmRSS, VmHWM, …) of a /proc/PID/status file in
+// bytes (the file gives kB, meaning KiB).
+func parseStatusKiB(status []byte, field string) (int64, error) {
 	for line := range bytes.SplitSeq(status, []byte("\n")) {
-		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		rest, ok := bytes.CutPrefix(line, []byte(field+":"))
 		if !ok {
 			continue
 		}
 		f := bytes.Fields(rest)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, fmt.Errorf("bench: /proc status: malformed VmRSS %q", line)
+			return 0, fmt.Errorf("bench: /proc status: malformed %s %q", field, line)
 		}
 		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("bench: /proc status VmRSS: %w", err)
+			return 0, fmt.Errorf("bench: /proc status %s: %w", field, err)
 		}
 		return kb << 10, nil
 	}
-	return 0, errors.New("bench: /proc status: no VmRSS line")
+	return 0, fmt.Errorf("bench: /proc status: no %s line", field)
 }

@@ -25,23 +25,25 @@ func TestParseStatTicks(t *testing.T) {
 	}
 }
 
-func TestParseVmRSS(t *testing.T) {
+func TestParseStatusKiB(t *testing.T) {
+	const status = "Name:\tpopwire\nVmPeak:\t  9000 kB\nVmHWM:\t    4096 kB\nVmRSS:\t    1536 kB\nRssAnon:\t 1000 kB\n"
 	tests := []struct {
-		name    string
-		status  string
-		want    int64
-		wantErr bool
+		name, status, field string
+		want                int64
+		wantErr             bool
 	}{
-		{"present", "Name:\tpopwire\nVmPeak:\t  9000 kB\nVmRSS:\t    1536 kB\nRssAnon:\t 1000 kB\n", 1536 << 10, false},
-		{"missing", "Name:\tx\nVmPeak:\t 1 kB\n", 0, true},
-		{"bad unit", "VmRSS:\t 12 MB\n", 0, true},
-		{"bad number", "VmRSS:\t x kB\n", 0, true},
+		{"VmRSS", status, "VmRSS", 1536 << 10, false},
+		{"VmHWM", status, "VmHWM", 4096 << 10, false},
+		{"missing", "Name:\tx\nVmPeak:\t 1 kB\n", "VmRSS", 0, true},
+		{"prefix of another field", "VmRSSx:\t 5 kB\n", "VmRSS", 0, true},
+		{"bad unit", "VmRSS:\t 12 MB\n", "VmRSS", 0, true},
+		{"bad number", "VmRSS:\t x kB\n", "VmRSS", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseVmRSS([]byte(tt.status))
+			got, err := parseStatusKiB([]byte(tt.status), tt.field)
 			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("parseVmRSS = %d, %v; want %d, error %v", got, err, tt.want, tt.wantErr)
+				t.Errorf("parseStatusKiB(%s) = %d, %v; want %d, error %v", tt.field, got, err, tt.want, tt.wantErr)
 			}
 		})
 	}

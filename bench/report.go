@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// metric describes one row of the results table.
+// metric describes one row of the results table; label may hold the placeholders {big} (the
+// size of the RETR message in MiB) and {workers} (the clients of the sessions workload).
 type metric struct {
 	key, label, unit string
 	higherIsBetter   bool
@@ -14,22 +15,33 @@ type metric struct {
 
 // metrics lists the table's rows in order.
 var metrics = []metric{
-	{mRetrMBps, "RETR 50 MiB throughput", "MB/s", true},
+	{mRetrMBps, "RETR {big} MiB throughput", "MB/s", true},
 	{mRetrCPU, "RETR CPU of the proxy process", "s/GB", false},
+	{mRetrPeakMiB, "peak RSS of the proxy during RETR", "MiB", false},
+	{mPipeMBps, "RETR {big} MiB + pipelined DELE, RSET throughput", "MB/s", true},
+	{mPipeCPU, "RETR + pipelined DELE, RSET CPU of the proxy", "s/GB", false},
 	{mNoopP50, "NOOP round trip p50", "µs", false},
 	{mNoopP99, "NOOP round trip p99", "µs", false},
-	{mSessions, "sessions/s, 200 concurrent clients", "1/s", true},
+	{mSessions, "sessions/s, {workers} concurrent clients", "1/s", true},
 	{mIdlePerSess, "RSS per idle logged-in session", "KiB", false},
+	{mDropped, "log events dropped per measurement", "events", false},
+	{mOmitted, "messages whose content --bodies-budget left out, per measurement", "messages", false},
 }
 
-// Contender names; the report compares the two popwire columns with stunnel and all proxies
-// with direct.
+// Contender names. The popwire contenders (named "popwire …") are compared with stunnel and
+// the Go relay, every proxy with direct.
 const (
-	cDirect     = "direct"
-	cStunnel    = "stunnel"
-	cPopwireOff = "popwire (log off)"
-	cPopwireLog = "popwire (full log)"
+	cDirect      = "direct"
+	cStunnel     = "stunnel"
+	cRelay       = "Go relay"
+	cPopwireOff  = "popwire (log off)"
+	cPopwireLog  = "popwire (full log)"
+	cPopwireDeny = "popwire (full log, --deny DELE)"
+	cPopwireFull = "popwire (--bodies full)"
 )
+
+// isPopwire reports whether contender c is one of the popwire contenders.
+func isPopwire(c string) bool { return strings.HasPrefix(c, "popwire") }
 
 // report is everything a run prints: the environment, the per-contender summaries and notes.
 type report struct {
@@ -38,10 +50,23 @@ type report struct {
 	results     map[string]map[string]summary // contender → metric key → summary
 	rounds      int
 	idle        int // idle sessions per measurement
+	bigMiB      int // size of the RETR message
+	workers     int // concurrent clients of the sessions workload
+	budgetMiB   int // --bodies-budget of the --bodies full contender
 	notes       []string
 	failures    []string // contender failures, one line each
-	maxIdleKiB  float64  // the RSS-per-session target
 	minHeadroom float64  // how many times faster than every proxy the direct fetch must be
+}
+
+// droppedNote returns the note for a measurement of contender c in workload w during which
+// its logs dropped events (mDropped in res), or "" when they dropped none: a log that drops
+// events costs less than one that writes them.
+func droppedNote(c, w string, round int, res map[string]float64) string {
+	n := res[mDropped]
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s, %s, round %d: its logs dropped %.0f events, so this measurement flatters it", c, w, round, n)
 }
 
 // get returns the summary of metric key for contender c; N is 0 when it was not measured.
@@ -56,6 +81,11 @@ func (r *report) ratio(a, b, key string) float64 {
 		return math.NaN()
 	}
 	return x.Median / y.Median
+}
+
+// label returns m's label with its placeholders filled in.
+func (r *report) label(m metric) string {
+	return strings.NewReplacer("{big}", fmt.Sprint(r.bigMiB), "{workers}", fmt.Sprint(r.workers)).Replace(m.label)
 }
 
 // num formats a figure with about three significant digits.
@@ -88,7 +118,7 @@ func ratioCell(v float64) string {
 	return fmt.Sprintf("%.2f×", v)
 }
 
-// markdown renders the report as Markdown: environment, results table, upstream headroom,
+// markdown renders the report as Markdown: environment, results, ratios, upstream headroom,
 // targets, notes and failures.
 func (r *report) markdown() string {
 	var b strings.Builder
@@ -101,11 +131,9 @@ func (r *report) markdown() string {
 	for _, c := range r.contenders {
 		fmt.Fprintf(&b, " %s |", c)
 	}
-	b.WriteString(" off / stunnel | full log / stunnel |\n|---|---|")
-	b.WriteString(strings.Repeat("---:|", len(r.contenders)+2))
-	b.WriteString("\n")
+	b.WriteString("\n|---|---|" + strings.Repeat("---:|", len(r.contenders)) + "\n")
 	for _, m := range metrics {
-		label := m.label
+		label := r.label(m)
 		if m.key == mIdlePerSess {
 			label = fmt.Sprintf("%s (%d sessions)", label, r.idle)
 		}
@@ -113,9 +141,10 @@ func (r *report) markdown() string {
 		for _, c := range r.contenders {
 			fmt.Fprintf(&b, " %s |", cell(r.get(c, m.key)))
 		}
-		fmt.Fprintf(&b, " %s | %s |\n", ratioCell(r.ratio(cPopwireOff, cStunnel, m.key)),
-			ratioCell(r.ratio(cPopwireLog, cStunnel, m.key)))
+		b.WriteString("\n")
 	}
+	b.WriteString("\n")
+	b.WriteString(r.ratios())
 	b.WriteString("\n")
 	b.WriteString(r.headroom())
 	b.WriteString("\n")
@@ -135,13 +164,48 @@ func (r *report) markdown() string {
 	return b.String()
 }
 
+// ratios renders each popwire figure as a ratio to stunnel and to the Go relay, the physical
+// limit, for the figures that stunnel and the relay measure too.
+func (r *report) ratios() string {
+	var pw []string
+	for _, c := range r.contenders {
+		if isPopwire(c) {
+			pw = append(pw, c)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("Each popwire figure as a ratio to stunnel / to the Go relay (crypto/tls and io.Copy, " +
+		"no POP3: the physical limit), from the same rounds:\n\n| figure |")
+	for _, c := range pw {
+		fmt.Fprintf(&b, " %s |", c)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---:|", len(pw)) + "\n")
+	for _, m := range metrics {
+		if r.get(cStunnel, m.key).N == 0 && r.get(cRelay, m.key).N == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s |", r.label(m))
+		for _, c := range pw {
+			s, g := r.ratio(c, cStunnel, m.key), r.ratio(c, cRelay, m.key)
+			if math.IsNaN(s) && math.IsNaN(g) {
+				b.WriteString(" – |")
+				continue
+			}
+			fmt.Fprintf(&b, " %s / %s |", ratioCell(s), ratioCell(g))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
 // headroom says how much faster the direct fetch is than the fastest proxy, per workload: the
 // proxies are compared with each other only when the upstream is not what limits them.
 func (r *report) headroom() string {
 	var b strings.Builder
 	b.WriteString("Upstream headroom (direct compared with the best proxy; a proxy comparison is " +
 		"meaningful when the direct fetch is at least " + num(r.minHeadroom) + "× better):\n")
-	for _, m := range []metric{metrics[0], metrics[2], metrics[4]} {
+	for _, key := range []string{mRetrMBps, mNoopP50, mSessions} {
+		m := metricOf(key)
 		best := math.NaN()
 		for _, c := range r.contenders {
 			if c == cDirect {
@@ -163,60 +227,90 @@ func (r *report) headroom() string {
 		default:
 			verdict = "NO: this comparison partly measures the upstream and the client"
 		}
-		fmt.Fprintf(&b, "- %s: direct/best proxy = %s — %s\n", m.label, ratioCell(best), verdict)
+		fmt.Fprintf(&b, "- %s: direct/best proxy = %s — %s\n", r.label(m), ratioCell(best), verdict)
 	}
 	return b.String()
 }
 
-// target is one goal of issue 7 for a popwire contender.
+// metricOf returns the metric whose key is key; it panics on a key that is not in metrics,
+// a programming error.
+func metricOf(key string) metric {
+	for _, m := range metrics {
+		if m.key == key {
+			return m
+		}
+	}
+	panic("bench: unknown metric " + key)
+}
+
+// target is one goal of issue 14. check returns the value shown (a ratio or a size), whether
+// the goal is met, and whether it was measured at all.
 type target struct {
-	label string
-	check func(r *report, c string) (float64, bool, bool) // value, met, measured
+	label func(r *report) string
+	check func(r *report) (value string, met, measured bool)
 }
 
-// targets is the list of goals, as ratios to stunnel from the same run except the RSS bound.
+// fixed returns a label function for a label that does not depend on the run.
+func fixed(s string) func(*report) string { return func(*report) string { return s } }
+
+// ratioAtMost is the goal median(a)/median(b) ≤ limit for metric key.
+func ratioAtMost(a, b, key string, limit float64) func(r *report) (string, bool, bool) {
+	return func(r *report) (string, bool, bool) {
+		v := r.ratio(a, b, key)
+		return ratioCell(v), v <= limit, !math.IsNaN(v)
+	}
+}
+
+// ratioAtLeast is the goal median(a)/median(b) ≥ limit for metric key.
+func ratioAtLeast(a, b, key string, limit float64) func(r *report) (string, bool, bool) {
+	return func(r *report) (string, bool, bool) {
+		v := r.ratio(a, b, key)
+		return ratioCell(v), v >= limit, !math.IsNaN(v)
+	}
+}
+
+// maxIdleKiB is issue 14's bound on the RSS per idle logged-in session with the full log.
+const maxIdleKiB = 36
+
+// targets are issue 14's goals, as ratios from the same run where the issue gives a ratio.
 var targets = []target{
-	{"RETR throughput ≥ 1.0× stunnel", func(r *report, c string) (float64, bool, bool) {
-		v := r.ratio(c, cStunnel, mRetrMBps)
-		return v, v >= 1, !math.IsNaN(v)
+	{fixed("RETR throughput, full log ≥ 1.0× stunnel"), ratioAtLeast(cPopwireLog, cStunnel, mRetrMBps, 1)},
+	{fixed("CPU per GB, full log ≤ 1.4× stunnel"), ratioAtMost(cPopwireLog, cStunnel, mRetrCPU, 1.4)},
+	{fixed("CPU per GB, log off ≤ 0.9× stunnel"), ratioAtMost(cPopwireOff, cStunnel, mRetrCPU, 0.9)},
+	{fixed("NOOP p50, full log ≤ 1.0× stunnel"), ratioAtMost(cPopwireLog, cStunnel, mNoopP50, 1)},
+	{fixed("NOOP p99, full log ≤ 1.0× stunnel"), ratioAtMost(cPopwireLog, cStunnel, mNoopP99, 1)},
+	{fixed("RETR + pipelined denied DELE ≥ 0.95× the same without --deny"), ratioAtLeast(cPopwireDeny, cPopwireLog, mPipeMBps, 0.95)},
+	{fixed(fmt.Sprintf("RSS per idle session, full log ≤ %d KiB", maxIdleKiB)), func(r *report) (string, bool, bool) {
+		s := r.get(cPopwireLog, mIdlePerSess)
+		return num(s.Median) + " KiB", s.Median <= maxIdleKiB, s.N > 0
 	}},
-	{"NOOP p50 ≤ 1.0× stunnel", func(r *report, c string) (float64, bool, bool) {
-		v := r.ratio(c, cStunnel, mNoopP50)
-		return v, v <= 1, !math.IsNaN(v)
-	}},
-	{"sessions/s ≥ 1.0× stunnel", func(r *report, c string) (float64, bool, bool) {
-		v := r.ratio(c, cStunnel, mSessions)
-		return v, v >= 1, !math.IsNaN(v)
-	}},
-	{"RSS per idle session ≤ 40 KiB", func(r *report, c string) (float64, bool, bool) {
-		s := r.get(c, mIdlePerSess)
-		return s.Median, s.Median <= r.maxIdleKiB, s.N > 0
-	}},
-	{"CPU per GB ≤ 1.0× stunnel", func(r *report, c string) (float64, bool, bool) {
-		v := r.ratio(c, cStunnel, mRetrCPU)
-		return v, v <= 1, !math.IsNaN(v)
+	{fixed("sessions/s, full log ≥ 1.2× stunnel"), ratioAtLeast(cPopwireLog, cStunnel, mSessions, 1.2)},
+	{fixed("RETR throughput, --bodies full ≥ 0.8× --bodies headers"), ratioAtLeast(cPopwireFull, cPopwireLog, mRetrMBps, 0.8)},
+	{func(r *report) string {
+		return fmt.Sprintf("peak RSS, --bodies full ≤ --bodies headers + 2 × --bodies-budget (%d MiB)", 2*r.budgetMiB)
+	}, func(r *report) (string, bool, bool) {
+		full, headers := r.get(cPopwireFull, mRetrPeakMiB), r.get(cPopwireLog, mRetrPeakMiB)
+		extra := full.Median - headers.Median
+		return fmt.Sprintf("%+.1f MiB", extra), extra <= float64(2*r.budgetMiB), full.N > 0 && headers.N > 0
 	}},
 }
 
-// targets renders the goals for both popwire contenders.
+// targets renders the goals with their values and verdicts.
 func (r *report) targets() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| target | %s | %s |\n|---|---|---|\n", cPopwireOff, cPopwireLog)
+	b.WriteString("Targets of issue 14, from this run:\n\n| target | value | verdict |\n|---|---:|---|\n")
 	for _, t := range targets {
-		fmt.Fprintf(&b, "| %s |", t.label)
-		for _, c := range []string{cPopwireOff, cPopwireLog} {
-			v, ok, measured := t.check(r, c)
-			verdict := "not measured"
-			if measured {
-				verdict = "MISSED"
-				if ok {
-					verdict = "met"
-				}
-				verdict = fmt.Sprintf("%s (%s)", verdict, num(v))
-			}
-			fmt.Fprintf(&b, " %s |", verdict)
+		value, met, measured := t.check(r)
+		verdict := "not measured"
+		switch {
+		case !measured:
+			value = "–"
+		case met:
+			verdict = "met"
+		default:
+			verdict = "MISSED"
 		}
-		b.WriteString("\n")
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.label(r), value, verdict)
 	}
 	return b.String()
 }

@@ -28,10 +28,11 @@ sni = %s
 `, accept, upstream, caFile, upstreamName, upstreamName)
 }
 
-// stunnelContender starts a fresh stunnel for every measurement; its stderr goes to log.
-func stunnelContender(cs *children, bin, dir, upstream, caFile string) contender {
+// stunnelContender starts a fresh stunnel for every measurement, taking part in the workloads
+// runs; its stderr goes to log.
+func stunnelContender(cs *children, bin, dir, upstream, caFile string, runs ...string) contender {
 	n := 0
-	return contender{name: "stunnel", proxy: true, start: func(ctx context.Context) (*instance, error) {
+	return contender{name: cStunnel, runs: runs, start: func(ctx context.Context) (*instance, error) {
 		addr, err := freePort()
 		if err != nil {
 			return nil, err

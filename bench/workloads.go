@@ -15,10 +15,24 @@ import (
 const (
 	mRetrMBps    = "retr_mbps"
 	mRetrCPU     = "retr_cpu_s_per_gb"
+	mRetrPeakMiB = "retr_peak_rss_mib"
+	mPipeMBps    = "pipelined_mbps"
+	mPipeCPU     = "pipelined_cpu_s_per_gb"
 	mNoopP50     = "noop_p50_us"
 	mNoopP99     = "noop_p99_us"
 	mSessions    = "sessions_per_s"
 	mIdlePerSess = "idle_kib_per_session"
+	mDropped     = "log_events_dropped"
+	mOmitted     = "content_omitted"
+)
+
+// Workload names; a contender lists those it takes part in.
+const (
+	wRetr      = "retr"
+	wPipelined = "retr+dele"
+	wNoop      = "noop"
+	wSessions  = "sessions"
+	wIdle      = "idle"
 )
 
 // plan is what one run measures; it is fixed before the first round.
@@ -31,28 +45,57 @@ type plan struct {
 	sessions int               // sessions per round of the sessions workload
 }
 
-// workload is one kind of measurement; proxyOnly workloads skip the direct contender.
+// workload is one kind of measurement.
 type workload struct {
-	name      string
-	proxyOnly bool
-	run       func(ctx context.Context, in *instance, pl *plan) (map[string]float64, error)
+	name string
+	run  func(ctx context.Context, in *instance, pl *plan) (map[string]float64, error)
 }
 
-// workloads returns the four workloads in the order a round runs them.
+// workloads returns the workloads in the order a round runs them.
 func workloads() []workload {
 	return []workload{
-		{name: "retr", run: runRetr},
-		{name: "noop", run: runNoop},
-		{name: "sessions", run: runSessions},
-		{name: "idle", proxyOnly: true, run: runIdle},
+		{name: wRetr, run: runRetr},
+		{name: wPipelined, run: runPipelined},
+		{name: wNoop, run: runNoop},
+		{name: wSessions, run: runSessions},
+		{name: wIdle, run: runIdle},
 	}
 }
 
 // runRetr fetches the big message pl.retrs times in one session: throughput in MB/s (10^6
 // octets of message per second) and, for a proxy, its CPU seconds per GB (10^9 octets) during
-// the transfers. Several transfers per measurement keep the 10 ms granularity of /proc/PID/stat
-// small against the CPU time measured.
+// the transfers and its peak RSS in MiB. Several transfers per measurement keep the 10 ms
+// granularity of /proc/PID/stat small against the CPU time measured.
 func runRetr(ctx context.Context, in *instance, pl *plan) (map[string]float64, error) {
+	return timeFetches(ctx, in, pl, fetchKeys{mRetrMBps, mRetrCPU, mRetrPeakMiB}, func(p *popConn) error {
+		_, err := p.retr(1, pl.bigSum)
+		return err
+	})
+}
+
+// runPipelined is runRetr with DELE and RSET pipelined behind every RETR (see retrPipelined),
+// so that a proxy answering DELE locally must hold that answer while the body passes. It
+// fails when DELE was refused by a contender that should forward it, or forwarded by one that
+// should refuse it.
+func runPipelined(ctx context.Context, in *instance, pl *plan) (map[string]float64, error) {
+	return timeFetches(ctx, in, pl, fetchKeys{mbps: mPipeMBps, cpu: mPipeCPU}, func(p *popConn) error {
+		refused, err := p.retrPipelined(1, pl.bigSum)
+		if err == nil && refused != in.deniesDELE {
+			err = fmt.Errorf("bench: DELE refused %v, want %v", refused, in.deniesDELE)
+		}
+		return err
+	})
+}
+
+// fetchKeys are the metric keys a timeFetches measurement reports under; an empty peak leaves
+// the peak RSS out.
+type fetchKeys struct {
+	mbps, cpu, peak string
+}
+
+// timeFetches logs in as "big", runs fetch pl.retrs times and returns the throughput, the
+// proxy's CPU seconds per GB and, for a proxy, its peak RSS in MiB, under keys.
+func timeFetches(ctx context.Context, in *instance, pl *plan, keys fetchKeys, fetch func(p *popConn) error) (map[string]float64, error) {
 	p, err := dialPOP(ctx, in, 256<<10)
 	if err != nil {
 		return nil, err
@@ -67,7 +110,7 @@ func runRetr(ctx context.Context, in *instance, pl *plan) (map[string]float64, e
 	}
 	t0 := time.Now()
 	for range pl.retrs {
-		if _, err := p.retr(1, pl.bigSum); err != nil {
+		if err := fetch(p); err != nil {
 			return nil, err
 		}
 	}
@@ -80,10 +123,15 @@ func runRetr(ctx context.Context, in *instance, pl *plan) (map[string]float64, e
 		return nil, err
 	}
 	size := float64(pl.box.Big) * float64(pl.retrs)
-	return map[string]float64{
-		mRetrMBps: size / took / 1e6,
-		mRetrCPU:  (cpu1 - cpu0) / (size / 1e9),
-	}, nil
+	res := map[string]float64{keys.mbps: size / took / 1e6, keys.cpu: (cpu1 - cpu0) / (size / 1e9)}
+	if in.proc != nil && keys.peak != "" {
+		peak, err := peakRSSBytes(in.pid())
+		if err != nil {
+			return nil, err
+		}
+		res[keys.peak] = float64(peak) / (1 << 20)
+	}
+	return res, nil
 }
 
 // procCPU returns the proxy's CPU seconds so far, NaN for the direct contender.
