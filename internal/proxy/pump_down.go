@@ -48,19 +48,46 @@ func (s *session) pumpDown(done chan<- struct{}) {
 	}
 }
 
-// serverBytes handles one chunk from the upstream. While local answers wait, the chunk is
-// fed line by line so that each answer is written right after the reply that precedes it.
+// serverBytes handles one chunk from the upstream. While a local answer waits for its turn,
+// the chunk is cut right after the reply that brings that turn (codec.Tracker.ServerTurn), so
+// that the answer is written after that reply; while one is due but a server line is half
+// received, it is cut at the end of that line. What the chunk's pieces and the answers
+// between them write to the client goes out together, at the end (flushClient).
 func (s *session) serverBytes(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.serverChunk(p)
+	if err == nil || errors.Is(err, errFramingLost) {
+		// The bytes framed before framing was lost were forwarded before too.
+		if ferr := s.flushClient(); err == nil {
+			err = ferr
+		}
+	}
+	s.dropClientOut()
+	if err != nil {
+		return err
+	}
+	s.noteLogin()
+	s.wakeUp()
+	return nil
+}
+
+// serverChunk feeds p to serverPiece in the pieces local answers need, delivering the answers
+// and releasing held lines after each. s.mu is held.
+func (s *session) serverChunk(p []byte) error {
 	for len(p) > 0 {
-		n := len(p)
+		n, turn := len(p), 0
 		if len(s.localq) > 0 {
-			if i := bytes.IndexByte(p, '\n'); i >= 0 {
-				n = i + 1
+			turn = s.localq[0].seq
+			if s.t.Replied() >= turn {
+				turn = 0
+				if i := bytes.IndexByte(p, '\n'); i >= 0 {
+					n = i + 1
+				}
 			}
 		}
-		if err := s.serverPiece(p[:n]); err != nil {
+		n, err := s.serverPiece(p[:n], turn)
+		if err != nil {
 			return err
 		}
 		if err := s.deliverLocal(); err != nil {
@@ -73,17 +100,18 @@ func (s *session) serverBytes(p []byte) error {
 		}
 		p = p[n:]
 	}
-	s.noteLogin()
-	s.wakeUp()
 	return nil
 }
 
-// serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
-func (s *session) serverPiece(p []byte) error {
+// serverPiece feeds p to the tracker, up to the end of the reply that brings turn when turn
+// is above 0 (see codec.Tracker.ServerTurn), and forwards what it fed, rewriting a CAPA reply;
+// it returns how many bytes of p it fed. s.mu is held.
+func (s *session) serverPiece(p []byte, turn int) (int, error) {
 	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
-	frames := s.t.Server(p)
+	frames, n := s.t.ServerTurn(p, turn)
+	p = p[:n]
 	w := 0 // p[:w] is written or deliberately dropped
 	for i := range frames {
 		f := &frames[i]
@@ -121,19 +149,16 @@ func (s *session) serverPiece(p []byte) error {
 			}
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
 	}
 	if s.capa.active {
-		if err := s.capa.hold(s, p[w:]); err != nil {
-			return err
-		}
-	} else if w < len(p) {
-		if err := s.writeClient(p[w:]); err != nil {
-			return err
-		}
+		return n, s.capa.hold(s, p[w:])
 	}
-	return nil
+	if w < len(p) {
+		return n, s.writeClient(p[w:])
+	}
+	return n, nil
 }
 
 // heldEOFDue reports whether the client's EOF waited for held lines that are all gone now.

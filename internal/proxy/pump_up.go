@@ -102,7 +102,8 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 			return s.longLineFailed(why)
 		}
 	}
-	if err := s.deliverLocal(); err != nil {
+	if err := cmp.Or(s.deliverLocal(), s.sendClient()); err != nil {
+		s.dropClientOut()
 		s.unlockUp()
 		s.writeFailed(logview.LegClient, err)
 		return false

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -131,6 +132,11 @@ type session struct {
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
+	// out and outRef: the bytes queued for the client leg (writeClient, copyClient) that
+	// flushClient writes before mu is released; out is the session's own copy, outRef a
+	// caller's buffer borrowed until then. At most one is set.
+	out    []byte
+	outRef []byte
 	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
 	// Only pumpUp's goroutine uses it.
 	upLocked bool
@@ -357,7 +363,8 @@ func (s *session) checkLogin() {
 	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		told := s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")) == nil
+		told := cmp.Or(s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")), s.sendClient()) == nil
+		s.dropClientOut()
 		s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
 		return
 	}
