@@ -16,6 +16,8 @@ type discardConn struct{ net.Conn }
 func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
 func (discardConn) Close() error                { return nil }
 
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
 // bodySession returns a session whose tracker has a RETR body open, and a chunk of body lines.
 func bodySession(t testing.TB) (*session, []byte) {
 	srv, err := New(Config{Sink: logview.Discard})

@@ -2,11 +2,15 @@ package proxy
 
 import (
 	"bytes"
+	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/popclient"
 )
 
 // writeCounter is a client leg that keeps what is written to it and counts the writes.
@@ -113,3 +117,47 @@ func TestCAPARewriteIsOneWrite(t *testing.T) {
 
 // tail returns the last 80 bytes of s.
 func tail(s string) string { return s[max(0, len(s)-80):] }
+
+// TestUpstreamThatNeverReads: a server that keeps sending but stops reading must not keep a
+// write to it blocked for as long as it sends: each write to the upstream has the idle
+// timeout as its deadline, after which the upstream is lost (loseUpstream) and the client's
+// input is discarded instead of piling up.
+func TestUpstreamThatNeverReads(t *testing.T) {
+	stop := make(chan struct{})
+	defer close(stop)
+	up := newUpstream(t, true, func(u *upstreamConn) {
+		u.write(greeting)
+		for { // unsolicited lines: the session is never idle
+			u.write("-ERR still here\r\n")
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+	p := startProxy(t, Config{UpstreamMode: popclient.UpstreamPlaintext, InsecureUpstreamPlaintext: true,
+		IdleTimeout: 300 * time.Millisecond}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	go sendEndlessLine(c.Conn, stop)
+	p.sink.find(t, "upstream write error", func(e logview.Event) bool {
+		return e.Kind == logview.KindError && e.Leg == logview.LegUpstream && strings.Contains(e.Err, "writing to upstream")
+	})
+}
+
+// sendEndlessLine writes one client line that never ends, until a write fails or stop closes.
+func sendEndlessLine(c net.Conn, stop <-chan struct{}) {
+	piece := []byte("NOOP " + strings.Repeat("x", 64<<10))
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		if _, err := c.Write(piece); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+	}
+}
