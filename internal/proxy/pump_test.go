@@ -126,3 +126,37 @@ func BenchmarkPumpLoopback(b *testing.B) {
 	srv.Shutdown(b.Context())
 	<-done
 }
+
+// BenchmarkPumpDenied measures a RETR body chunk while a denied command pipelined after the
+// RETR waits for its turn (the --deny workload of the benchmark).
+func BenchmarkPumpDenied(b *testing.B) {
+	srv, err := New(Config{Sink: logview.Discard, Deny: []string{"DELE"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newSession(srv, discardConn{}, false, "bench")
+	s.upConn = discardConn{}
+	if err := s.serverBytes([]byte(greeting)); err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range []string{"RETR 1\r\n", "DELE 1\r\n"} {
+		if !s.clientLine([]byte(l), true) {
+			b.Fatal("client line refused")
+		}
+	}
+	if err := s.serverBytes([]byte("+OK message follows\r\n")); err != nil {
+		b.Fatal(err)
+	}
+	line := "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n"
+	chunk := []byte(strings.Repeat(line, bigServerBuf/len(line)))
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.serverBytes(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(s.localq) != 1 {
+		b.Fatal("the denied command was answered inside the body")
+	}
+}
