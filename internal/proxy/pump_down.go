@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/popwire/popwire/codec"
@@ -18,7 +19,8 @@ import (
 func (s *session) pumpDown(done chan<- struct{}) {
 	defer close(done)
 	defer s.recoverPanic("upstream pump")
-	buf := make([]byte, smallServerBuf)
+	small := make([]byte, smallServerBuf)
+	buf := small
 	for {
 		if s.upLost.Load() {
 			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
@@ -27,6 +29,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 		if n > 0 {
 			s.touch()
 			if werr := s.serverBytes(buf[:n]); werr != nil {
+				putServerBuf(buf)
 				if errors.Is(werr, errFramingLost) {
 					s.finish("framing lost")
 					return
@@ -34,17 +37,47 @@ func (s *session) pumpDown(done chan<- struct{}) {
 				s.writeFailed(logview.LegClient, werr)
 				return
 			}
-			if n == len(buf) && len(buf) < bigServerBuf {
-				buf = make([]byte, bigServerBuf)
-			}
+			buf = nextServerBuf(buf, n, small)
 			if s.heldEOFDue() {
 				s.clientEnded(io.EOF)
 			}
 		}
 		if err != nil {
+			putServerBuf(buf)
 			s.upstreamEnded(err)
 			return
 		}
+	}
+}
+
+// bigServerBufs holds the big server read buffers (*[]byte of bigServerBuf bytes) no session
+// is using: a session borrows one while a body flows, so an idle session holds none.
+var bigServerBufs = sync.Pool{New: func() any {
+	b := make([]byte, bigServerBuf)
+	return &b
+}}
+
+// nextServerBuf returns the buffer for pumpDown's next read, after a read of n bytes into
+// cur: a big one borrowed from bigServerBufs once a read fills the small one (a body is
+// flowing), the small one again once a read returns less than it holds (the stream has gone
+// quiet), when the big one goes back to the pool. Nothing uses cur's bytes any more:
+// serverBytes keeps no reference to a chunk (see flushClient).
+func nextServerBuf(cur []byte, n int, small []byte) []byte {
+	switch {
+	case len(cur) < bigServerBuf && n == len(cur):
+		return *bigServerBufs.Get().(*[]byte)
+	case len(cur) == bigServerBuf && n < len(small):
+		putServerBuf(cur)
+		return small
+	}
+	return cur
+}
+
+// putServerBuf gives buf back to bigServerBufs if it is a big one. A panic in serverBytes
+// returns nothing: the session may still refer to the chunk.
+func putServerBuf(buf []byte) {
+	if len(buf) == bigServerBuf {
+		bigServerBufs.Put(&buf)
 	}
 }
 
@@ -56,6 +89,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 func (s *session) serverBytes(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropClientOut() // no reference to p outlives the call, even after a panic
 	err := s.serverChunk(p)
 	if err == nil || errors.Is(err, errFramingLost) {
 		// The bytes framed before framing was lost were forwarded before too.
@@ -63,7 +97,6 @@ func (s *session) serverBytes(p []byte) error {
 			err = ferr
 		}
 	}
-	s.dropClientOut()
 	if err != nil {
 		return err
 	}

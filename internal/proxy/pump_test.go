@@ -160,3 +160,20 @@ func BenchmarkPumpDenied(b *testing.B) {
 		b.Fatal("the denied command was answered inside the body")
 	}
 }
+
+// TestServerBufferShrinks: pumpDown reads into a big buffer while a body flows and goes back
+// to the small one once a read comes back short, so that a session idle after a RETR holds
+// no big buffer.
+func TestServerBufferShrinks(t *testing.T) {
+	small := make([]byte, smallServerBuf)
+	buf := nextServerBuf(small, len(small), small)
+	if len(buf) != bigServerBuf {
+		t.Fatalf("after a full small read the buffer has %d bytes, want %d", len(buf), bigServerBuf)
+	}
+	if next := nextServerBuf(buf, smallServerBuf, small); len(next) != bigServerBuf {
+		t.Fatalf("after a %d-byte read of a flowing body the buffer has %d bytes, want %d", smallServerBuf, len(next), bigServerBuf)
+	}
+	if next := nextServerBuf(buf, len("+OK\r\n"), small); &next[0] != &small[0] {
+		t.Fatalf("after a short read the buffer has %d bytes, want the small one", len(next))
+	}
+}
