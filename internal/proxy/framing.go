@@ -68,7 +68,6 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		told := false
 		if s.t.Pending() == 0 { // the greeting and every reply are in
 			err = cmp.Or(s.writeClient(replyCannotFrame), s.sendClient())
-			s.dropClientOut()
 			told = err == nil
 		}
 		s.unlockUp()

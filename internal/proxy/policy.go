@@ -276,7 +276,8 @@ func (s *session) flushClient() error {
 	return err
 }
 
-// sendClient writes what is queued for the client leg and resets the queue. s.mu is held.
+// sendClient writes what is queued for the client leg and resets the queue, also when the
+// write fails. s.mu is held.
 func (s *session) sendClient() error {
 	err := s.flushClient()
 	s.dropClientOut()

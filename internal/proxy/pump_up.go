@@ -104,7 +104,6 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 		}
 	}
 	if err := cmp.Or(s.deliverLocal(), s.sendClient()); err != nil {
-		s.dropClientOut()
 		s.unlockUp()
 		s.writeFailed(logview.LegClient, err)
 		return false

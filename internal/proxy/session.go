@@ -60,11 +60,11 @@ const (
 // no activity is recorded and checkIdle finishes the session IdleTimeout later. A write to the
 // upstream has the idle timeout as its deadline (upDeadline): a server that stops reading
 // while it keeps sending keeps the session active, so the idle timer would never end it; the
-// failed write loses the upstream instead (loseUpstream, TestUpstreamThatNeverReads). finish takes legsMu only;
-// closeLegs takes mu only after closing the connections, which fails the blocked write
-// (TestClientThatNeverReads). Shutdown ends such a session the same way, and checkLogin
-// only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the client
-// with lingerTimeout instead of closing the leg.
+// failed write loses the upstream instead (loseUpstream, TestUpstreamThatNeverReads). finish
+// takes legsMu only; closeLegs takes mu only after closing the connections, which fails the
+// blocked write (TestClientThatNeverReads). Shutdown ends such a session the same way, and
+// checkLogin only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the
+// client with lingerTimeout instead of closing the leg.
 type session struct {
 	// Set before run starts; read-only after.
 	srv    *Server
@@ -368,7 +368,6 @@ func (s *session) checkLogin() {
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
 		told := cmp.Or(s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")), s.sendClient()) == nil
-		s.dropClientOut()
 		s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
 		return
 	}
