@@ -65,9 +65,10 @@ func decodeSteps(in []byte) (Tracker, []step) {
 	return opts, steps
 }
 
-// FuzzTracker feeds sessions with several chunkings: it must never panic, every chunking must
-// give the same frames, End must stay within each chunk, and memory must stay bounded (run
-// checks the last two). Run it with:
+// FuzzTracker feeds sessions with several chunkings, and through ServerTurn a reply at a time:
+// it must never panic, every chunking must give the same frames, End must stay within each
+// chunk, ServerTurn must stop right where a reply completes, and memory must stay bounded
+// (run checks the last three). Run it with:
 //
 //	go test -run=NONE -fuzz=FuzzTracker -fuzztime=5m -parallel=1 ./codec
 func FuzzTracker(f *testing.F) {
@@ -88,6 +89,9 @@ func FuzzTracker(f *testing.F) {
 			if got := run(t, opts, c.cut(steps)); got != want {
 				t.Fatalf("chunking %s gives other frames:\n--- got\n%s--- want\n%s", c.name, got, want)
 			}
+		}
+		if got := runFed(t, opts, joinRuns(steps), true); got != want {
+			t.Fatalf("ServerTurn a reply at a time gives other frames:\n--- got\n%s--- want\n%s", got, want)
 		}
 	})
 }

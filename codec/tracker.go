@@ -142,11 +142,33 @@ func (t *Tracker) Client(p []byte) []Frame {
 
 // Server feeds bytes the server sent and returns the frames they complete.
 func (t *Tracker) Server(p []byte) []Frame {
+	t.server(p, 0)
+	return t.frames
+}
+
+// ServerTurn feeds bytes the server sent, as Server does, but stops right after the reply
+// that makes Replied reach turn, and returns the frames and how many bytes of p it consumed
+// (len(p) when that reply does not complete within p). When Replied is at turn already it
+// consumes all of p, as Server does. A proxy that answers the command with Seq turn itself
+// feeds a chunk so, writes its answer after the n bytes, and feeds the rest: the chunk is cut
+// at that one place, not line by line.
+func (t *Tracker) ServerTurn(p []byte, turn int) ([]Frame, int) {
+	n := t.server(p, turn)
+	return t.frames, n
+}
+
+// server feeds p, stopping once Replied reaches turn if it is below turn at the start, and
+// returns the bytes consumed.
+func (t *Tracker) server(p []byte, turn int) int {
 	t.begin()
 	if t.stopped || t.eof[FromServer] {
-		return t.frames
+		return len(p)
 	}
+	stopAt := t.replied < turn
 	for i := 0; i < len(p) && !t.stopped; {
+		if stopAt && t.replied >= turn {
+			return i
+		}
 		if t.stls == STLSStarted {
 			if !t.tlsNoted {
 				t.finding(RuleSTLSReplyFollowed, FromServer, len(p), noteTLSInjection, line{})
@@ -174,7 +196,7 @@ func (t *Tracker) Server(p []byte) []Frame {
 			t.serverLine(l, end)
 		}
 	}
-	return t.frames
+	return len(p)
 }
 
 // EOF reports that dir's stream ended and returns the frames that follow from it: one FrameEOF

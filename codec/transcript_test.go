@@ -260,28 +260,47 @@ func splitHalves(s []step) []step {
 // run feeds steps to a fresh tracker configured like opts and returns the rendered frames.
 // It also checks the invariants every call must keep: End within the chunk and never going
 // back, and bounded memory between calls.
-func run(t testing.TB, opts Tracker, steps []step) string {
+func run(t testing.TB, opts Tracker, steps []step) string { return runFed(t, opts, steps, false) }
+
+// runFed is run; with turns, server bytes go through ServerTurn one reply at a time, and each
+// cut that leaves bytes over must fall right where a reply completes.
+func runFed(t testing.TB, opts Tracker, steps []step, turns bool) string {
 	tr := &Tracker{MaxLine: opts.MaxLine, BodyData: opts.BodyData}
 	var r renderer
 	var seq counts
-	for _, st := range steps {
-		var fs []Frame
-		switch {
-		case st.eof:
-			fs = tr.EOF(st.dir)
-		case st.dir == FromClient:
-			fs = tr.Client(st.b)
-		default:
-			fs = tr.Server(st.b)
-		}
+	take := func(fs []Frame, size int) (replyEnd int) {
 		last := 0
+		replyEnd = -1
 		for _, f := range fs {
-			if f.End < last || f.End > len(st.b) {
-				t.Fatalf("frame %v: End %d outside [%d, %d]", f.Kind, f.End, last, len(st.b))
+			if f.End < last || f.End > size {
+				t.Fatalf("frame %v: End %d outside [%d, %d]", f.Kind, f.End, last, size)
 			}
 			last = f.End
 			r.add(f)
-			seq.add(t, f)
+			if seq.add(t, f) {
+				replyEnd = f.End
+			}
+		}
+		return replyEnd
+	}
+	for _, st := range steps {
+		switch {
+		case st.eof:
+			take(tr.EOF(st.dir), len(st.b))
+		case st.dir == FromClient:
+			take(tr.Client(st.b), len(st.b))
+		case !turns || len(st.b) == 0:
+			take(tr.Server(st.b), len(st.b))
+		default:
+			for p := st.b; len(p) > 0; {
+				turn := tr.Replied() + 1
+				fs, n := tr.ServerTurn(p, turn)
+				end := take(fs, n)
+				if n < len(p) && (tr.Replied() != turn || end != n) {
+					t.Fatalf("ServerTurn(%q, %d) stopped at %d with Replied %d, last reply ending at %d", p, turn, n, tr.Replied(), end)
+				}
+				p = p[n:]
+			}
 		}
 		if got := tr.Replied(); got != seq.replied {
 			t.Fatalf("Replied() = %d after %d complete replies", got, seq.replied)
@@ -297,7 +316,8 @@ func run(t testing.TB, opts Tracker, steps []step) string {
 // completed, for checking Frame.Seq and Tracker.Replied.
 type counts struct{ commands, replied int }
 
-func (c *counts) add(t testing.TB, f Frame) {
+// add counts f and reports whether it completes a reply.
+func (c *counts) add(t testing.TB, f Frame) bool {
 	switch {
 	case f.Kind == FrameCommand:
 		c.commands++
@@ -306,7 +326,9 @@ func (c *counts) add(t testing.TB, f Frame) {
 		}
 	case f.Kind == FrameGreeting, f.Kind == FrameTLS, f.Kind == FrameBodyEnd, f.Kind == FrameReply && !f.Multi:
 		c.replied++
+		return true
 	}
+	return false
 }
 
 // maxFootprint is the memory bound a tracker must keep between calls: two line buffers of
@@ -341,6 +363,9 @@ func TestTranscripts(t *testing.T) {
 				if got != want {
 					t.Fatalf("chunking %s gives other frames:\n--- got\n%s--- want (joined)\n%s", c.name, got, want)
 				}
+			}
+			if got := runFed(t, tr.opts, joinRuns(tr.steps), true); got != want {
+				t.Fatalf("ServerTurn a reply at a time gives other frames:\n--- got\n%s--- want (joined)\n%s", got, want)
 			}
 		})
 	}

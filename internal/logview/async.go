@@ -67,7 +67,10 @@ type AsyncOptions struct {
 //
 // Sinks that buffer (a Deferred FileSink, a Printer on a bufio.Writer) are flushed by the
 // goroutine Linger after the first event of a burst, so output costs one write per burst
-// rather than one per event.
+// rather than one per event. With flush functions the goroutine also takes the events of a
+// burst after its first in one go, when the flush is due or the queue is half full, rather
+// than waking for each: an Emit then never wakes a goroutine, which would cost the caller a
+// system call on its forwarding path for every event.
 //
 // Events must not be changed after Emit; the proxy builds a fresh Event for every call.
 type Async struct {
@@ -75,6 +78,8 @@ type Async struct {
 	flush   []func() error
 	output  string
 	ch      chan item
+	kick    chan struct{} // the queue is half full: the goroutine takes what waits now
+	linger  time.Duration // Linger, but in tests
 	stop    chan struct{} // closed to end the goroutine
 	done    chan struct{} // closed when the goroutine has returned
 	release chan struct{} // closed by Release: Emits waiting for room give up
@@ -104,12 +109,16 @@ type item struct {
 }
 
 // NewAsync starts the goroutine that feeds next and returns the sink. Call Shutdown to stop it.
-func NewAsync(next Sink, opts AsyncOptions) *Async {
+func NewAsync(next Sink, opts AsyncOptions) *Async { return newAsync(next, opts, Linger) }
+
+// newAsync is NewAsync with the flush delay linger.
+func newAsync(next Sink, opts AsyncOptions, linger time.Duration) *Async {
 	queue := opts.Queue
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
 	a := &Async{next: next, flush: opts.Flush, output: opts.Output, ch: make(chan item, queue),
+		kick: make(chan struct{}, 1), linger: linger,
 		stop: make(chan struct{}), done: make(chan struct{}), release: make(chan struct{}),
 		block: opts.Overflow == OverflowBlock}
 	go a.drain()
@@ -135,6 +144,7 @@ func (a *Async) Emit(e Event) error {
 	defer a.waiting.Done()
 	select {
 	case a.ch <- item{e: e}:
+		a.kickIfHalfFull()
 	case <-a.release:
 		a.mu.Lock()
 		a.pending--
@@ -169,10 +179,29 @@ func (a *Async) tryLocked(it item) bool {
 	case a.ch <- it:
 		if it.ack == nil {
 			a.pending++
+			a.kickIfHalfFull()
+		} else {
+			a.wake()
 		}
 		return true
 	default:
 		return false
+	}
+}
+
+// kickIfHalfFull wakes the goroutine when the queue is half full (see wake).
+func (a *Async) kickIfHalfFull() {
+	if len(a.ch) >= cap(a.ch)/2 {
+		a.wake()
+	}
+}
+
+// wake tells the goroutine, when it takes a burst's events in one go, to take what is queued
+// now: the queue is half full, or a barrier (sync) waits in it.
+func (a *Async) wake() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -240,7 +269,7 @@ func (r reporter) Write(p []byte) (int, error) {
 // sink's to report (a FileSink reports them once); they never stop the queue.
 func (a *Async) drain() {
 	defer close(a.done)
-	timer := time.NewTimer(Linger)
+	timer := time.NewTimer(a.linger)
 	timer.Stop()
 	dirty := false
 	var taken, reported int64 // written since the last flush
@@ -292,20 +321,45 @@ func (a *Async) drain() {
 			flush()
 		case !dirty:
 			dirty = true
-			timer.Reset(Linger)
+			timer.Reset(a.linger)
+		}
+		return true
+	}
+	take := func(it item) bool {
+		if it.ack != nil {
+			flush()
+			close(it.ack)
+			return true
+		}
+		return write(it)
+	}
+	// takeQueued takes what is queued now, not what comes while it writes.
+	takeQueued := func() bool {
+		for n := len(a.ch); n > 0; n-- {
+			if !take(<-a.ch) {
+				return false
+			}
 		}
 		return true
 	}
 	for {
+		in := a.ch
+		if dirty && len(a.flush) > 0 {
+			in = nil // a burst: its events wait for the flush or a kick
+		}
 		select {
-		case it := <-a.ch:
-			if it.ack != nil {
-				flush()
-				close(it.ack)
-			} else if !write(it) {
+		case it := <-in:
+			if !take(it) {
+				return
+			}
+		case <-a.kick:
+			if !takeQueued() {
 				return
 			}
 		case <-timer.C:
+			if !takeQueued() {
+				return
+			}
 			flush()
 		case <-report.C:
 			tell()
@@ -413,6 +467,7 @@ func (a *Async) sync(ctx context.Context) bool {
 		if !queued {
 			select {
 			case a.ch <- barrier:
+				a.wake()
 			case <-ctx.Done():
 				return false
 			}

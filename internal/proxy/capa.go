@@ -108,7 +108,8 @@ func (c *capaRewrite) hold(s *session, rest []byte) error {
 
 func (c *capaRewrite) flush(s *session, raw []byte) error {
 	if len(c.pend) > 0 {
-		if err := s.writeClient(c.pend); err != nil {
+		// pend is reused for the next line before the flush: copied, not borrowed.
+		if err := s.copyClient(c.pend); err != nil {
 			return err
 		}
 	}

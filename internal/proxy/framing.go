@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -66,7 +67,7 @@ func (s *session) clientFramingLost(note string, line []byte) bool {
 		var err error
 		told := false
 		if s.t.Pending() == 0 { // the greeting and every reply are in
-			err = s.writeClient(replyCannotFrame)
+			err = cmp.Or(s.writeClient(replyCannotFrame), s.sendClient())
 			told = err == nil
 		}
 		s.unlockUp()

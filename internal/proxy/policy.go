@@ -190,6 +190,10 @@ func (s *session) deliverLocal() error {
 			s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: a.action, Verb: a.verb, Text: string(a.reply[:len(a.reply)-2])})
 		}
 		if a.stls {
+			// The answer reaches the client before the handshake or its next line is read.
+			if err := s.sendClient(); err != nil {
+				return err
+			}
 			if accepted {
 				s.paused = true // until the client leg's handshake is done
 			}
@@ -199,10 +203,76 @@ func (s *session) deliverLocal() error {
 	return nil
 }
 
-// writeClient writes p to the client leg, waiting while the leg switches to TLS. s.mu is held.
+// Client-leg write coalescing. What one critical section writes to the client (a reply and
+// the local answers after it, the lines of a CAPA reply being rewritten) goes out in one
+// write when it can: writes of up to coalesceSmall bytes that follow others are gathered in
+// session.out, up to coalesceMax; a single write, or a larger one, is borrowed, not copied.
+const (
+	coalesceSmall = 4 << 10
+	coalesceMax   = 16 << 10
+	// keepOut is the largest session.out kept between critical sections; a bigger one is
+	// released, so that an idle session holds none.
+	keepOut = 1 << 10
+)
+
+// writeClient queues p for the client leg, waiting while the leg switches to TLS; flushClient
+// writes it, before s.mu is released. p is borrowed until then (s.outRef) unless it follows
+// other bytes and is small, when it is copied: the caller must not change it before the
+// flush (copyClient copies). s.mu is held.
 func (s *session) writeClient(p []byte) error {
 	for s.paused && !s.closing() {
 		s.cond.Wait()
+	}
+	if s.closing() {
+		return errClosed
+	}
+	switch {
+	case len(p) == 0:
+		return nil
+	case len(s.out) == 0 && len(s.outRef) == 0:
+		s.outRef = p
+		return nil
+	case len(p) > coalesceSmall:
+		if err := s.flushClient(); err != nil {
+			return err
+		}
+		s.outRef = p
+		return nil
+	}
+	return s.copyClient(p)
+}
+
+// copyClient queues a copy of p for the client leg, writing what is queued once it reaches
+// coalesceMax. s.mu is held.
+func (s *session) copyClient(p []byte) error {
+	for s.paused && !s.closing() {
+		s.cond.Wait()
+	}
+	if s.closing() {
+		return errClosed
+	}
+	if len(s.outRef) > 0 {
+		s.out = append(s.out, s.outRef...)
+		s.outRef = nil
+	}
+	s.out = append(s.out, p...)
+	if len(s.out) >= coalesceMax {
+		return s.flushClient()
+	}
+	return nil
+}
+
+// flushClient writes what writeClient and copyClient queued, in one write, and counts it in
+// bytesDown. Only one of s.out and s.outRef is ever set. s.mu is held.
+func (s *session) flushClient() error {
+	p := s.outRef
+	if len(s.out) > 0 {
+		p = s.out
+	}
+	s.outRef = nil
+	s.out = s.out[:0]
+	if len(p) == 0 {
+		return nil
 	}
 	if s.closing() {
 		return errClosed
@@ -211,4 +281,22 @@ func (s *session) writeClient(p []byte) error {
 	s.bytesDown.Add(int64(n))
 	s.srv.stats.BytesDown(n)
 	return err
+}
+
+// sendClient writes what is queued for the client leg and resets the queue, also when the
+// write fails. s.mu is held.
+func (s *session) sendClient() error {
+	err := s.flushClient()
+	s.dropClientOut()
+	return err
+}
+
+// dropClientOut forgets what is queued for the client leg (after a failed write) and
+// releases a big s.out. s.mu is held.
+func (s *session) dropClientOut() {
+	s.outRef = nil
+	if cap(s.out) > keepOut {
+		s.out = nil
+	}
+	s.out = s.out[:0]
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/popwire/popwire/codec"
@@ -18,7 +19,8 @@ import (
 func (s *session) pumpDown(done chan<- struct{}) {
 	defer close(done)
 	defer s.recoverPanic("upstream pump")
-	buf := make([]byte, smallServerBuf)
+	small := make([]byte, smallServerBuf)
+	buf := small
 	for {
 		if s.upLost.Load() {
 			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
@@ -27,6 +29,7 @@ func (s *session) pumpDown(done chan<- struct{}) {
 		if n > 0 {
 			s.touch()
 			if werr := s.serverBytes(buf[:n]); werr != nil {
+				putServerBuf(buf)
 				if errors.Is(werr, errFramingLost) {
 					s.finish("framing lost")
 					return
@@ -34,33 +37,90 @@ func (s *session) pumpDown(done chan<- struct{}) {
 				s.writeFailed(logview.LegClient, werr)
 				return
 			}
-			if n == len(buf) && len(buf) < bigServerBuf {
-				buf = make([]byte, bigServerBuf)
-			}
+			buf = nextServerBuf(buf, n, small)
 			if s.heldEOFDue() {
 				s.clientEnded(io.EOF)
 			}
 		}
 		if err != nil {
+			putServerBuf(buf)
 			s.upstreamEnded(err)
 			return
 		}
 	}
 }
 
-// serverBytes handles one chunk from the upstream. While local answers wait, the chunk is
-// fed line by line so that each answer is written right after the reply that precedes it.
+// bigServerBufs holds the big server read buffers (*[]byte of bigServerBuf bytes) no session
+// is using: a session borrows one while a body flows, so an idle session holds none.
+var bigServerBufs = sync.Pool{New: func() any {
+	b := make([]byte, bigServerBuf)
+	return &b
+}}
+
+// nextServerBuf returns the buffer for pumpDown's next read, after a read of n bytes into
+// cur: a big one borrowed from bigServerBufs once a read fills the small one (a body is
+// flowing), the small one again once a read returns less than it holds (the stream has gone
+// quiet), when the big one goes back to the pool. Nothing uses cur's bytes any more:
+// serverBytes keeps no reference to a chunk (see flushClient).
+func nextServerBuf(cur []byte, n int, small []byte) []byte {
+	switch {
+	case len(cur) < bigServerBuf && n == len(cur):
+		return *bigServerBufs.Get().(*[]byte)
+	case len(cur) == bigServerBuf && n < len(small):
+		putServerBuf(cur)
+		return small
+	}
+	return cur
+}
+
+// putServerBuf gives buf back to bigServerBufs if it is a big one. A panic in serverBytes
+// returns nothing: the session may still refer to the chunk.
+func putServerBuf(buf []byte) {
+	if len(buf) == bigServerBuf {
+		bigServerBufs.Put(&buf)
+	}
+}
+
+// serverBytes handles one chunk from the upstream. While a local answer waits for its turn,
+// the chunk is cut right after the reply that brings that turn (codec.Tracker.ServerTurn), so
+// that the answer is written after that reply; while one is due but a server line is half
+// received, it is cut at the end of that line. What the chunk's pieces and the answers
+// between them write to the client goes out together, at the end (flushClient).
 func (s *session) serverBytes(p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.dropClientOut() // no reference to p outlives the call, even after a panic
+	err := s.serverChunk(p)
+	if err == nil || errors.Is(err, errFramingLost) {
+		// The bytes framed before framing was lost were forwarded before too.
+		if ferr := s.flushClient(); err == nil {
+			err = ferr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.noteLogin()
+	s.wakeUp()
+	return nil
+}
+
+// serverChunk feeds p to serverPiece in the pieces local answers need, delivering the answers
+// and releasing held lines after each. s.mu is held.
+func (s *session) serverChunk(p []byte) error {
 	for len(p) > 0 {
-		n := len(p)
+		n, turn := len(p), 0
 		if len(s.localq) > 0 {
-			if i := bytes.IndexByte(p, '\n'); i >= 0 {
-				n = i + 1
+			turn = s.localq[0].seq
+			if s.t.Replied() >= turn {
+				turn = 0
+				if i := bytes.IndexByte(p, '\n'); i >= 0 {
+					n = i + 1
+				}
 			}
 		}
-		if err := s.serverPiece(p[:n]); err != nil {
+		n, err := s.serverPiece(p[:n], turn)
+		if err != nil {
 			return err
 		}
 		if err := s.deliverLocal(); err != nil {
@@ -73,17 +133,18 @@ func (s *session) serverBytes(p []byte) error {
 		}
 		p = p[n:]
 	}
-	s.noteLogin()
-	s.wakeUp()
 	return nil
 }
 
-// serverPiece feeds p to the tracker and forwards it, rewriting a CAPA reply. s.mu is held.
-func (s *session) serverPiece(p []byte) error {
+// serverPiece feeds p to the tracker, up to the end of the reply that brings turn when turn
+// is above 0 (see codec.Tracker.ServerTurn), and forwards what it fed, rewriting a CAPA reply;
+// it returns how many bytes of p it fed. s.mu is held.
+func (s *session) serverPiece(p []byte, turn int) (int, error) {
 	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
-	frames := s.t.Server(p)
+	frames, n := s.t.ServerTurn(p, turn)
+	p = p[:n]
 	w := 0 // p[:w] is written or deliberately dropped
 	for i := range frames {
 		f := &frames[i]
@@ -124,19 +185,16 @@ func (s *session) serverPiece(p []byte) error {
 			}
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
 	}
 	if s.capa.active {
-		if err := s.capa.hold(s, p[w:]); err != nil {
-			return err
-		}
-	} else if w < len(p) {
-		if err := s.writeClient(p[w:]); err != nil {
-			return err
-		}
+		return n, s.capa.hold(s, p[w:])
 	}
-	return nil
+	if w < len(p) {
+		return n, s.writeClient(p[w:])
+	}
+	return n, nil
 }
 
 // heldEOFDue reports whether the client's EOF waited for held lines that are all gone now.

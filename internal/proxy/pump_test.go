@@ -16,6 +16,8 @@ type discardConn struct{ net.Conn }
 func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
 func (discardConn) Close() error                { return nil }
 
+func (discardConn) SetWriteDeadline(time.Time) error { return nil }
+
 // bodySession returns a session whose tracker has a RETR body open, and a chunk of body lines.
 func bodySession(t testing.TB) (*session, []byte) {
 	srv, err := New(Config{Sink: logview.Discard})
@@ -123,4 +125,55 @@ func BenchmarkPumpLoopback(b *testing.B) {
 	c.Close()
 	srv.Shutdown(b.Context())
 	<-done
+}
+
+// BenchmarkPumpDenied measures a RETR body chunk while a denied command pipelined after the
+// RETR waits for its turn (the --deny workload of the benchmark).
+func BenchmarkPumpDenied(b *testing.B) {
+	srv, err := New(Config{Sink: logview.Discard, Deny: []string{"DELE"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newSession(srv, discardConn{}, false, "bench")
+	s.upConn = discardConn{}
+	if err := s.serverBytes([]byte(greeting)); err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range []string{"RETR 1\r\n", "DELE 1\r\n"} {
+		if !s.clientLine([]byte(l), true) {
+			b.Fatal("client line refused")
+		}
+	}
+	if err := s.serverBytes([]byte("+OK message follows\r\n")); err != nil {
+		b.Fatal(err)
+	}
+	line := "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n"
+	chunk := []byte(strings.Repeat(line, bigServerBuf/len(line)))
+	b.SetBytes(int64(len(chunk)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := s.serverBytes(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if len(s.localq) != 1 {
+		b.Fatal("the denied command was answered inside the body")
+	}
+}
+
+// TestServerBufferShrinks: pumpDown reads into a big buffer while a body flows and goes back
+// to the small one once a read comes back short, so that a session idle after a RETR holds
+// no big buffer.
+func TestServerBufferShrinks(t *testing.T) {
+	small := make([]byte, smallServerBuf)
+	buf := nextServerBuf(small, len(small), small)
+	if len(buf) != bigServerBuf {
+		t.Fatalf("after a full small read the buffer has %d bytes, want %d", len(buf), bigServerBuf)
+	}
+	if next := nextServerBuf(buf, smallServerBuf, small); len(next) != bigServerBuf {
+		t.Fatalf("after a %d-byte read of a flowing body the buffer has %d bytes, want %d", smallServerBuf, len(next), bigServerBuf)
+	}
+	if next := nextServerBuf(buf, len("+OK\r\n"), small); &next[0] != &small[0] {
+		t.Fatalf("after a short read the buffer has %d bytes, want the small one", len(next))
+	}
 }

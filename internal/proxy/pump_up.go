@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/popwire/popwire/codec"
 	"github.com/popwire/popwire/internal/logview"
@@ -111,7 +112,7 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 			return s.longLineFailed(why)
 		}
 	}
-	if err := s.deliverLocal(); err != nil {
+	if err := cmp.Or(s.deliverLocal(), s.sendClient()); err != nil {
 		s.unlockUp()
 		s.writeFailed(logview.LegClient, err)
 		return false
@@ -149,8 +150,9 @@ func (s *session) longLineFailed(why string) bool {
 }
 
 // writeUpstream writes p to the upstream leg; what a failed write leaves out counts as
-// unsent. s.upMu is held.
+// unsent. The write has the idle timeout as its deadline (upDeadline). s.upMu is held.
 func (s *session) writeUpstream(p []byte) error {
+	s.upDeadline()
 	n, err := s.upConn.Write(p)
 	s.bytesUp.Add(int64(n))
 	s.srv.stats.BytesUp(n)
@@ -158,6 +160,15 @@ func (s *session) writeUpstream(p []byte) error {
 		s.unsent.Add(int64(len(p) - n))
 	}
 	return err
+}
+
+// upDeadline sets the deadline of the next write to the upstream leg: the idle timeout from
+// now. The idle timer alone cannot end a write the server never accepts, since the server's
+// own bytes keep the session active; the client leg needs no such deadline, since a write
+// blocked there stops pumpDown reading, so the session turns idle (see session). s.upMu is
+// held.
+func (s *session) upDeadline() {
+	s.upConn.SetWriteDeadline(time.Now().Add(orDuration(s.srv.cfg.IdleTimeout, DefaultIdleTimeout)))
 }
 
 // writeFailed handles a failed write to leg, logging it unless we caused it. The session ends
@@ -232,6 +243,7 @@ func (s *session) clientEnded(err error) {
 	s.clientEOF = true
 	s.setReason("client closed")
 	s.upMu.Lock()
+	s.upDeadline() // for the close_notify of a TLS leg
 	closeWrite(s.upConn)
 	s.upMu.Unlock()
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -37,7 +38,8 @@ const (
 //
 // Locks, in the order they are taken: a goroutine holding one takes only later ones.
 //  1. mu, with cond: the tracker and everything that follows from framing (the fields
-//     after mu), and every write to the client leg (writeClient), but for the one -ERR
+//     after mu), and every write to the client leg (writeClient queues, flushClient
+//     writes before mu is released), but for the one -ERR
 //     line of a failed dial, written before pumpDown starts, and the client-leg TLS
 //     handshake, while writers wait (paused).
 //  2. upMu: every write to the upstream leg (writeUpstream, closeWrite).
@@ -53,16 +55,19 @@ const (
 // between server replies only by being written and fed to the tracker in one critical
 // section. The client lines held during AUTH go upstream under mu as well (releaseHeld), so
 // that no line framed after them overtakes them; pumpUp forwards its own lines holding upMu
-// alone, taken before it lets go of mu for the same reason (clientLine). Such a write has no
-// deadline and blocks while its peer does not read: a client that stops reading during a
-// RETR blocks pumpDown in writeClient, holding mu, and pumpUp then waits for mu with the next
-// line it read. What ends that is the idle timer: a blocked pump reads nothing, the other
-// records at most the one line or chunk it read before waiting for mu, so no activity is
-// recorded and checkIdle finishes the session IdleTimeout later. finish takes legsMu only;
-// closeLegs takes mu only after closing the connections, which fails the blocked write
-// (TestClientThatNeverReads). Shutdown ends such a session the same way, and checkLogin
-// only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the client
-// with lingerTimeout instead of closing the leg.
+// alone, taken before it lets go of mu for the same reason (clientLine). A write to the client
+// has no deadline of its own and blocks while the client does not read: a client that stops
+// reading during a RETR blocks pumpDown in flushClient, holding mu, and pumpUp then waits for
+// mu with the next line it read. What ends that is the idle timer: a blocked pump reads
+// nothing, the other records at most the one line or chunk it read before waiting for mu, so
+// no activity is recorded and checkIdle finishes the session IdleTimeout later. A write to the
+// upstream has the idle timeout as its deadline (upDeadline): a server that stops reading
+// while it keeps sending keeps the session active, so the idle timer would never end it; the
+// failed write loses the upstream instead (loseUpstream, TestUpstreamThatNeverReads). finish
+// takes legsMu only; closeLegs takes mu only after closing the connections, which fails the
+// blocked write (TestClientThatNeverReads). Shutdown ends such a session the same way, and
+// checkLogin only tries mu. Once the upstream's stream is over, closeLegs bounds writes to the
+// client with lingerTimeout instead of closing the leg.
 type session struct {
 	// Set before run starts; read-only after.
 	srv    *Server
@@ -135,6 +140,11 @@ type session struct {
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
 	capa        capaRewrite
+	// out and outRef: the bytes queued for the client leg (writeClient, copyClient) that
+	// flushClient writes before mu is released; out is the session's own copy, outRef a
+	// caller's buffer borrowed until then. At most one is set.
+	out    []byte
+	outRef []byte
 	// upLocked: pumpUp holds mu (see lockUp), so that its panic handler can release it.
 	// Only pumpUp's goroutine uses it.
 	upLocked bool
@@ -367,7 +377,7 @@ func (s *session) checkLogin() {
 	if !s.paused && !s.stlsTurn && !s.passThrough && len(s.localq) == 0 && len(s.held) == 0 &&
 		s.t.Pending() == 0 && !s.t.ServerMidLine() {
 		s.raw.SetWriteDeadline(time.Now().Add(time.Second))
-		told := s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")) == nil
+		told := cmp.Or(s.writeClient([]byte("-ERR popwire: no login within "+s.loginTimeout().String()+"; closing\r\n")), s.sendClient()) == nil
 		s.loginExpired(told) // still under s.mu: no server byte follows the -ERR line
 		return
 	}
