@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -123,7 +124,7 @@ func (s *session) bridgeLine(lr, up *lineReader, line []byte) (next bool, err er
 	if a, local := s.decide(f); local {
 		s.rec.frame(f, logview.LegLocal)
 		s.localq = append(s.localq, a)
-		err := s.deliverLocal()
+		err := cmp.Or(s.deliverLocal(), s.sendClient())
 		s.mu.Unlock()
 		return false, err
 	}
@@ -218,10 +219,10 @@ func (s *session) lockedReply(reply []byte) error {
 	return s.localReply(reply)
 }
 
-// relay writes reply, from leg, to the client and feeds it to the tracker, recording what it
-// frames. s.mu is held.
+// relay writes reply, from leg, to the client at once (sendClient) and feeds it to the
+// tracker, recording what it frames. s.mu is held.
 func (s *session) relay(reply []byte, leg logview.Leg) error {
-	if err := s.writeClient(reply); err != nil {
+	if err := cmp.Or(s.writeClient(reply), s.sendClient()); err != nil {
 		return err
 	}
 	frames := s.t.Server(reply)
