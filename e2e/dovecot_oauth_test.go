@@ -1,7 +1,7 @@
 package e2e
 
 import (
-	"crypto/rand"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +13,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/popwire/popwire/internal/oauthtest"
+	"golang.org/x/oauth2"
 )
 
 // Mailbox users of the OAuth Dovecot, all with the full mailbox (no test deletes). Each test
@@ -97,19 +101,58 @@ func (in *introspection) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// staticTokens is an introspector for tests that talk to Dovecot directly: each token maps
-// to the user it logs in.
-func staticTokens(tokens map[string]string) introspector {
-	return func(form url.Values) (map[string]any, bool) {
-		if form.Get("client_id") != introspectionClientID {
-			return nil, false
-		}
-		user, ok := tokens[form.Get("token")]
-		if !ok {
-			return nil, false
-		}
-		return map[string]any{"active": true, "username": user, "scope": "pop"}, true
+// authServer starts an oauthtest authorization server for the rest of t whose introspection
+// the OAuth Dovecot asks. opts.IntrospectionClientID is set to Dovecot's client_id.
+func authServer(t *testing.T, in *introspection, opts oauthtest.Options) *oauthtest.Server {
+	t.Helper()
+	opts.IntrospectionClientID = introspectionClientID
+	srv, err := oauthtest.New(opts)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(srv.Close)
+	client := &http.Client{Timeout: 10 * time.Second}
+	in.register(t, func(form url.Values) (map[string]any, bool) {
+		resp, err := client.PostForm(srv.IntrospectionURL(), form)
+		if err != nil {
+			return nil, false
+		}
+		defer resp.Body.Close()
+		var answer map[string]any
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&answer) != nil {
+			return nil, false
+		}
+		return answer, true
+	})
+	return srv
+}
+
+// issueToken gets srv to issue a token for user with the authorization-code flow and PKCE,
+// as a test that talks to Dovecot directly needs one.
+func issueToken(t *testing.T, srv *oauthtest.Server, user string) *oauth2.Token {
+	t.Helper()
+	cfg := &oauth2.Config{ClientID: "popwire-e2e-direct", Endpoint: srv.Endpoint(),
+		RedirectURL: "http://127.0.0.1:9/callback", Scopes: []string{"pop"}}
+	verifier := oauth2.GenerateVerifier()
+	noFollow := &http.Client{Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(cfg.AuthCodeURL("state-1", oauth2.S256ChallengeOption(verifier),
+		oauth2.SetAuthURLParam("login_hint", user)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil {
+		t.Fatalf("authorization answered %s without a redirect: %v", resp.Status, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // oauthDovecotInstance returns the run's OAuth Dovecot and its introspection endpoint,
@@ -187,22 +230,18 @@ func (d *dovecot) loginMethods(user string) []string {
 }
 
 // TestDovecotOAuthDirect checks the OAuth Dovecot itself: poplib logs in with AUTH XOAUTH2
-// and with AUTH OAUTHBEARER (each in two steps) with a bearer token that the introspection
-// endpoint vouches for, fetches every message byte-exact, and Dovecot logs the mechanism of
+// and with AUTH OAUTHBEARER (each in two steps) with a bearer token that oauthtest issued and
+// vouches for by introspection, fetches every message byte-exact, and Dovecot logs the mechanism of
 // each login and never the token. The same token as a USER/PASS password is refused.
 func TestDovecotOAuthDirect(t *testing.T) {
 	t.Parallel()
 	py := python(t)
 	d, in := oauthDovecotInstance(t)
+	srv := authServer(t, in, oauthtest.Options{})
 	tokens := map[string]string{}
 	for _, u := range []string{oauthUserXOAUTH2, oauthUserOAUTHBEARER} {
-		tokens[u] = rand.Text()
+		tokens[u] = issueToken(t, srv, u).AccessToken
 	}
-	byToken := map[string]string{}
-	for u, tok := range tokens {
-		byToken[tok] = u
-	}
-	in.register(t, staticTokens(byToken))
 
 	for _, tc := range []struct{ user, mechanism string }{
 		{oauthUserXOAUTH2, "XOAUTH2"},
@@ -229,6 +268,13 @@ func TestDovecotOAuthDirect(t *testing.T) {
 		t.Errorf("a token as a USER/PASS password was accepted: %q", l)
 	}
 	p.conn.Close()
+
+	srv.ExpireAccessTokens()
+	out, err := runCmd(time.Minute, append(os.Environ(), "POP_SASL=XOAUTH2", "POP_TOKEN="+tokens[oauthUserXOAUTH2]),
+		py, poplibScript(t), "ssl", "127.0.0.1", fmt.Sprint(d.tlsPort), d.ca.CertPEM, oauthUserXOAUTH2, t.TempDir())
+	if err == nil || !strings.Contains(string(out), "-ERR [AUTH]") || !strings.Contains(string(out), `"status":"401"`) {
+		t.Errorf("an expired token: %v, want XOAUTH2 refused with a 401 challenge and -ERR [AUTH]\n%s", err, out)
+	}
 
 	log := d.logText()
 	for u, tok := range tokens {

@@ -51,15 +51,21 @@ func poplibFetch(t *testing.T, py, mode string, port int, ca, user string) map[s
 func poplibFetchEnv(t *testing.T, py, mode string, port int, ca, user string, env ...string) map[string][]byte {
 	t.Helper()
 	dir := t.TempDir()
-	script, err := filepath.Abs("testdata/poplib_fetch.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := runCmd(3*time.Minute, append(os.Environ(), env...), py, script, mode, "127.0.0.1", fmt.Sprint(port), ca, user, dir)
+	out, err := runCmd(3*time.Minute, append(os.Environ(), env...), py, poplibScript(t), mode, "127.0.0.1", fmt.Sprint(port), ca, user, dir)
 	if err != nil {
 		t.Fatalf("poplib %s to port %d: %v\n%s", mode, port, err, out)
 	}
 	return readOutputs(t, dir)
+}
+
+// poplibScript returns the absolute path of testdata/poplib_fetch.py.
+func poplibScript(t *testing.T) string {
+	t.Helper()
+	script, err := filepath.Abs("testdata/poplib_fetch.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
 }
 
 // readOutputs returns every file of dir by name.

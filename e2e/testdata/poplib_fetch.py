@@ -61,7 +61,17 @@ def sasl_login(conn, mechanism, user, token):
     resp = conn._shortcmd("AUTH " + mechanism)
     if not resp.startswith(b"+ ") and resp != b"+":
         raise poplib.error_proto("AUTH %s answered %r" % (mechanism, resp))
-    conn._shortcmd(base64.b64encode(raw.encode()).decode())
+    conn._putcmd(base64.b64encode(raw.encode()).decode())
+    resp = conn._getline()[0]
+    if resp.startswith(b"+ "):
+        # A refusal with an error challenge: complete it (an empty response for XOAUTH2,
+        # %x01 for OAUTHBEARER, RFC 7628 section 3.2.3) and report the final answer.
+        conn._putcmd("" if mechanism == "XOAUTH2" else "AQ==")
+        final = conn._getline()[0]
+        raise poplib.error_proto("AUTH %s: challenge %s, then %r" % (
+            mechanism, base64.b64decode(resp[2:]).decode(errors="replace"), final))
+    if not resp.startswith(b"+OK"):
+        raise poplib.error_proto(resp)
 
 
 if __name__ == "__main__":
