@@ -22,11 +22,23 @@ import (
 // Mailbox users of the OAuth Dovecot, all with the full mailbox (no test deletes). Each test
 // owns its users; they are addresses because an OAuth account is one.
 const (
-	oauthUserXOAUTH2     = "xoauth2@example.test"     // Dovecot directly, AUTH XOAUTH2
-	oauthUserOAUTHBEARER = "oauthbearer@example.test" // Dovecot directly, AUTH OAUTHBEARER
+	oauthUserXOAUTH2       = "xoauth2@example.test"     // Dovecot directly, AUTH XOAUTH2
+	oauthUserOAUTHBEARER   = "oauthbearer@example.test" // Dovecot directly, AUTH OAUTHBEARER
+	oauthUserDevice        = "device@example.test"      // auth login with the device flow
+	oauthUserLoopback      = "loopback@example.test"    // auth login with the loopback flow, OAUTHBEARER
+	oauthUserPasted        = "pasted@example.test"      // auth login with a pasted redirect URL
+	oauthUserExpiry        = "expiry@example.test"      // an expired access token, 20 sessions
+	oauthUserRotate        = "rotate@example.test"      // a rotated refresh token
+	oauthUserRevoke        = "revoke@example.test"      // a revoked refresh token
+	oauthUserWrongPassword = "wrongpw@example.test"     // a wrong local password
+	oauthUserNoToken       = "notoken@example.test"     // never authorised
+	oauthUserDown          = "down@example.test"        // the provider is down
+	oauthUserTwoStep       = "twostep@example.test"     // an upstream that demands two-step XOAUTH2
 )
 
-var oauthUsers = []string{oauthUserXOAUTH2, oauthUserOAUTHBEARER}
+var oauthUsers = []string{oauthUserXOAUTH2, oauthUserOAUTHBEARER, oauthUserDevice, oauthUserLoopback,
+	oauthUserPasted, oauthUserExpiry, oauthUserRotate, oauthUserRevoke, oauthUserWrongPassword,
+	oauthUserNoToken, oauthUserDown, oauthUserTwoStep}
 
 // introspectionClientID is the client_id the oauth2 passdb sends with each introspection.
 const introspectionClientID = "popwire-e2e-dovecot"
