@@ -9,10 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -214,4 +217,80 @@ func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
 	}
 	f, _ := w.(*os.File)
 	return logview.UseColor(mode, f, os.Getenv), nil
+}
+
+// oauthFlags are the flags that describe an OAuth provider, shared by auth and, with --oauth,
+// by serve, probe and demo.
+func oauthFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "oauth-client-id", EnvVars: []string{"POPWIRE_OAUTH_CLIENT_ID"},
+			Usage: "the OAuth client ID you registered with the provider (popwire ships none; see the README)"},
+		&cli.StringFlag{Name: "oauth-client-secret", EnvVars: []string{"POPWIRE_OAUTH_CLIENT_SECRET"},
+			Usage: "the client's secret, if the provider gave one (Google does for desktop apps); better set in the environment, since flags show in ps"},
+		&cli.StringFlag{Name: "oauth-tenant", EnvVars: []string{"POPWIRE_OAUTH_TENANT"},
+			Usage: "for microsoft, the authority: consumers (personal accounts, the default) | organizations (work or school) | common (both) | a tenant ID or domain"},
+		&cli.StringFlag{Name: "oauth-auth-url", EnvVars: []string{"POPWIRE_OAUTH_AUTH_URL"},
+			Usage: "the authorization endpoint (loopback flow); for a custom provider, or to override a built-in one's"},
+		&cli.StringFlag{Name: "oauth-token-url", EnvVars: []string{"POPWIRE_OAUTH_TOKEN_URL"},
+			Usage: "the token endpoint; required for a custom provider"},
+		&cli.StringFlag{Name: "oauth-device-url", EnvVars: []string{"POPWIRE_OAUTH_DEVICE_URL"},
+			Usage: "the device authorization endpoint (RFC 8628, device flow)"},
+		&cli.StringFlag{Name: "oauth-revoke-url", EnvVars: []string{"POPWIRE_OAUTH_REVOKE_URL"},
+			Usage: "the revocation endpoint (RFC 7009) that auth logout calls"},
+		&cli.StringSliceFlag{Name: "oauth-scope", EnvVars: []string{"POPWIRE_OAUTH_SCOPE"},
+			Usage: "a scope to ask for, instead of the provider's defaults (repeat the flag, or separate with spaces)"},
+		&cli.StringFlag{Name: "oauth-mechanism", EnvVars: []string{"POPWIRE_OAUTH_MECHANISM"},
+			Usage: "the SASL mechanism the POP3 server wants: xoauth2 (default, Google and Microsoft) | oauthbearer (RFC 7628)"},
+	}
+}
+
+// providerNameRE is what the name of a custom provider may be: it is recorded in token files
+// and shown by auth list.
+var providerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// oauthProviderFromFlags returns the provider name (google, microsoft, or a custom one
+// described entirely by the endpoint flags) as oauthFlags adjust it.
+func oauthProviderFromFlags(c *cli.Context, name string) (oauth.Provider, error) {
+	p, builtin, err := oauth.Builtin(name, c.String("oauth-tenant"))
+	if err != nil {
+		return oauth.Provider{}, usagef("%v", err)
+	}
+	if !builtin {
+		if !providerNameRE.MatchString(name) {
+			return oauth.Provider{}, usagef("provider %q: use google, microsoft, or a name of lower-case letters, digits, '.', '_' and '-' with --oauth-token-url", name)
+		}
+		if c.String("oauth-tenant") != "" {
+			return oauth.Provider{}, usagef("--oauth-tenant is for microsoft, not %s", name)
+		}
+		p = oauth.Provider{Name: name}
+	}
+	for flag, field := range map[string]*string{"oauth-auth-url": &p.AuthURL, "oauth-token-url": &p.TokenURL,
+		"oauth-device-url": &p.DeviceURL, "oauth-revoke-url": &p.RevocationURL} {
+		if v := c.String(flag); v != "" {
+			*field = v
+		}
+	}
+	p.ClientID, p.ClientSecret = c.String("oauth-client-id"), c.String("oauth-client-secret")
+	if scopes := c.StringSlice("oauth-scope"); len(scopes) > 0 {
+		p.Scopes = strings.Fields(strings.Join(scopes, " "))
+	}
+	if m := c.String("oauth-mechanism"); m != "" {
+		if p.Mechanism, err = oauth.ParseMechanism(m); err != nil {
+			return oauth.Provider{}, usagef("--oauth-mechanism: %v", err)
+		}
+	}
+	if !builtin {
+		switch {
+		case p.AuthURL == "" && p.DeviceURL == "":
+			return oauth.Provider{}, usagef("provider %s needs --oauth-auth-url (loopback flow) or --oauth-device-url (device flow)", name)
+		case p.AuthURL == "":
+			p.Flow = oauth.FlowDevice
+		default:
+			p.Flow = oauth.FlowLoopback
+		}
+	}
+	if err := p.Check(); err != nil {
+		return oauth.Provider{}, usagef("%v", err)
+	}
+	return p, nil
 }

@@ -77,7 +77,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:      stderr,
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError:   onUsageError,
-		Commands:       []*cli.Command{serveCommand(), demoCommand(), viewCommand(), probeCommand(), shellCommand(), certCommand()},
+		Commands:       []*cli.Command{serveCommand(), demoCommand(), viewCommand(), probeCommand(), shellCommand(), certCommand(), authCommand()},
 	}
 }
 

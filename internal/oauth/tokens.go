@@ -1,0 +1,224 @@
+package oauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// The outcomes Tokens.OnRefresh is called with.
+const (
+	RefreshOK          = "ok"
+	RefreshRefused     = "refused"
+	RefreshUnreachable = "unreachable"
+)
+
+// DefaultMargin is how close to its expiry an access token is refreshed when Tokens.Margin
+// is zero.
+const DefaultMargin = 5 * time.Minute
+
+// refreshTimeout bounds one refresh, whatever the caller's context allows.
+const refreshTimeout = 30 * time.Second
+
+// Tokens is the Source of the token store: it unlocks an account's file with the local
+// password, keeps the derived key in memory after the first successful unlock (so later
+// logins cost a constant-time comparison, not a key derivation), refreshes the access token
+// when it is within Margin of its expiry, and saves a rotated refresh token at once. Calls
+// for one account are serialised, so many concurrent callers near expiry cause one refresh.
+// The file is read at each call, so a new `auth login` or `auth logout` takes effect at
+// once. Set the exported fields before the first Token call; the zero value is not usable
+// (Store is required).
+type Tokens struct {
+	// Store holds the token files.
+	Store *Store
+	// HTTPClient makes the requests to the provider; nil means one with a 30 s timeout.
+	HTTPClient *http.Client
+	// Margin is how close to expiry an access token is refreshed; 0 means DefaultMargin.
+	Margin time.Duration
+	// OnRefresh, when set, is called after each refresh attempt with RefreshOK,
+	// RefreshRefused or RefreshUnreachable, for metrics. It must not block.
+	OnRefresh func(outcome string)
+
+	once     sync.Once
+	pepper   []byte              // random, for the in-memory password hashes
+	mu       sync.Mutex          // guards accounts
+	accounts map[string]*account // by address
+}
+
+// account is what Tokens keeps of one unlocked account. lock, a channel of capacity one,
+// is held by the one caller working on the account; it guards the other fields.
+type account struct {
+	lock    chan struct{}
+	salt    []byte     // the KDF salt of the file key was derived for; nil before an unlock
+	key     []byte     // the file key; a secret
+	pwHash  [32]byte   // SHA-256 of pepper and the password that derived key
+	sealed  []byte     // the sealed part of the file as last read or written
+	sec     secrets    // what sealed holds; secrets
+	dirty   bool       // sec holds a rotated refresh token not yet saved, for pending
+	pending *tokenFile // the file to save when dirty
+}
+
+// Token implements Source.
+func (t *Tokens) Token(ctx context.Context, address, password string) (Access, error) {
+	a := t.account(address)
+	select {
+	case a.lock <- struct{}{}:
+	case <-ctx.Done():
+		return Access{}, &kindError{ErrUnreachable, fmt.Sprintf("oauth: gave up waiting for the refresh of %s's token: try again", address)}
+	}
+	defer func() { <-a.lock }()
+
+	f, err := t.Store.load(address)
+	if err != nil {
+		a.forget()
+		return Access{}, err
+	}
+	if err := t.unlock(a, f, address, password); err != nil {
+		return Access{}, err
+	}
+	if a.dirty {
+		f = a.pending
+		if err := t.save(a, f); err != nil {
+			return Access{}, err
+		}
+	}
+	margin := t.Margin
+	if margin <= 0 {
+		margin = DefaultMargin
+	}
+	if a.sec.AccessToken != "" && time.Until(f.Expiry) > margin {
+		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	}
+	return t.refresh(ctx, a, f)
+}
+
+// account returns the entry of address, creating it.
+func (t *Tokens) account(address string) *account {
+	t.once.Do(func() {
+		t.pepper = make([]byte, 32)
+		_, _ = rand.Read(t.pepper) // crypto/rand.Read never fails
+		t.accounts = map[string]*account{}
+	})
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	a := t.accounts[address]
+	if a == nil {
+		a = &account{lock: make(chan struct{}, 1)}
+		t.accounts[address] = a
+	}
+	return a
+}
+
+// hash returns the in-memory hash of password.
+func (t *Tokens) hash(password string) [32]byte {
+	return sha256.Sum256(append(append([]byte(nil), t.pepper...), password...))
+}
+
+// forget drops what a holds, as when its file went away or changed its salt.
+func (a *account) forget() {
+	clear(a.key)
+	*a = account{lock: a.lock}
+}
+
+// unlock makes a hold f's secrets for password: with the key in memory when f has the salt
+// it was derived for and password is the one that derived it (compared in constant time),
+// else with a key derivation. A file that changed since (another popwire refreshed it) is
+// opened again with the key.
+func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) error {
+	h := t.hash(password)
+	if a.key != nil && !bytes.Equal(a.salt, f.KDF.Salt) {
+		a.forget() // a new auth login chose a new password
+	}
+	if a.key != nil {
+		if subtle.ConstantTimeCompare(h[:], a.pwHash[:]) != 1 {
+			return wrongPasswordError(address)
+		}
+		if a.dirty || bytes.Equal(a.sealed, f.Sealed) {
+			return nil
+		}
+		sec, err := f.openWith(a.key)
+		if err != nil {
+			a.forget()
+			return wrongPasswordError(address)
+		}
+		a.sealed, a.sec = f.Sealed, sec
+		return nil
+	}
+	key, err := f.KDF.key(password)
+	if err != nil {
+		return fmt.Errorf("oauth: the token file of %s cannot be unlocked (%v): %s", address, err, loginHint(address))
+	}
+	sec, err := f.openWith(key)
+	if err != nil {
+		return wrongPasswordError(address)
+	}
+	a.salt, a.key, a.pwHash, a.sealed, a.sec = f.KDF.Salt, key, h, f.Sealed, sec
+	return nil
+}
+
+// refresh gets a new access token with a's refresh token, stores it with a rotated refresh
+// token, and reports the outcome to OnRefresh.
+func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access, error) {
+	p := f.provider(a.sec.ClientSecret)
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	client := t.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: refreshTimeout}
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	tok, err := p.config("").TokenSource(ctx, &oauth2.Token{RefreshToken: a.sec.RefreshToken}).Token()
+	if err != nil {
+		err = providerError(p, f.Address, "refresh the token", err)
+		outcome := RefreshUnreachable
+		if errors.Is(err, ErrRefreshRefused) {
+			outcome = RefreshRefused
+		}
+		t.report(outcome)
+		return Access{}, err
+	}
+	t.report(RefreshOK)
+	a.sec.AccessToken = tok.AccessToken
+	if tok.RefreshToken != "" {
+		a.sec.RefreshToken = tok.RefreshToken
+	}
+	f.Expiry, f.LastRefresh = tok.Expiry, time.Now().UTC()
+	if s, ok := tok.Extra("scope").(string); ok && s != "" {
+		f.Scope = s
+	}
+	a.dirty, a.pending = true, f
+	if err := t.save(a, f); err != nil {
+		return Access{}, err
+	}
+	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope}, nil
+}
+
+// save seals a's secrets into f and writes it. On failure a stays dirty, so that the next
+// call tries again with the rotated refresh token it holds; the error wraps ErrUnreachable
+// (a temporary failure, for the client's answer).
+func (t *Tokens) save(a *account, f *tokenFile) error {
+	if err := f.sealWith(a.key, a.sec); err != nil {
+		return &kindError{ErrUnreachable, fmt.Sprintf("oauth: cannot seal the refreshed token of %s: %v", f.Address, err)}
+	}
+	if err := t.Store.write(f); err != nil {
+		return &kindError{ErrUnreachable, fmt.Sprintf("%v (popwire keeps the new token in memory and saves it at the next login)", err)}
+	}
+	a.sealed, a.dirty, a.pending = f.Sealed, false, nil
+	return nil
+}
+
+// report calls OnRefresh, if set.
+func (t *Tokens) report(outcome string) {
+	if t.OnRefresh != nil {
+		t.OnRefresh(outcome)
+	}
+}

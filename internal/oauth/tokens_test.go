@@ -1,0 +1,226 @@
+package oauth
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/popwire/popwire/internal/oauthtest"
+)
+
+// loggedIn authorises testAccount on s through the device flow and stores it under "pw".
+func loggedIn(t *testing.T, s *oauthtest.Server, p Provider) *Store {
+	t.Helper()
+	g, err := Login{Provider: p, Address: testAccount, Out: io.Discard}.Authorize(testContext(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t)
+	if _, err := st.Save(p, testAccount, g, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// outcomes records OnRefresh calls.
+type outcomes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (o *outcomes) add(s string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, s)
+}
+
+func (o *outcomes) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.got, ",")
+}
+
+func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret", AccessLifetime: 2 * time.Minute}) // within the 5-minute margin
+	p := testProvider(s, "csecret")
+	st := loggedIn(t, s, p)
+	first, err := st.load(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetAccessLifetime(time.Hour)
+	var seen outcomes
+	tk := &Tokens{Store: st, OnRefresh: seen.add}
+	var wg sync.WaitGroup
+	tokens := make([]string, 20)
+	errs := make([]error, 20)
+	for i := range tokens {
+		wg.Go(func() {
+			a, err := tk.Token(testContext(t), testAccount, "pw")
+			tokens[i], errs[i] = a.Token, err
+		})
+	}
+	wg.Wait()
+	for i := range tokens {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if tokens[i] != tokens[0] || !s.Active(tokens[i]) {
+			t.Fatalf("caller %d got another or an inactive token", i)
+		}
+	}
+	if n := s.Refreshes(); n != 1 {
+		t.Fatalf("%d refreshes for 20 concurrent callers, want 1", n)
+	}
+	if seen.String() != RefreshOK {
+		t.Fatalf("OnRefresh outcomes %q, want one ok", seen.String())
+	}
+
+	// The rotated refresh token is stored; the old one is refused by the server.
+	after, err := st.load(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := after.KDF.key("pw")
+	oldSec, _ := first.openWith(key)
+	newSec, err := after.openWith(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newSec.RefreshToken == oldSec.RefreshToken || !s.Active(newSec.RefreshToken) || s.Active(oldSec.RefreshToken) {
+		t.Fatal("the stored refresh token is not the rotated one")
+	}
+	if newSec.AccessToken != tokens[0] || time.Until(after.Expiry) < 50*time.Minute || after.LastRefresh.Before(first.LastRefresh) {
+		t.Fatalf("the file records expiry %v, last refresh %v", after.Expiry, after.LastRefresh)
+	}
+	// A second Source, as after a restart, refreshes with the stored rotated token.
+	s.ExpireAccessTokens()
+	tk2 := &Tokens{Store: st, Margin: 2 * time.Hour}
+	if _, err := tk2.Token(testContext(t), testAccount, "pw"); err != nil {
+		t.Fatalf("refresh after a restart: %v", err)
+	}
+	if s.Refreshes() != 2 {
+		t.Fatalf("%d refreshes, want 2", s.Refreshes())
+	}
+}
+
+func TestCachedUnlock(t *testing.T) {
+	s := startServer(t, oauthtest.Options{})
+	st := loggedIn(t, s, testProvider(s, ""))
+	tk := &Tokens{Store: st}
+	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	key := tk.account(testAccount).key
+	if _, err := tk.Token(testContext(t), testAccount, "pW"); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("a wrong password after an unlock: %v", err)
+	}
+	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	if &tk.account(testAccount).key[0] != &key[0] || s.Refreshes() != 0 {
+		t.Fatal("the key was derived again, or a fresh token refreshed")
+	}
+	// A new auth login with a new password replaces the cached key.
+	if _, err := st.Save(testProvider(s, ""), testAccount, testGrant("x", "y"), "new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tk.Token(testContext(t), testAccount, "pw"); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("the old password after a new login: %v", err)
+	}
+	if a, err := tk.Token(testContext(t), testAccount, "new"); err != nil || a.Token != "x" {
+		t.Fatalf("the new password: %q, %v", a.Token, err)
+	}
+	// auth logout takes effect at once.
+	if err := st.Delete(testAccount); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tk.Token(testContext(t), testAccount, "new"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("after logout: %v", err)
+	}
+}
+
+func TestRevokedRefreshTokenIsRefused(t *testing.T) {
+	for _, name := range []string{"test", "google"} {
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+			p := testProvider(s, "")
+			p.Name = name
+			st := loggedIn(t, s, p)
+			s.RevokeUser(testAccount)
+			var seen outcomes
+			_, err := (&Tokens{Store: st, OnRefresh: seen.add}).Token(testContext(t), testAccount, "pw")
+			if !errors.Is(err, ErrRefreshRefused) || !strings.Contains(err.Error(), "invalid_grant") ||
+				!strings.Contains(err.Error(), "run popwire auth login "+testAccount) {
+				t.Fatalf("err = %v", err)
+			}
+			if hint := strings.Contains(err.Error(), `"Testing"`) && strings.Contains(err.Error(), "7 days"); hint != (name == "google") {
+				t.Fatalf("the Testing-status hint shown %v for %s: %v", hint, name, err)
+			}
+			if seen.String() != RefreshRefused {
+				t.Fatalf("outcomes %q", seen.String())
+			}
+		})
+	}
+}
+
+func TestProviderDownIsUnreachable(t *testing.T) {
+	for _, down := range []oauthtest.Down{oauthtest.Unavailable, oauthtest.Closed} {
+		t.Run(fmt.Sprint(down), func(t *testing.T) {
+			s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+			st := loggedIn(t, s, testProvider(s, ""))
+			s.SetDown(down)
+			var seen outcomes
+			tk := &Tokens{Store: st, OnRefresh: seen.add}
+			_, err := tk.Token(testContext(t), testAccount, "pw")
+			if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), testAccount) {
+				t.Fatalf("err = %v", err)
+			}
+			if seen.String() != RefreshUnreachable {
+				t.Fatalf("outcomes %q", seen.String())
+			}
+			s.SetDown(oauthtest.Up)
+			if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+				t.Fatalf("up again: %v", err)
+			}
+		})
+	}
+}
+
+func TestUnsavedRotationIsKept(t *testing.T) {
+	s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+	st := loggedIn(t, s, testProvider(s, ""))
+	s.SetAccessLifetime(time.Hour)
+	// After the refresh, the directory is opened to others: saving is refused.
+	tk := &Tokens{Store: st, OnRefresh: func(string) { chmod(st.Dir, 0o755) }}
+	_, err := tk.Token(testContext(t), testAccount, "pw")
+	if !errors.Is(err, ErrUnreachable) || s.Refreshes() != 1 {
+		t.Fatalf("err = %v after %d refreshes, want ErrUnreachable after 1", err, s.Refreshes())
+	}
+	chmod(st.Dir, 0o700)
+	tk.OnRefresh = nil
+	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := st.load(testAccount)
+	key, _ := f.KDF.key("pw")
+	sec, _ := f.openWith(key)
+	if !s.Active(sec.RefreshToken) || s.Refreshes() != 1 {
+		t.Fatal("the rotated refresh token kept in memory was not saved")
+	}
+}
+
+func TestWaitingForTheAccountEndsWithTheContext(t *testing.T) {
+	tk := &Tokens{Store: newStore(t)}
+	a := tk.account(testAccount)
+	a.lock <- struct{}{} // another caller holds the account
+	ctx, cancel := contextWithCancel(t)
+	cancel()
+	if _, err := tk.Token(ctx, testAccount, "pw"); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("err = %v", err)
+	}
+}
