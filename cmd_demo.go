@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popserver"
 	"github.com/popwire/popwire/internal/proxy"
 )
@@ -33,6 +38,7 @@ func demoCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:1110", Usage: "popwire's plaintext listener (STLS offered)"},
 			&cli.StringFlag{Name: "listen-tls", Value: "127.0.0.1:1995", Usage: "popwire's implicit-TLS listener"},
 			&cli.StringSliceFlag{Name: "deny", Usage: "answer these commands locally with -ERR (CMD[,CMD]), to try the policy"},
+			&cli.BoolFlag{Name: "oauth", Usage: "show the OAuth bridge offline: log in with USER demo / PASS demo, popwire logs in upstream with AUTH XOAUTH2 and a demo token"},
 		}, logFlags()...),
 		Action: demo,
 	}
@@ -69,6 +75,18 @@ func demo(c *cli.Context) error {
 		Greeting:  "popwire demo server ready.",
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{upCert.Certificate}, MinVersion: tls.VersionTLS12},
 	}
+	var src *demoSource
+	if c.Bool("oauth") {
+		// Like Microsoft's and Google's servers, the embedded one then takes only a bearer
+		// token, and XOAUTH2 only in the two-step form.
+		if src, err = newDemoSource(); err != nil {
+			return err
+		}
+		upstream.Users = nil
+		upstream.CheckToken = src.check
+		upstream.TokenScope = demoScope
+		upstream.RejectInitialXOAUTH2 = true
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -81,9 +99,15 @@ func demo(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if src != nil {
+		cfg.OAuth = src
+	}
 	ca, err := localCA()
 	if err != nil {
 		return err
+	}
+	if src != nil {
+		fmt.Fprintf(c.App.Writer, demoOAuthHelp, demoUser, demoPassword)
 	}
 	printDemoHelp(c.App.Writer, cfg, ca)
 	if err := runProxy(c, cfg, 5*time.Second, upErr); err != nil {
@@ -91,6 +115,49 @@ func demo(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, "demo stopped")
 	return nil
+}
+
+// demoScope is the scope of the demo's access token.
+const demoScope = "popwire-demo"
+
+// demoOAuthHelp is what `demo --oauth` prints before the usual instructions.
+const demoOAuthHelp = `OAuth bridge (--oauth): the embedded server takes only a bearer token (AUTH XOAUTH2, two-step
+form only, as Microsoft's servers do). Log in to popwire as usual, with USER %s and PASS %s:
+the demo's token source takes that one local password (any other is refused, to show the
+error), hands popwire a fresh demo access token at once, and popwire logs in upstream with it.
+
+`
+
+// demoSource is the demo's oauth.Source: it approves account demo with the local password
+// demo at once, with a token made for this run; any other account has no token, any other
+// password is wrong. Safe for concurrent use: it is read-only after newDemoSource.
+type demoSource struct {
+	token string
+}
+
+// newDemoSource returns a demoSource with a random token.
+func newDemoSource() (*demoSource, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("demo: token: %w", err)
+	}
+	return &demoSource{token: "demo-" + base64.RawURLEncoding.EncodeToString(b)}, nil
+}
+
+// Token gives the demo token for demo/demo.
+func (d *demoSource) Token(_ context.Context, account, password string) (oauth.Access, error) {
+	switch {
+	case account != demoUser:
+		return oauth.Access{}, fmt.Errorf("demo: %w (the demo has only the account %s)", oauth.ErrNoToken, demoUser)
+	case subtle.ConstantTimeCompare([]byte(password), []byte(demoPassword)) != 1:
+		return oauth.Access{}, fmt.Errorf("demo: %w", oauth.ErrWrongPassword)
+	}
+	return oauth.Access{Token: d.token, Scope: demoScope, Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// check is the embedded server's token check.
+func (d *demoSource) check(user, token string) bool {
+	return user == demoUser && subtle.ConstantTimeCompare([]byte(token), []byte(d.token)) == 1
 }
 
 // serveDemoUpstream runs the embedded server and reports an unexpected end.

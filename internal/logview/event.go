@@ -113,7 +113,7 @@ type Event struct {
 	Step     int    `json:"step,omitempty"`     // KindSASL: 1-based step number within the exchange
 	Lines    int64  `json:"lines,omitempty"`    // KindBody: body lines, terminator excluded
 	Bytes    int64  `json:"bytes,omitempty"`    // KindBody: body octets as sent, terminator excluded
-	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls", "unparsed"
+	Action   string `json:"action,omitempty"`   // KindPolicy: "deny", "stls", "capa-rewrite", "require-tls", "unparsed", "oauth"
 	Err      string `json:"error,omitempty"`    // KindError: what failed (never holds a secret)
 	Output   string `json:"output,omitempty"`   // KindDropped: the output that lost the events: "stderr", "log-file", "pcap"
 	Dropped  int64  `json:"dropped,omitempty"`  // KindDropped: how many events it lost

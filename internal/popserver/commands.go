@@ -125,7 +125,7 @@ func (s *session) capa() {
 	if s.state == authorization {
 		s.line("USER")
 	}
-	s.line("SASL " + saslMechanisms)
+	s.line("SASL " + s.srv.mechanisms())
 	s.line("RESP-CODES")
 	s.line("PIPELINING")
 	s.line("AUTH-RESP-CODE")

@@ -36,6 +36,17 @@ type Server struct {
 	// this long, after "-ERR Disconnected for inactivity." and without UPDATE (RFC 1939 §3).
 	// Zero or negative means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// CheckToken, when set, makes AUTH XOAUTH2 and AUTH OAUTHBEARER (RFC 7628) available: it
+	// reports whether token is a valid bearer token for user. nil means neither mechanism is
+	// offered. The token is a secret and never reaches Logf.
+	CheckToken func(user, token string) bool
+	// TokenScope is the scope named in the error challenge of a refused bearer token; ""
+	// means "https://mail.google.com/".
+	TokenScope string
+	// RejectInitialXOAUTH2 answers AUTH XOAUTH2 with an initial response the way Microsoft's
+	// servers do, "-ERR Protocol error. Connection is closed. 10", and closes the connection:
+	// only the two-step form (AUTH XOAUTH2, "+ ", then the response) logs in.
+	RejectInitialXOAUTH2 bool
 	// Logf, when set, receives one line per notable event (session start and end, login
 	// outcome by user name, discarded pre-TLS bytes). It never receives a secret. nil: silent.
 	Logf func(format string, args ...any)

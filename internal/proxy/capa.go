@@ -13,16 +13,20 @@ const maxCapaHold = 4096
 
 // capaRewrite mediates one CAPA reply for the client leg (RFC 2449 §5, RFC 2595 §4): it keeps
 // one STLS line when the client leg can upgrade (adding it before the terminator when the
-// upstream had none) and drops it otherwise; with hideAuth it drops USER and SASL. Every
+// upstream had none) and drops it otherwise; with hideAuth it drops USER and SASL. Under the
+// OAuth bridge (bridged) the server's USER and SASL lines are replaced by what popwire itself
+// answers: "USER" (in AUTHORIZATION, offerUser) and "SASL PLAIN LOGIN", unless hideAuth. Every
 // other line, and every line ending, is passed on byte for byte.
 type capaRewrite struct {
-	active   bool
-	addSTLS  bool
-	hideAuth bool
-	sawSTLS  bool
-	changed  bool
-	crlf     bool
-	pend     []byte // the start of a line that continues in the next chunk
+	active    bool
+	addSTLS   bool
+	hideAuth  bool
+	bridged   bool
+	offerUser bool
+	sawSTLS   bool
+	changed   bool
+	crlf      bool
+	pend      []byte // the start of a line that continues in the next chunk
 }
 
 func (c *capaRewrite) begin(addSTLS, hideAuth bool) {
@@ -39,7 +43,7 @@ func (c *capaRewrite) line(s *session, tag []byte, raw []byte) error {
 		keep = c.addSTLS && !c.sawSTLS
 		c.sawSTLS = c.sawSTLS || keep
 	case "USER", "SASL":
-		keep = !c.hideAuth
+		keep = !c.hideAuth && !c.bridged
 	}
 	c.crlf = bytes.HasSuffix(raw, []byte("\r\n")) || (len(raw) == 1 && bytes.HasSuffix(c.pend, []byte("\r")))
 	var err error
@@ -52,14 +56,27 @@ func (c *capaRewrite) line(s *session, tag []byte, raw []byte) error {
 	return err
 }
 
-// end writes the STLS line if it must be added, then the terminator.
+// bridge makes the rewrite one for the OAuth bridge (see capaRewrite); begin resets it.
+func (c *capaRewrite) bridge(offerUser bool) { c.bridged, c.offerUser = true, offerUser }
+
+// end writes the lines to be added (STLS, the bridge's USER and SASL), then the terminator.
 func (c *capaRewrite) end(s *session, raw []byte) error {
-	if c.addSTLS && !c.sawSTLS {
-		stls := "STLS\n"
-		if c.crlf {
-			stls = "STLS\r\n"
+	var add []string
+	if c.bridged && !c.hideAuth {
+		if c.offerUser {
+			add = append(add, "USER")
 		}
-		if err := s.writeClient([]byte(stls)); err != nil {
+		add = append(add, "SASL PLAIN LOGIN")
+	}
+	if c.addSTLS && !c.sawSTLS {
+		add = append(add, "STLS")
+	}
+	for _, l := range add {
+		l += "\n"
+		if c.crlf {
+			l = l[:len(l)-1] + "\r\n"
+		}
+		if err := s.writeClient([]byte(l)); err != nil {
 			return err
 		}
 		c.changed = true
@@ -67,8 +84,11 @@ func (c *capaRewrite) end(s *session, raw []byte) error {
 	err := c.flush(s, raw)
 	c.active, c.pend = false, c.pend[:0]
 	if c.changed {
-		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: "capa-rewrite", Verb: "CAPA",
-			Text: fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t)", c.addSTLS, c.hideAuth)})
+		text := fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t)", c.addSTLS, c.hideAuth)
+		if c.bridged {
+			text = fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t, login by the oauth bridge)", c.addSTLS, c.hideAuth)
+		}
+		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: "capa-rewrite", Verb: "CAPA", Text: text})
 	}
 	return err
 }

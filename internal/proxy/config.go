@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 )
 
@@ -79,6 +80,14 @@ type Config struct {
 	// it must never block. Every session logs a warning when it is set.
 	KeyLog io.Writer
 
+	// OAuth, when set, turns the login step into a bridge (bridge.go): popwire answers USER,
+	// PASS, AUTH PLAIN and AUTH LOGIN itself, gets the account's access token from OAuth with
+	// the password the client sent, and logs in upstream with OAuthMechanism. nil: credentials
+	// pass through unchanged.
+	OAuth oauth.Source
+	// OAuthMechanism is the SASL mechanism the bridge logs in upstream with; the zero value is
+	// XOAUTH2.
+	OAuthMechanism oauth.Mechanism
 	// Sink receives the log events; nil discards them.
 	Sink logview.Sink
 	// Log says what the per-session recorder keeps and reveals.

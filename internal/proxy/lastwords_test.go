@@ -229,7 +229,7 @@ func runPumps(s *session, ended chan<- struct{}) {
 	defer stop()
 	done := make(chan struct{})
 	go s.pumpDown(done)
-	s.pumpUp()
+	s.pumpUp(newLineReader(s.client, maxClientLine))
 	<-done
 	s.end()
 }

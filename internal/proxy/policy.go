@@ -51,12 +51,12 @@ func unparsedReply(why string) []byte {
 const whyPrefix = "keyword begins with one popwire answers itself"
 
 // policyActive reports whether a policy depends on what each client line is: a denied
-// command, RequireTLS, or STLS accepted with the client-leg certificate. Without one (no
+// command, RequireTLS, STLS accepted with the client-leg certificate, or the OAuth bridge. Without one (no
 // certificate, no --deny, no --require-tls) popwire still refuses every STLS itself, but a
 // line it cannot classify is passed on: at worst a server running an odd " STLS" starts TLS
 // with the client end to end, and popwire, having no policy to keep, passes it through.
 func (s *session) policyActive() bool {
-	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil
+	return len(s.srv.deny) > 0 || s.srv.cfg.RequireTLS || s.srv.clientTLS != nil || s.srv.cfg.OAuth != nil
 }
 
 // controls reports whether popwire answers the command keyword verb itself.

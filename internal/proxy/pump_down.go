@@ -98,6 +98,9 @@ func (s *session) serverPiece(p []byte) error {
 				w = f.End
 				s.capa.begin(!s.clientTLS && s.srv.clientTLS != nil && f.State == codec.Authorization,
 					s.srv.cfg.RequireTLS && !s.clientTLS)
+				if s.srv.cfg.OAuth != nil {
+					s.capa.bridge(f.State == codec.Authorization)
+				}
 			}
 		case codec.FrameListLine:
 			if s.capa.active {

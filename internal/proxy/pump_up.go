@@ -18,11 +18,11 @@ var errClosed = errors.New("proxy: session closed")
 // tlsRecordHandshake is the first byte of a TLS handshake record (RFC 8446 §5.1).
 const tlsRecordHandshake = 0x16
 
-// pumpUp carries the client's lines to the upstream, one line at a time: the tracker frames
-// each, the policy answers some locally, the rest is forwarded byte for byte.
-func (s *session) pumpUp() {
-	lr := newLineReader(s.client, maxClientLine)
-	first := true
+// pumpUp carries the client's lines, read with lr, to the upstream, one line at a time: the
+// tracker frames each, the policy answers some locally, the rest is forwarded byte for byte.
+func (s *session) pumpUp(lr *lineReader) {
+	first := s.srv.cfg.OAuth == nil // the bridge read the first line
+
 	for {
 		line, complete, err := lr.next()
 		if len(line) > 0 {

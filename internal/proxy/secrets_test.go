@@ -2,14 +2,17 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +21,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/pcapng"
 )
 
@@ -188,6 +192,123 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 			}
 		})
 	}
+	for _, path := range bridgePaths() {
+		for _, mech := range []oauth.Mechanism{oauth.XOAUTH2, oauth.OAUTHBEARER} {
+			for _, challenge := range []bool{false, true} {
+				t.Run(fmt.Sprintf("bridge %s %s error challenge %t", path.name, mech, challenge), func(t *testing.T) {
+					for range *secretRounds {
+						password, token := randomSecret(r), randomSecret(r)
+						events := runBridgeSession(t, path.steps(password), mech, token, challenge, nil)
+						checkNoSecret(t, events, password, bridgeForms(mech, token), true)
+					}
+				})
+			}
+		}
+	}
+	t.Run("bridge Source panics", func(t *testing.T) {
+		password, token := randomSecret(r), randomSecret(r)
+		events := runBridgeSession(t, bridgePaths()[0].steps(password), oauth.XOAUTH2, token, false, panicSource{token})
+		checkNoSecret(t, events, password, bridgeForms(oauth.XOAUTH2, token), true)
+	})
+}
+
+// bridgeAccount is the account the OAuth bridge's secret tests log in as.
+const bridgeAccount = "bob@example.org"
+
+// bridgePaths are the ways a client gives the OAuth bridge its local password: each client
+// line, and the reply popwire itself gives it ("" for the last line, which the upstream's
+// answer answers).
+func bridgePaths() []struct {
+	name  string
+	steps func(password string) []authStep
+} {
+	return []struct {
+		name  string
+		steps func(password string) []authStep
+	}{
+		{"USER/PASS", func(pw string) []authStep {
+			return []authStep{{"USER " + bridgeAccount, "+OK\r\n"}, {"PASS " + pw, ""}}
+		}},
+		{"PLAIN with initial response", func(pw string) []authStep {
+			return []authStep{{"AUTH PLAIN " + b64(bridgeAccount+"\x00"+bridgeAccount+"\x00"+pw), ""}}
+		}},
+		{"PLAIN after a challenge", func(pw string) []authStep {
+			return []authStep{{"AUTH PLAIN", "+ \r\n"}, {b64("\x00" + bridgeAccount + "\x00" + pw), ""}}
+		}},
+		{"LOGIN", func(pw string) []authStep {
+			return []authStep{{"AUTH LOGIN", "+ VXNlcm5hbWU6\r\n"}, {b64(bridgeAccount), "+ UGFzc3dvcmQ6\r\n"}, {b64(pw), ""}}
+		}},
+	}
+}
+
+// bridgeForms are the forms of an access token that must reach no output: the token, its
+// base64, and the mechanism's blob, base64 and raw (as JSON writes its control characters, too).
+func bridgeForms(mech oauth.Mechanism, token string) []string {
+	blob := mech.InitialResponse(bridgeAccount, token)
+	raw, _ := base64.StdEncoding.DecodeString(blob)
+	return []string{token, b64(token), base64.RawStdEncoding.EncodeToString([]byte(token)), hex.EncodeToString([]byte(token)),
+		blob, string(raw), strings.ReplaceAll(string(raw), "\x01", `\u0001`)}
+}
+
+// panicSource is an oauth.Source that panics with a value that holds the token.
+type panicSource struct{ token string }
+
+func (p panicSource) Token(context.Context, string, string) (oauth.Access, error) {
+	panic(errors.New("token " + p.token))
+}
+
+// runBridgeSession logs in through the OAuth bridge (src, or a Source that gives token for
+// any password) to an upstream that echoes the blob and the token in its refusal, after the
+// error challenge when challenge is set, and returns the session's events once it closed.
+func runBridgeSession(t *testing.T, steps []authStep, mech oauth.Mechanism, token string, challenge bool, src oauth.Source) []logview.Event {
+	t.Helper()
+	up := newUpstream(t, false, func(u *upstreamConn) {
+		u.write("+OK ready\r\n")
+		if _, err := u.line(); err != nil {
+			return
+		}
+		u.write("+ \r\n")
+		blob, err := u.line()
+		if err != nil {
+			return
+		}
+		if challenge {
+			u.write("+ " + b64(`{"status":"401","schemes":"Bearer","scope":"`+token+`"}`) + "\r\n")
+			if _, err := u.line(); err != nil {
+				return
+			}
+		}
+		u.write(echo(strings.TrimRight(blob, "\r\n") + " " + token))
+		u.line() // wait for the client to go away
+	})
+	if src == nil {
+		src = anyPassword{token}
+	}
+	p := startProxy(t, Config{OAuth: src, OAuthMechanism: mech}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	for _, s := range steps {
+		c.send(t, s.client+"\r\n")
+		if s.server == "" {
+			break
+		}
+		if got := c.line(t); got != s.server {
+			t.Fatalf("after %q the client got %q, want %q", s.client, got, s.server)
+		}
+	}
+	c.Conn.(*net.TCPConn).CloseWrite()
+	c.rest(t) // the upstream's refusal, or nothing after a panic
+	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+	p.sink.mu.Lock()
+	defer p.sink.mu.Unlock()
+	return append([]logview.Event(nil), p.sink.ev...)
+}
+
+// anyPassword is an oauth.Source that gives its token for any account and password.
+type anyPassword struct{ token string }
+
+func (a anyPassword) Token(context.Context, string, string) (oauth.Access, error) {
+	return oauth.Access{Token: a.token, Scope: "https://mail.google.com/"}, nil
 }
 
 // runAuthSession runs one session through the proxy and returns its events once it closed.

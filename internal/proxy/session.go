@@ -181,18 +181,22 @@ func (s *session) run() {
 	if !onFreshStack(s.dialUpstream) {
 		return
 	}
+	lr := newLineReader(s.client, maxClientLine)
+	if s.srv.cfg.OAuth != nil && !s.bridge(lr) {
+		return
+	}
 	done := make(chan struct{})
 	go s.pumpDown(done)
-	s.upPump()
+	s.upPump(lr)
 	<-done
 }
 
 // upPump runs pumpUp on run's goroutine. When it panics, the session lock pumpUp held is
 // released (a held lock would stall pumpDown for good), and run goes on to close the session.
-func (s *session) upPump() {
+func (s *session) upPump(lr *lineReader) {
 	defer s.recoverPanic("client pump")
 	defer s.releaseUpLock()
-	s.pumpUp()
+	s.pumpUp(lr)
 }
 
 // lockUp takes mu for pumpUp, marking it taken for releaseUpLock.
