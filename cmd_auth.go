@@ -82,6 +82,9 @@ func authLogin(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if _, err := store.Path(address); err != nil {
+		return usagef("%v", err)
+	}
 	password, err := localPassword(c.App.ErrWriter, true)
 	if err != nil {
 		return err

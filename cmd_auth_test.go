@@ -73,8 +73,8 @@ func (a *authTest) run(out io.Writer, args ...string) (int, string, string) {
 func (a *authTest) checkSecrets() {
 	a.t.Helper()
 	all := strings.Join(a.outputs, "\n")
-	secrets := append(a.srv.Secrets(), authPassword, authClientSecret)
-	if len(secrets) < 6 {
+	secrets := append(a.srv.Secrets(), authPassword, authClientSecret, "wrong-SECRET-3")
+	if len(secrets) < 5 { // the three above, and at least a code and a token of the server
 		a.t.Fatalf("only %d secrets to look for", len(secrets))
 	}
 	for _, s := range secrets {
@@ -201,9 +201,38 @@ func TestAuthUsage(t *testing.T) {
 			t.Errorf("%q: code %d (want %d)\nstdout %q\nstderr %q", tc.args, code, tc.code, out.String(), errb.String())
 		}
 	}
+	if code, _, errb := runArgs("auth", "login", "a\x01b", "--provider", "google", "--oauth-client-id", "x"); code != 2 || !strings.Contains(errb, "control characters") {
+		t.Errorf("an address with a control character: %d %q", code, errb)
+	}
 	t.Setenv(passwordEnv, "short")
 	var out, errb bytes.Buffer
 	if code := run([]string{"popwire", "auth", "login", "a@b", "--provider", "google", "--oauth-client-id", "x"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "at least 8 characters") {
 		t.Errorf("a short password: %d %q", code, errb.String())
 	}
+}
+
+// runArgs runs popwire with args and returns the exit status and both outputs.
+func runArgs(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(append([]string{"popwire"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestAuthLoginFailuresSpeakPlainly(t *testing.T) {
+	a := newAuthTest(t, oauthtest.Options{User: "ann@example.com"})
+	a.srv.SetDown(oauthtest.Unavailable)
+	code, _, errOut := a.run(nil, append([]string{"auth", "login", "ann@example.com", "--provider", "corp", "--flow", "device"}, a.endpoints(true)...)...)
+	if code != 1 || !strings.Contains(errOut, "provider corp failed to start the device authorization for ann@example.com (HTTP 503)") {
+		t.Fatalf("provider down: %d %q", code, errOut)
+	}
+	a.srv.SetDown(oauthtest.Up)
+	t.Setenv("POPWIRE_OAUTH_CLIENT_SECRET", "wrong-SECRET-3")
+	code, _, errOut = a.run(nil, append([]string{"auth", "login", "ann@example.com", "--provider", "corp", "--flow", "device"}, a.endpoints(true)...)...)
+	if code != 1 || !strings.Contains(errOut, "invalid_client") || strings.Contains(errOut, "wrong-SECRET-3") {
+		t.Fatalf("a wrong client secret: %d %q", code, errOut)
+	}
+	if code, out, _ := a.run(nil, "auth", "list"); code != 0 || !strings.Contains(out, "No account") {
+		t.Fatalf("a failed login stored something: %q", out)
+	}
+	a.checkSecrets()
 }

@@ -2,6 +2,8 @@ package oauth
 
 import (
 	"fmt"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -106,11 +108,25 @@ func (p Provider) Check() error {
 		return fmt.Errorf("oauth: provider %s needs --oauth-token-url", p.Name)
 	}
 	for _, u := range []string{p.AuthURL, p.TokenURL, p.DeviceURL, p.RevocationURL} {
-		if u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-			return fmt.Errorf("oauth: provider %s: endpoint %q is not an http(s) URL", p.Name, u)
+		if u != "" && !secureEndpoint(u) {
+			return fmt.Errorf("oauth: provider %s: endpoint %q is neither an https URL nor an http one on a loopback address: tokens must not cross a network in clear", p.Name, u)
 		}
 	}
 	return nil
+}
+
+// secureEndpoint reports whether u is an https URL, or an http URL on a loopback address (a
+// local test server).
+func secureEndpoint(u string) bool {
+	parsed, err := url.Parse(u)
+	if err != nil || parsed.Host == "" {
+		return false
+	}
+	if parsed.Scheme == "https" {
+		return true
+	}
+	addr, err := netip.ParseAddr(parsed.Hostname())
+	return parsed.Scheme == "http" && (parsed.Hostname() == "localhost" || err == nil && addr.IsLoopback())
 }
 
 // config is p as golang.org/x/oauth2 wants it, redirecting to redirect ("" for none). The

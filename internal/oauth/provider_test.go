@@ -41,9 +41,17 @@ func TestBuiltinProviders(t *testing.T) {
 	if err := g.Check(); err != nil {
 		t.Error(err)
 	}
-	g.TokenURL = "file:///etc/passwd"
-	if err := g.Check(); err == nil {
-		t.Error("a file: token URL was accepted")
+	for _, u := range []string{"file:///etc/passwd", "http://oauth.example.com/token", "http://10.0.0.1/token", "https:///token", "token"} {
+		g.TokenURL = u
+		if err := g.Check(); err == nil {
+			t.Errorf("token URL %s was accepted", u)
+		}
+	}
+	for _, u := range []string{"https://oauth.example.com/token", "http://127.0.0.1:8080/token", "http://[::1]:80/t", "http://localhost/t"} {
+		g.TokenURL = u
+		if err := g.Check(); err != nil {
+			t.Errorf("token URL %s: %v", u, err)
+		}
 	}
 }
 

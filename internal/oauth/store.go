@@ -166,9 +166,20 @@ func (s *Store) checkDir(create bool) error {
 	return nil
 }
 
-// load reads the file of address. A missing file (or directory) wraps ErrNoToken; a file
-// that others may read, that is not a regular file, or that is not a token file is refused.
+// load reads the file of address. Every error wraps ErrNoToken: the account has no usable
+// token, whether its file is missing or refused (see read).
 func (s *Store) load(address string) (*tokenFile, error) {
+	f, err := s.read(address)
+	var ke *kindError
+	if err != nil && !errors.As(err, &ke) {
+		err = &kindError{ErrNoToken, err.Error()}
+	}
+	return f, err
+}
+
+// read reads the file of address. A missing file (or directory) gives noTokenError; a file
+// that others may read, that is not a regular file, or that is not a token file is refused.
+func (s *Store) read(address string) (*tokenFile, error) {
 	path, err := s.Path(address)
 	if err != nil {
 		return nil, err

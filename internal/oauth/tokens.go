@@ -95,7 +95,7 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 	if margin <= 0 {
 		margin = DefaultMargin
 	}
-	if a.sec.AccessToken != "" && time.Until(f.Expiry) > margin {
+	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > margin {
 		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
 	}
 	return t.refresh(ctx, a, f)
@@ -155,7 +155,7 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 	}
 	key, err := f.KDF.key(password)
 	if err != nil {
-		return fmt.Errorf("oauth: the token file of %s cannot be unlocked (%v): %s", address, err, loginHint(address))
+		return &kindError{ErrNoToken, fmt.Sprintf("oauth: the token file of %s cannot be unlocked (%v): %s", address, err, loginHint(address))}
 	}
 	sec, err := f.openWith(key)
 	if err != nil {
@@ -163,6 +163,19 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 	}
 	a.salt, a.key, a.pwHash, a.sealed, a.sec = f.KDF.Salt, key, h, f.Sealed, sec
 	return nil
+}
+
+// assumedLifetime is how long an access token is taken to live when the provider did not
+// say (RFC 6749 §5.1 makes expires_in optional): the lifetime Google and Microsoft give.
+const assumedLifetime = time.Hour
+
+// usableUntil returns when f's access token expires: its recorded expiry or, when the
+// provider did not say, assumedLifetime after it was issued.
+func (f *tokenFile) usableUntil() time.Time {
+	if f.Expiry.IsZero() {
+		return f.LastRefresh.Add(assumedLifetime)
+	}
+	return f.Expiry
 }
 
 // refresh gets a new access token with a's refresh token, stores it with a rotated refresh

@@ -1,9 +1,14 @@
 package oauth
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +17,7 @@ import (
 	"github.com/popwire/popwire/internal/oauthtest"
 )
 
-// loggedIn authorises testAccount on s through the device flow and stores it under "pw".
+// loggedIn authorises testAccount on s through the device flow and stores it under testPassword.
 func loggedIn(t *testing.T, s *oauthtest.Server, p Provider) *Store {
 	t.Helper()
 	g, err := Login{Provider: p, Address: testAccount, Out: io.Discard}.Authorize(testContext(t))
@@ -20,7 +25,7 @@ func loggedIn(t *testing.T, s *oauthtest.Server, p Provider) *Store {
 		t.Fatal(err)
 	}
 	st := newStore(t)
-	if _, err := st.Save(p, testAccount, g, "pw"); err != nil {
+	if _, err := st.Save(p, testAccount, g, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -60,7 +65,7 @@ func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
 	errs := make([]error, 20)
 	for i := range tokens {
 		wg.Go(func() {
-			a, err := tk.Token(testContext(t), testAccount, "pw")
+			a, err := tk.Token(testContext(t), testAccount, testPassword)
 			tokens[i], errs[i] = a.Token, err
 		})
 	}
@@ -85,7 +90,7 @@ func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _ := after.KDF.key("pw")
+	key, _ := after.KDF.key(testPassword)
 	oldSec, _ := first.openWith(key)
 	newSec, err := after.openWith(key)
 	if err != nil {
@@ -100,7 +105,7 @@ func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
 	// A second Source, as after a restart, refreshes with the stored rotated token.
 	s.ExpireAccessTokens()
 	tk2 := &Tokens{Store: st, Margin: 2 * time.Hour}
-	if _, err := tk2.Token(testContext(t), testAccount, "pw"); err != nil {
+	if _, err := tk2.Token(testContext(t), testAccount, testPassword); err != nil {
 		t.Fatalf("refresh after a restart: %v", err)
 	}
 	if s.Refreshes() != 2 {
@@ -112,14 +117,14 @@ func TestCachedUnlock(t *testing.T) {
 	s := startServer(t, oauthtest.Options{})
 	st := loggedIn(t, s, testProvider(s, ""))
 	tk := &Tokens{Store: st}
-	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+	if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	key := tk.account(testAccount).key
 	if _, err := tk.Token(testContext(t), testAccount, "pW"); !errors.Is(err, ErrWrongPassword) {
 		t.Fatalf("a wrong password after an unlock: %v", err)
 	}
-	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+	if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	if &tk.account(testAccount).key[0] != &key[0] || s.Refreshes() != 0 {
@@ -129,7 +134,7 @@ func TestCachedUnlock(t *testing.T) {
 	if _, err := st.Save(testProvider(s, ""), testAccount, testGrant("x", "y"), "new"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tk.Token(testContext(t), testAccount, "pw"); !errors.Is(err, ErrWrongPassword) {
+	if _, err := tk.Token(testContext(t), testAccount, testPassword); !errors.Is(err, ErrWrongPassword) {
 		t.Fatalf("the old password after a new login: %v", err)
 	}
 	if a, err := tk.Token(testContext(t), testAccount, "new"); err != nil || a.Token != "x" {
@@ -153,7 +158,7 @@ func TestRevokedRefreshTokenIsRefused(t *testing.T) {
 			st := loggedIn(t, s, p)
 			s.RevokeUser(testAccount)
 			var seen outcomes
-			_, err := (&Tokens{Store: st, OnRefresh: seen.add}).Token(testContext(t), testAccount, "pw")
+			_, err := (&Tokens{Store: st, OnRefresh: seen.add}).Token(testContext(t), testAccount, testPassword)
 			if !errors.Is(err, ErrRefreshRefused) || !strings.Contains(err.Error(), "invalid_grant") ||
 				!strings.Contains(err.Error(), "run popwire auth login "+testAccount) {
 				t.Fatalf("err = %v", err)
@@ -176,7 +181,7 @@ func TestProviderDownIsUnreachable(t *testing.T) {
 			s.SetDown(down)
 			var seen outcomes
 			tk := &Tokens{Store: st, OnRefresh: seen.add}
-			_, err := tk.Token(testContext(t), testAccount, "pw")
+			_, err := tk.Token(testContext(t), testAccount, testPassword)
 			if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), testAccount) {
 				t.Fatalf("err = %v", err)
 			}
@@ -184,7 +189,7 @@ func TestProviderDownIsUnreachable(t *testing.T) {
 				t.Fatalf("outcomes %q", seen.String())
 			}
 			s.SetDown(oauthtest.Up)
-			if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+			if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil {
 				t.Fatalf("up again: %v", err)
 			}
 		})
@@ -197,17 +202,17 @@ func TestUnsavedRotationIsKept(t *testing.T) {
 	s.SetAccessLifetime(time.Hour)
 	// After the refresh, the directory is opened to others: saving is refused.
 	tk := &Tokens{Store: st, OnRefresh: func(string) { chmod(st.Dir, 0o755) }}
-	_, err := tk.Token(testContext(t), testAccount, "pw")
+	_, err := tk.Token(testContext(t), testAccount, testPassword)
 	if !errors.Is(err, ErrUnreachable) || s.Refreshes() != 1 {
 		t.Fatalf("err = %v after %d refreshes, want ErrUnreachable after 1", err, s.Refreshes())
 	}
 	chmod(st.Dir, 0o700)
 	tk.OnRefresh = nil
-	if _, err := tk.Token(testContext(t), testAccount, "pw"); err != nil {
+	if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := st.load(testAccount)
-	key, _ := f.KDF.key("pw")
+	key, _ := f.KDF.key(testPassword)
 	sec, _ := f.openWith(key)
 	if !s.Active(sec.RefreshToken) || s.Refreshes() != 1 {
 		t.Fatal("the rotated refresh token kept in memory was not saved")
@@ -220,7 +225,96 @@ func TestWaitingForTheAccountEndsWithTheContext(t *testing.T) {
 	a.lock <- struct{}{} // another caller holds the account
 	ctx, cancel := contextWithCancel(t)
 	cancel()
-	if _, err := tk.Token(ctx, testAccount, "pw"); !errors.Is(err, ErrUnreachable) {
+	if _, err := tk.Token(ctx, testAccount, testPassword); !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEveryErrorHasOneKindAndNoSecret(t *testing.T) {
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret", AccessLifetime: time.Minute})
+	st := loggedIn(t, s, testProvider(s, "csecret"))
+	path, _ := st.Path(testAccount)
+	kinds := []error{ErrWrongPassword, ErrNoToken, ErrRefreshRefused, ErrUnreachable}
+	var texts []string
+	check := func(what string, err error, want error) {
+		t.Helper()
+		n := 0
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				n++
+			}
+		}
+		if n != 1 || !errors.Is(err, want) {
+			t.Errorf("%s: %v wraps %d kinds, want exactly %v", what, err, n, want)
+		}
+		if err != nil {
+			texts = append(texts, err.Error())
+		}
+	}
+	tk := &Tokens{Store: st}
+	_, err := tk.Token(testContext(t), testAccount, "wrong")
+	check("wrong password", err, ErrWrongPassword)
+	s.SetDown(oauthtest.Unavailable)
+	_, err = tk.Token(testContext(t), testAccount, testPassword)
+	check("503", err, ErrUnreachable)
+	s.SetDown(oauthtest.Closed)
+	_, err = tk.Token(testContext(t), testAccount, testPassword)
+	check("closed", err, ErrUnreachable)
+	s.SetDown(oauthtest.Up)
+	os.Chmod(path, 0o644)
+	_, err = tk.Token(testContext(t), testAccount, testPassword)
+	check("mode 0644", err, ErrNoToken)
+	os.Chmod(path, 0o600)
+	_, err = tk.Token(testContext(t), "bad\naddress", testPassword)
+	check("bad address", err, ErrNoToken)
+	os.WriteFile(filepath.Join(st.Dir, "junk@example.com.json"), []byte("{"), 0o600)
+	_, err = tk.Token(testContext(t), "junk@example.com", testPassword)
+	check("junk file", err, ErrNoToken)
+	_, err = (&Tokens{Store: st, HTTPClient: &http.Client{Transport: roundTrip(func(*http.Request) (*http.Response, error) {
+		return nil, context.DeadlineExceeded
+	})}}).Token(testContext(t), testAccount, testPassword)
+	check("timeout", err, ErrUnreachable)
+	bad := testProvider(s, "wrong-secret")
+	st2 := newStore(t)
+	g, _ := Login{Provider: testProvider(s, "csecret"), Address: testAccount, Out: io.Discard}.Authorize(testContext(t))
+	st2.Save(bad, testAccount, g, testPassword)
+	_, err = (&Tokens{Store: st2}).Token(testContext(t), testAccount, testPassword)
+	check("wrong client secret", err, ErrRefreshRefused)
+	if err == nil || !strings.Contains(err.Error(), "--oauth-client-secret") {
+		t.Errorf("a refused client: %v", err)
+	}
+	s.RevokeUser(testAccount)
+	_, err = tk.Token(testContext(t), testAccount, testPassword)
+	check("revoked", err, ErrRefreshRefused)
+	all := strings.Join(texts, "\n")
+	for _, secret := range append(s.Secrets(), testPassword, "wrong-secret") {
+		if strings.Contains(all, secret) || strings.Contains(all, base64.StdEncoding.EncodeToString([]byte(secret))) {
+			t.Errorf("an error holds a secret (%.10s…)", secret)
+		}
+	}
+	for _, text := range texts {
+		if !strings.Contains(text, "address") && !strings.Contains(text, testAccount) && !strings.Contains(text, "junk@example.com") {
+			t.Errorf("%q names no account", text)
+		}
+	}
+}
+
+// roundTrip is an http.RoundTripper of a function.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// testPassword is the local password of loggedIn.
+const testPassword = "local-PW-secret-1"
+
+func TestUnknownExpiryIsTakenAsAnHour(t *testing.T) {
+	issued := time.Now().Add(-50 * time.Minute)
+	f := &tokenFile{Account: Account{LastRefresh: issued}}
+	if got := f.usableUntil(); !got.Equal(issued.Add(time.Hour)) {
+		t.Fatalf("usableUntil = %v, want an hour after %v", got, issued)
+	}
+	f.Expiry = issued.Add(time.Minute)
+	if !f.usableUntil().Equal(f.Expiry) {
+		t.Fatal("a known expiry was not used")
 	}
 }

@@ -24,4 +24,25 @@
 //
 // Every token, code and device code is random and is a secret: Server.Secrets lists them for
 // tests that search outputs.
+//
+// Dovecot 2.3's oauth2 passdb validates the access tokens with these lines in its args file:
+//
+//	introspection_mode = post
+//	introspection_url = <Server.IntrospectionURL()>
+//	client_id = <Options.IntrospectionClientID>
+//	client_secret = <Options.IntrospectionClientSecret>
+//	username_attribute = username
+//	active_attribute = active
+//	active_value = true
+//
+// A typical test:
+//
+//	srv, err := oauthtest.New(oauthtest.Options{ClientID: "popwire", User: "ann@example.com", AccessLifetime: 2 * time.Minute})
+//	if err != nil { t.Fatal(err) }
+//	t.Cleanup(srv.Close)
+//	// popwire auth login ann@example.com --provider test --oauth-client-id popwire \
+//	//   --oauth-token-url srv.TokenURL() --oauth-device-url srv.DeviceURL() ...
+//	// An AccessLifetime under popwire's refresh margin (5 minutes) makes its next login
+//	// refresh; ExpireAccessTokens makes introspection refuse every token issued so far.
+//	if srv.Refreshes() != 1 { ... }
 package oauthtest
