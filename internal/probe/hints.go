@@ -160,13 +160,25 @@ func replyHint(r codec.Reply, cmd, loginDelay string) string {
 	code := strings.ToUpper(r.Code)
 	switch {
 	case strings.Contains(text, "application-specific password"):
+		// Gmail: "-ERR [AUTH] Application-specific password required: <help URL>".
 		return "Google requires an app password: turn on 2-Step Verification, create an app password at " +
-			"https://myaccount.google.com/apppasswords and use it instead of your Google password"
+			"https://myaccount.google.com/apppasswords and use it instead of your Google password, or log in with " +
+			"OAuth (popwire auth login ADDRESS, then --oauth)"
+	case strings.Contains(text, "protocol error. connection is closed. 10"):
+		return "Microsoft refuses AUTH XOAUTH2 with the token on the AUTH line: send AUTH XOAUTH2 alone, wait for " +
+			"\"+ \", then send the token on a line of its own (the two-step form popwire uses)"
+	case strings.Contains(text, "server unavailable. 21"):
+		return "Microsoft's server is throttling this account or address (Server Unavailable. 21): wait several " +
+			"minutes, check mail less often, and keep fewer sessions open at once"
+	case strings.Contains(text, "not enabled for pop access"):
+		return "POP is turned off for this Gmail account: enable it in Gmail's settings (See all settings → " +
+			"Forwarding and POP/IMAP → Enable POP); in Google Workspace an administrator may have to allow POP first"
 	case code == "AUTH" && strings.Contains(text, "cleartext"):
 		return "the server refuses passwords on an unencrypted connection: use TLS (port 995) or --starttls"
 	case code == "AUTH" && strings.Contains(text, "username and password not accepted"):
 		return "Gmail rejected the user name or password: use the full address and an app password, and check " +
-			"that POP is enabled in Gmail's settings (Forwarding and POP/IMAP)"
+			"that POP is enabled in Gmail's settings (Forwarding and POP/IMAP); Google Workspace accounts take no " +
+			"password since 2025: log in with OAuth (popwire auth login ADDRESS, then --oauth)"
 	case code == "AUTH":
 		return "the server rejected the credentials [AUTH]: check the user name and the password"
 	case code == "IN-USE":

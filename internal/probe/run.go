@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 )
 
@@ -29,6 +30,11 @@ type Options struct {
 	Auth               string         // "user" (USER/PASS), "plain" (AUTH PLAIN), or "" to pick from CAPA
 	Timeout            time.Duration  // bound on each step; 0 means DefaultTimeout
 	Resolver           *net.Resolver  // nil: net.DefaultResolver
+	// OAuth, when set, makes the login an OAuth one: the access token for User comes from
+	// it (Password is the local password that unlocks it), and the probe logs in with
+	// OAuthMechanism in the two-step form. The token never appears in the Report.
+	OAuth          oauth.Source
+	OAuthMechanism oauth.Mechanism // the zero value is XOAUTH2
 }
 
 // prober runs the steps of one probe.
@@ -39,6 +45,9 @@ type prober struct {
 	c      *popclient.Conn
 	caps   capabilities
 	broken bool // the session cannot go on: no QUIT
+	// secrets are the forms of the access token the OAuth login sent, scrubbed from the
+	// Report with the password's.
+	secrets []string
 }
 
 // Run probes the server o describes and returns the report; it never returns nil. Every step
@@ -61,7 +70,7 @@ func Run(ctx context.Context, o Options) *Report {
 	if p.c != nil {
 		p.c.Close()
 	}
-	p.r.finish(secretsOf(o.User, o.Password))
+	p.r.finish(append(secretsOf(o.User, o.Password), p.secrets...))
 	return p.r
 }
 
@@ -266,6 +275,9 @@ func (p *prober) capa(ctx context.Context) bool {
 }
 
 func (p *prober) login(ctx context.Context) bool {
+	if p.o.OAuth != nil {
+		return p.oauthLogin(ctx)
+	}
 	start := time.Now()
 	sctx, cancel := p.step(ctx)
 	defer cancel()
