@@ -47,7 +47,7 @@ type oauthCase struct {
 	account      string
 	password     string   // the local password chosen at `auth login` (POPWIRE_PASSWORD)
 	mechanism    string   // --oauth-mechanism: "xoauth2" or "oauthbearer"
-	clientSecret string   // --oauth-client-secret
+	clientSecret string   // POPWIRE_OAUTH_CLIENT_SECRET (kept off command lines, which tests log)
 	xdg          string   // XDG_CONFIG_HOME of this case's popwire processes: its token store
 	secrets      []string // more secrets no output may show (a wrong password tried)
 }
@@ -78,14 +78,16 @@ func (c *oauthCase) providerFlags() []string {
 		"--oauth-device-url", c.srv.DeviceURL(),
 		"--oauth-revoke-url", c.srv.RevocationURL(),
 		"--oauth-client-id", oauthClientID,
-		"--oauth-client-secret", c.clientSecret,
 		"--oauth-scope", "pop",
 		"--oauth-mechanism", c.mechanism,
 	}
 }
 
-// env is the environment of the case's popwire processes.
-func (c *oauthCase) env() []string { return append(popwireEnv(), "XDG_CONFIG_HOME="+c.xdg) }
+// env is what the case's popwire processes add to popwireEnv: the case's config home and the
+// client secret.
+func (c *oauthCase) env() []string {
+	return []string{"XDG_CONFIG_HOME=" + c.xdg, "POPWIRE_OAUTH_CLIENT_SECRET=" + c.clientSecret}
+}
 
 // approval is how a test plays the person who authorises popwire at the provider.
 type approval int
@@ -112,7 +114,7 @@ func (c *oauthCase) login(t *testing.T, flow string, how approval) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, popwireBinary(t), args...)
-	cmd.Env = append(c.env(), "POPWIRE_PASSWORD="+c.password)
+	cmd.Env = append(append(popwireEnv(), c.env()...), "POPWIRE_PASSWORD="+c.password)
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -206,7 +208,8 @@ func waitThenClose(cmd *exec.Cmd, w *io.PipeWriter, waited chan<- error) {
 
 // serve starts `popwire serve --oauth e2e` with the case's provider flags and token store in
 // front of the OAuth Dovecot (implicit TLS unless o says otherwise), with a JSON log. When t
-// ends, after popwire has stopped, neither its output nor its JSON log may show a secret.
+// ends, after popwire has stopped, neither its output nor its JSON log may show a secret; a
+// failed test logs the end of the JSON log.
 func (c *oauthCase) serve(t *testing.T, o popwireOpts) *popwireProc {
 	t.Helper()
 	var pw *popwireProc
@@ -215,12 +218,18 @@ func (c *oauthCase) serve(t *testing.T, o popwireOpts) *popwireProc {
 			return
 		}
 		c.checkNoSecrets(t, "popwire serve output", pw.output())
-		if data, err := os.ReadFile(pw.jsonLog); err == nil {
-			c.checkNoSecrets(t, "popwire serve JSON log", string(data))
+		data, err := os.ReadFile(pw.jsonLog)
+		if err != nil {
+			return
+		}
+		c.checkNoSecrets(t, "popwire serve JSON log", string(data))
+		if t.Failed() {
+			lines := strings.SplitAfter(string(data), "\n")
+			t.Logf("--- the end of popwire's JSON log ---\n%s--- end ---", strings.Join(lines[max(0, len(lines)-30):], ""))
 		}
 	})
 	o.args = append(append([]string{"--oauth", oauthProvider}, c.providerFlags()...), o.args...)
-	o.env = append(o.env, "XDG_CONFIG_HOME="+c.xdg)
+	o.env = append(o.env, c.env()...)
 	o.logFile = true
 	pw = startPopwire(t, c.d, o)
 	return pw
