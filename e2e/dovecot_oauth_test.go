@@ -35,11 +35,14 @@ const (
 	oauthUserNoToken       = "notoken@example.test"     // never authorised
 	oauthUserDown          = "down@example.test"        // the provider is down
 	oauthUserTwoStep       = "twostep@example.test"     // an upstream that demands two-step XOAUTH2
+
+	oauthUserRefusedXOAUTH2     = "refused-xoauth2@example.test"     // Dovecot refuses the token (XOAUTH2)
+	oauthUserRefusedOAUTHBEARER = "refused-oauthbearer@example.test" // Dovecot refuses the token (OAUTHBEARER)
 )
 
 var oauthUsers = []string{oauthUserXOAUTH2, oauthUserOAUTHBEARER, oauthUserDevice, oauthUserLoopback,
 	oauthUserPasted, oauthUserExpiry, oauthUserRotate, oauthUserRevoke, oauthUserWrongPassword,
-	oauthUserNoToken, oauthUserDown, oauthUserTwoStep}
+	oauthUserNoToken, oauthUserDown, oauthUserTwoStep, oauthUserRefusedXOAUTH2, oauthUserRefusedOAUTHBEARER}
 
 // introspectionClientID is the client_id the oauth2 passdb sends with each introspection.
 const introspectionClientID = "popwire-e2e-dovecot"

@@ -590,6 +590,42 @@ func TestOAuthProviderDown(t *testing.T) {
 	c.wantLogins(t, 1)
 }
 
+// TestOAuthUpstreamRefusesToken has Dovecot refuse an access token that popwire still holds
+// for valid (oauthtest expired it early): the bridge completes Dovecot's error challenge (an
+// empty line for XOAUTH2, %x01 for OAUTHBEARER), logs its decoded status, and relays Dovecot's
+// -ERR as the answer to PASS, within the test's deadline.
+func TestOAuthUpstreamRefusesToken(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ account, mechanism, status string }{
+		{oauthUserRefusedXOAUTH2, "xoauth2", `status "401"`},
+		{oauthUserRefusedOAUTHBEARER, "oauthbearer", `status "invalid_token"`},
+	} {
+		t.Run(tc.mechanism, func(t *testing.T) {
+			t.Parallel()
+			c := newOAuthCase(t, tc.account, tc.mechanism, oauthtest.Options{})
+			c.login(t, "device", approveDevice)
+			c.srv.ExpireAccessTokens()
+			pw := c.serve(t, popwireOpts{})
+			answer := refusedLogin(t, pw.plainAddr, c.account, c.password, "-ERR [AUTH] ")
+			if !strings.Contains(answer, "Authentication failed") {
+				t.Errorf("PASS answered %q, want Dovecot's -ERR [AUTH] Authentication failed.", answer)
+			}
+			pw.stop(t)
+			logged := false
+			for _, ev := range logEvents(t, pw.jsonLog) {
+				logged = logged || ev.Action == "oauth" && strings.Contains(ev.Text, "the server refused the token: "+tc.status)
+			}
+			if !logged {
+				t.Errorf("no oauth event in popwire's JSON log says the server refused the token with %s", tc.status)
+			}
+			if n := c.srv.Refreshes(); n != 0 {
+				t.Errorf("oauthtest served %d refreshes, want 0 (the stored access token was not near expiry)", n)
+			}
+			c.wantLogins(t, 0)
+		})
+	}
+}
+
 // twoStepOnly is a plaintext relay in front of Dovecot's plaintext port that answers as
 // Microsoft 365 does: an AUTH XOAUTH2 with the response on the command line gets `-ERR
 // Protocol error. Connection is closed. 10` and the connection is closed. It records the
