@@ -38,11 +38,12 @@ const (
 
 	oauthUserRefusedXOAUTH2     = "refused-xoauth2@example.test"     // Dovecot refuses the token (XOAUTH2)
 	oauthUserRefusedOAUTHBEARER = "refused-oauthbearer@example.test" // Dovecot refuses the token (OAUTHBEARER)
+	oauthUserLogout             = "logout@example.test"              // auth list, auth logout
 )
 
 var oauthUsers = []string{oauthUserXOAUTH2, oauthUserOAUTHBEARER, oauthUserDevice, oauthUserLoopback,
 	oauthUserPasted, oauthUserExpiry, oauthUserRotate, oauthUserRevoke, oauthUserWrongPassword,
-	oauthUserNoToken, oauthUserDown, oauthUserTwoStep, oauthUserRefusedXOAUTH2, oauthUserRefusedOAUTHBEARER}
+	oauthUserNoToken, oauthUserDown, oauthUserTwoStep, oauthUserRefusedXOAUTH2, oauthUserRefusedOAUTHBEARER, oauthUserLogout}
 
 // introspectionClientID is the client_id the oauth2 passdb sends with each introspection.
 const introspectionClientID = "popwire-e2e-dovecot"

@@ -626,6 +626,45 @@ func TestOAuthUpstreamRefusesToken(t *testing.T) {
 	}
 }
 
+// TestOAuthListAndLogout authorises an account, then `popwire auth list` shows it with its
+// provider and no secret, and `popwire auth logout` revokes its refresh token at the
+// provider (RFC 7009) and deletes the stored file, after which the list is empty.
+func TestOAuthListAndLogout(t *testing.T) {
+	t.Parallel()
+	c := newOAuthCase(t, oauthUserLogout, "xoauth2", oauthtest.Options{})
+	c.login(t, "device", approveDevice)
+	if n := len(c.activeRefreshTokens()); n != 1 {
+		t.Fatalf("after auth login oauthtest accepts %d refresh tokens, want 1", n)
+	}
+	env := append(append(popwireEnv(), c.env()...), "POPWIRE_PASSWORD="+c.password)
+	bin := popwireBinary(t)
+
+	out, err := runCmd(time.Minute, env, bin, "auth", "list")
+	c.checkNoSecrets(t, "auth list output", string(out))
+	if err != nil {
+		t.Fatalf("popwire auth list: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(c.account) + `\s+` + oauthProvider + `\s`).Match(out) {
+		t.Errorf("popwire auth list does not show %s with provider %s:\n%s", c.account, oauthProvider, out)
+	}
+
+	out, err = runCmd(time.Minute, env, bin, "auth", "logout", c.account)
+	c.checkNoSecrets(t, "auth logout output", string(out))
+	if err != nil {
+		t.Fatalf("popwire auth logout: %v\n%s", err, out)
+	}
+	if n := len(c.activeRefreshTokens()); n != 0 {
+		t.Errorf("after auth logout oauthtest still accepts %d refresh tokens, want 0 (revoked)", n)
+	}
+	if files := c.storeFiles(t); len(files) != 0 {
+		t.Errorf("after auth logout the store still holds %v", files)
+	}
+	out, err = runCmd(time.Minute, env, bin, "auth", "list")
+	if err != nil || strings.Contains(string(out), c.account) {
+		t.Errorf("popwire auth list after logout (%v):\n%s", err, out)
+	}
+}
+
 // twoStepOnly is a plaintext relay in front of Dovecot's plaintext port that answers as
 // Microsoft 365 does: an AUTH XOAUTH2 with the response on the command line gets `-ERR
 // Protocol error. Connection is closed. 10` and the connection is closed. It records the
