@@ -99,8 +99,12 @@ func authLogin(c *cli.Context) error {
 		return err
 	}
 	path, _ := store.Path(address) // Save has checked the address
-	fmt.Fprintf(c.App.Writer, "Authorised %s with %s (scope %q, access token valid until %s); the token is stored encrypted in %s.\n",
-		address, p.Name, acct.Scope, formatTime(acct.Expiry), path)
+	granted := ""
+	if acct.Scope != "" {
+		granted = fmt.Sprintf("scope %q, ", acct.Scope)
+	}
+	fmt.Fprintf(c.App.Writer, "Authorised %s with %s (%saccess token valid until %s); the token is stored encrypted in %s.\n",
+		address, p.Name, granted, formatTime(acct.Expiry), path)
 	fmt.Fprintf(c.App.Writer, "Configure the mail client with user %s and the local password you chose, server 127.0.0.1 port 1110, where popwire serves with --oauth %s.\n",
 		address, p.Name)
 	return nil
@@ -174,15 +178,6 @@ func oneAddress(c *cli.Context) (string, error) {
 		return "", usagef("auth %s takes one ADDRESS (got %d arguments)", c.Command.Name, c.NArg())
 	}
 	return c.Args().First(), nil
-}
-
-// defaultStore is the token store in the config directory.
-func defaultStore() (*oauth.Store, error) {
-	dir, err := oauth.DefaultDir()
-	if err != nil {
-		return nil, err
-	}
-	return &oauth.Store{Dir: dir}, nil
 }
 
 // formatTime shows a time of a token file in local time; "unknown" for zero.

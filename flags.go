@@ -294,3 +294,12 @@ func oauthProviderFromFlags(c *cli.Context, name string) (oauth.Provider, error)
 	}
 	return p, nil
 }
+
+// defaultStore is the token store in the config directory, $XDG_CONFIG_HOME/popwire/accounts.
+func defaultStore() (*oauth.Store, error) {
+	dir, err := oauth.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	return &oauth.Store{Dir: dir}, nil
+}

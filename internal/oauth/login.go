@@ -24,7 +24,9 @@ type Login struct {
 	Flow Flow
 	// NoBrowser prints the authorization URL instead of starting a browser.
 	NoBrowser bool
-	// Out gets the instructions; In, when not nil, the pasted redirect address.
+	// Out gets the instructions; In, when not nil, the pasted redirect address. In is read
+	// line by line on a goroutine until a redirect address comes or In ends, which may be
+	// after Authorize returns (os.Stdin does not end): give a Login an In of its own.
 	Out io.Writer
 	In  io.Reader
 	// Browser opens a URL; nil means OpenBrowser.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -27,13 +29,17 @@ func TestLoopbackFlowFollowingThePrintedURL(t *testing.T) {
 	if !strings.Contains(u, "code_challenge_method=S256") || !strings.Contains(u, "login_hint=bob%40example.com") {
 		t.Fatalf("authorization URL %s", u)
 	}
+	parsed, _ := url.Parse(u)
+	if redirect, err := url.Parse(parsed.Query().Get("redirect_uri")); err != nil || redirect.Hostname() != "127.0.0.1" || redirect.Path != "" {
+		t.Fatalf("redirect_uri %q: want http://127.0.0.1:PORT with no path, as Microsoft matches it", parsed.Query().Get("redirect_uri"))
+	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u) // follows the redirect to the flow's listener
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "authorised") {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "received") {
 		t.Fatalf("the redirect URI answered %s: %s", resp.Status, body)
 	}
 	r := <-done
@@ -143,6 +149,17 @@ func TestGoogleHasNoDeviceFlow(t *testing.T) {
 	p.ClientID = "x"
 	_, err := Login{Provider: p, Address: testAccount, Flow: FlowDevice, Out: io.Discard}.Authorize(testContext(t))
 	if err == nil || !strings.Contains(err.Error(), "--flow loopback") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestOpenBrowserNeedsAGraphicalSession(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("a desktop is always there")
+	}
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	if err := OpenBrowser("http://127.0.0.1:9/"); err == nil || !strings.Contains(err.Error(), "no graphical session") {
 		t.Fatalf("err = %v", err)
 	}
 }

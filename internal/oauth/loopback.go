@@ -28,7 +28,8 @@ func (l Login) loopback(ctx context.Context) (*oauth2.Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oauth: no loopback port for the redirect: %w", err)
 	}
-	redirect := "http://" + ln.Addr().String() + "/"
+	// No path: Microsoft matches a loopback redirect URI with its path, ignoring the port.
+	redirect := "http://" + ln.Addr().String()
 	cfg := l.Provider.config(redirect)
 	verifier := oauth2.GenerateVerifier()
 	state := rand.Text()
@@ -102,7 +103,7 @@ func redirectHandler(state string, deliver func(callback)) http.Handler {
 			fmt.Fprintln(w, "popwire: the provider did not authorise the account; see the terminal.")
 			return
 		}
-		fmt.Fprintln(w, "popwire: authorised. You can close this tab and go back to the terminal.")
+		fmt.Fprintln(w, "popwire: received. You can close this tab; the terminal says whether the authorisation succeeded.")
 	})
 }
 

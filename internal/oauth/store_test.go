@@ -3,6 +3,7 @@ package oauth
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -192,9 +193,16 @@ func TestStorePathSafety(t *testing.T) {
 
 func TestNoTokenInAnEmptyStore(t *testing.T) {
 	st := newStore(t)
-	_, err := (&Tokens{Store: st}).Token(testContext(t), testAccount, "pw")
+	tk := &Tokens{Store: st}
+	_, err := tk.Token(testContext(t), testAccount, "pw")
 	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "run popwire auth login "+testAccount) {
 		t.Fatalf("err = %v", err)
+	}
+	for i := range 100 {
+		tk.Token(testContext(t), fmt.Sprintf("user%d@example.com", i), "pw")
+	}
+	if n := len(tk.accounts); n != 0 {
+		t.Fatalf("Tokens keeps %d entries for addresses without a file", n)
 	}
 	if list, err := st.List(); err != nil || len(list) != 0 {
 		t.Fatalf("List = %v, %v", list, err)

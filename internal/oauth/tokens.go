@@ -23,7 +23,7 @@ const (
 )
 
 // DefaultMargin is how close to its expiry an access token is refreshed when Tokens.Margin
-// is zero.
+// is zero (or half its lifetime, when that is shorter).
 const DefaultMargin = 5 * time.Minute
 
 // refreshTimeout bounds one refresh, whatever the caller's context allows.
@@ -32,7 +32,7 @@ const refreshTimeout = 30 * time.Second
 // Tokens is the Source of the token store: it unlocks an account's file with the local
 // password, keeps the derived key in memory after the first successful unlock (so later
 // logins cost a constant-time comparison, not a key derivation), refreshes the access token
-// when it is within Margin of its expiry, and saves a rotated refresh token at once. Calls
+// when it is within Margin (or half its lifetime) of its expiry, and saves a rotated refresh token at once. Calls
 // for one account are serialised, so many concurrent callers near expiry cause one refresh.
 // The file is read at each call, so a new `auth login` or `auth logout` takes effect at
 // once. Set the exported fields before the first Token call; the zero value is not usable
@@ -42,8 +42,14 @@ type Tokens struct {
 	Store *Store
 	// HTTPClient makes the requests to the provider; nil means one with a 30 s timeout.
 	HTTPClient *http.Client
-	// Margin is how close to expiry an access token is refreshed; 0 means DefaultMargin.
+	// Margin is how close to expiry an access token is refreshed, at most half its
+	// lifetime; 0 means DefaultMargin.
 	Margin time.Duration
+	// Provider, when set, is the provider the caller serves (serve --oauth and the provider
+	// flags): an account authorised with a provider of another name is refused (ErrNoToken),
+	// and Provider's TokenURL, ClientID and ClientSecret, those that are not empty, replace
+	// at refresh the ones recorded at auth login. Nil uses what the file records.
+	Provider *Provider
 	// OnRefresh, when set, is called after each refresh attempt with RefreshOK,
 	// RefreshRefused or RefreshUnreachable, for metrics. It must not block.
 	OnRefresh func(outcome string)
@@ -51,7 +57,7 @@ type Tokens struct {
 	once     sync.Once
 	pepper   []byte              // random, for the in-memory password hashes
 	mu       sync.Mutex          // guards accounts
-	accounts map[string]*account // by address
+	accounts map[string]*account // by address; only addresses with a file stay
 }
 
 // account is what Tokens keeps of one unlocked account. lock, a channel of capacity one,
@@ -80,7 +86,12 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 	f, err := t.Store.load(address)
 	if err != nil {
 		a.forget()
+		t.drop(address, a)
 		return Access{}, err
+	}
+	if t.Provider != nil && f.Provider != t.Provider.Name {
+		return Access{}, &kindError{ErrNoToken, fmt.Sprintf("oauth: %s is authorised with %s, not %s: %s --provider %s", address, f.Provider,
+			t.Provider.Name, loginHint(address), t.Provider.Name)}
 	}
 	if err := t.unlock(a, f, address, password); err != nil {
 		return Access{}, err
@@ -91,14 +102,24 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 			return Access{}, err
 		}
 	}
+	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > t.margin(f) {
+		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	}
+	return t.refresh(ctx, a, f)
+}
+
+// margin returns how close to its expiry f's access token is refreshed: Margin, or half the
+// token's lifetime when that is shorter, so that a provider's short-lived tokens are not
+// refreshed at every call.
+func (t *Tokens) margin(f *tokenFile) time.Duration {
 	margin := t.Margin
 	if margin <= 0 {
 		margin = DefaultMargin
 	}
-	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > margin {
-		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	if life := f.usableUntil().Sub(f.LastRefresh); life > 0 && life/2 < margin {
+		margin = life / 2
 	}
-	return t.refresh(ctx, a, f)
+	return margin
 }
 
 // account returns the entry of address, creating it.
@@ -116,6 +137,17 @@ func (t *Tokens) account(address string) *account {
 		t.accounts[address] = a
 	}
 	return a
+}
+
+// drop removes a, the entry of an address without a usable file, so that the entries stay
+// as many as the accounts (a client may try any number of addresses). A caller still
+// waiting on a's lock then finds no file either.
+func (t *Tokens) drop(address string, a *account) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.accounts[address] == a {
+		delete(t.accounts, address)
+	}
 }
 
 // hash returns the in-memory hash of password.
@@ -182,6 +214,14 @@ func (f *tokenFile) usableUntil() time.Time {
 // token, and reports the outcome to OnRefresh.
 func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access, error) {
 	p := f.provider(a.sec.ClientSecret)
+	if t.Provider != nil {
+		for _, o := range []struct{ to, from *string }{{&p.TokenURL, &t.Provider.TokenURL}, {&p.ClientID, &t.Provider.ClientID},
+			{&p.ClientSecret, &t.Provider.ClientSecret}} {
+			if *o.from != "" {
+				*o.to = *o.from
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
 	client := t.HTTPClient

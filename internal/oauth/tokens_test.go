@@ -31,6 +31,32 @@ func loggedIn(t *testing.T, s *oauthtest.Server, p Provider) *Store {
 	return st
 }
 
+// nearExpiry rewrites the file of testAccount in st as if its access token had been issued
+// life ago and expired in left, as a token does in the middle of the day.
+func nearExpiry(t *testing.T, st *Store, life, left time.Duration) {
+	t.Helper()
+	f, err := st.load(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := f.KDF.key(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec, err := f.openWith(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Expiry = time.Now().Add(left)
+	f.LastRefresh = f.Expiry.Add(-life)
+	if err := f.sealWith(key, sec); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.write(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // outcomes records OnRefresh calls.
 type outcomes struct {
 	mu  sync.Mutex
@@ -50,14 +76,14 @@ func (o *outcomes) String() string {
 }
 
 func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
-	s := startServer(t, oauthtest.Options{ClientSecret: "csecret", AccessLifetime: 2 * time.Minute}) // within the 5-minute margin
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret"})
 	p := testProvider(s, "csecret")
 	st := loggedIn(t, s, p)
+	nearExpiry(t, st, time.Hour, 2*time.Minute) // within the 5-minute margin
 	first, err := st.load(testAccount)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetAccessLifetime(time.Hour)
 	var seen outcomes
 	tk := &Tokens{Store: st, OnRefresh: seen.add}
 	var wg sync.WaitGroup
@@ -103,8 +129,8 @@ func TestConcurrentCallersNearExpiryShareOneRefresh(t *testing.T) {
 		t.Fatalf("the file records expiry %v, last refresh %v", after.Expiry, after.LastRefresh)
 	}
 	// A second Source, as after a restart, refreshes with the stored rotated token.
-	s.ExpireAccessTokens()
-	tk2 := &Tokens{Store: st, Margin: 2 * time.Hour}
+	nearExpiry(t, st, time.Hour, time.Minute)
+	tk2 := &Tokens{Store: st}
 	if _, err := tk2.Token(testContext(t), testAccount, testPassword); err != nil {
 		t.Fatalf("refresh after a restart: %v", err)
 	}
@@ -152,10 +178,11 @@ func TestCachedUnlock(t *testing.T) {
 func TestRevokedRefreshTokenIsRefused(t *testing.T) {
 	for _, name := range []string{"test", "google"} {
 		t.Run(name, func(t *testing.T) {
-			s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+			s := startServer(t, oauthtest.Options{})
 			p := testProvider(s, "")
 			p.Name = name
 			st := loggedIn(t, s, p)
+			nearExpiry(t, st, time.Hour, time.Minute)
 			s.RevokeUser(testAccount)
 			var seen outcomes
 			_, err := (&Tokens{Store: st, OnRefresh: seen.add}).Token(testContext(t), testAccount, testPassword)
@@ -176,8 +203,9 @@ func TestRevokedRefreshTokenIsRefused(t *testing.T) {
 func TestProviderDownIsUnreachable(t *testing.T) {
 	for _, down := range []oauthtest.Down{oauthtest.Unavailable, oauthtest.Closed} {
 		t.Run(fmt.Sprint(down), func(t *testing.T) {
-			s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+			s := startServer(t, oauthtest.Options{})
 			st := loggedIn(t, s, testProvider(s, ""))
+			nearExpiry(t, st, time.Hour, time.Minute)
 			s.SetDown(down)
 			var seen outcomes
 			tk := &Tokens{Store: st, OnRefresh: seen.add}
@@ -197,8 +225,9 @@ func TestProviderDownIsUnreachable(t *testing.T) {
 }
 
 func TestUnsavedRotationIsKept(t *testing.T) {
-	s := startServer(t, oauthtest.Options{AccessLifetime: time.Minute})
+	s := startServer(t, oauthtest.Options{})
 	st := loggedIn(t, s, testProvider(s, ""))
+	nearExpiry(t, st, time.Hour, time.Minute)
 	s.SetAccessLifetime(time.Hour)
 	// After the refresh, the directory is opened to others: saving is refused.
 	tk := &Tokens{Store: st, OnRefresh: func(string) { chmod(st.Dir, 0o755) }}
@@ -231,8 +260,9 @@ func TestWaitingForTheAccountEndsWithTheContext(t *testing.T) {
 }
 
 func TestEveryErrorHasOneKindAndNoSecret(t *testing.T) {
-	s := startServer(t, oauthtest.Options{ClientSecret: "csecret", AccessLifetime: time.Minute})
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret"})
 	st := loggedIn(t, s, testProvider(s, "csecret"))
+	nearExpiry(t, st, time.Hour, time.Minute)
 	path, _ := st.Path(testAccount)
 	kinds := []error{ErrWrongPassword, ErrNoToken, ErrRefreshRefused, ErrUnreachable}
 	var texts []string
@@ -278,6 +308,7 @@ func TestEveryErrorHasOneKindAndNoSecret(t *testing.T) {
 	st2 := newStore(t)
 	g, _ := Login{Provider: testProvider(s, "csecret"), Address: testAccount, Out: io.Discard}.Authorize(testContext(t))
 	st2.Save(bad, testAccount, g, testPassword)
+	nearExpiry(t, st2, time.Hour, time.Minute)
 	_, err = (&Tokens{Store: st2}).Token(testContext(t), testAccount, testPassword)
 	check("wrong client secret", err, ErrRefreshRefused)
 	if err == nil || !strings.Contains(err.Error(), "--oauth-client-secret") {
@@ -316,5 +347,49 @@ func TestUnknownExpiryIsTakenAsAnHour(t *testing.T) {
 	f.Expiry = issued.Add(time.Minute)
 	if !f.usableUntil().Equal(f.Expiry) {
 		t.Fatal("a known expiry was not used")
+	}
+}
+
+func TestTheServedProvider(t *testing.T) {
+	s := startServer(t, oauthtest.Options{ClientSecret: "csecret"})
+	st := loggedIn(t, s, testProvider(s, "csecret"))
+	nearExpiry(t, st, time.Hour, time.Minute)
+	_, err := (&Tokens{Store: st, Provider: &Provider{Name: "google"}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "authorised with test, not google") {
+		t.Fatalf("another provider: %v", err)
+	}
+	_, err = (&Tokens{Store: st, Provider: &Provider{Name: "test", ClientSecret: "rotated-away"}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrRefreshRefused) || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("the served provider's client secret was not used: %v", err)
+	}
+	other := startServer(t, oauthtest.Options{ClientSecret: "csecret"})
+	_, err = (&Tokens{Store: st, Provider: &Provider{Name: "test", TokenURL: other.TokenURL()}}).Token(testContext(t), testAccount, testPassword)
+	if !errors.Is(err, ErrRefreshRefused) || s.Refreshes() != 0 {
+		t.Fatalf("the served provider's token URL was not used: %v, %d refreshes at the first server", err, s.Refreshes())
+	}
+	if _, err := (&Tokens{Store: st, Provider: &Provider{Name: "test"}}).Token(testContext(t), testAccount, testPassword); err != nil {
+		t.Fatalf("the same provider with nothing to replace: %v", err)
+	}
+}
+
+func TestShortLivedTokensAreRefreshedOnceForManyCallers(t *testing.T) {
+	s := startServer(t, oauthtest.Options{AccessLifetime: 20 * time.Second}) // under the 5-minute margin
+	st := loggedIn(t, s, testProvider(s, ""))
+	tk := &Tokens{Store: st}
+	if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil || s.Refreshes() != 0 {
+		t.Fatalf("a fresh 20-second token: %v, %d refreshes, want none", err, s.Refreshes())
+	}
+	nearExpiry(t, st, 20*time.Second, 5*time.Second) // past half its life
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if _, err := tk.Token(testContext(t), testAccount, testPassword); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := s.Refreshes(); n != 1 {
+		t.Fatalf("%d refreshes of a 20-second token for 20 callers, want 1", n)
 	}
 }

@@ -42,7 +42,9 @@
 //	t.Cleanup(srv.Close)
 //	// popwire auth login ann@example.com --provider test --oauth-client-id popwire \
 //	//   --oauth-token-url srv.TokenURL() --oauth-device-url srv.DeviceURL() ...
-//	// An AccessLifetime under popwire's refresh margin (5 minutes) makes its next login
-//	// refresh; ExpireAccessTokens makes introspection refuse every token issued so far.
+//	// popwire refreshes when less than 5 minutes, or half the token's lifetime, is left:
+//	// with an AccessLifetime of 4 s, logins more than 2 s after the last refresh cause one
+//	// refresh, however many sessions log in at once. ExpireAccessTokens makes
+//	// introspection refuse every token issued so far (popwire does not know).
 //	if srv.Refreshes() != 1 { ... }
 package oauthtest
