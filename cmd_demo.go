@@ -118,7 +118,7 @@ func demo(c *cli.Context) error {
 }
 
 // demoScope is the scope of the demo's access token.
-const demoScope = "popwire-demo"
+const demoScope = "https://popwire.invalid/pop"
 
 // demoOAuthHelp is what `demo --oauth` prints before the usual instructions.
 const demoOAuthHelp = `OAuth bridge (--oauth): the embedded server takes only a bearer token (AUTH XOAUTH2, two-step

@@ -84,10 +84,7 @@ func (s *session) bridgeLoop(lr, up *lineReader) bool {
 			return false
 		}
 		s.touch()
-		if first && !s.clientTLS && line[0] == tlsRecordHandshake {
-			s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
-				Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
-			s.finish("client spoke TLS on the plaintext listener")
+		if first && s.spokeTLS(line) {
 			return false
 		}
 		first = false

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -147,6 +148,16 @@ func TestBridgeLogins(t *testing.T) {
 			if !src.deadline {
 				t.Error("Source.Token was called without a deadline")
 			}
+			p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+			p.sink.mu.Lock()
+			for _, e := range p.sink.ev {
+				if (e.Kind == logview.KindSASL && e.Status == "") || (e.Kind == logview.KindCommand && e.Verb != "STAT" && e.Verb != "QUIT") {
+					if e.Dir != logview.DirLocal {
+						t.Errorf("%s %s %q is logged as %s, but popwire answered it", e.Kind, e.Verb, e.Text, e.Dir)
+					}
+				}
+			}
+			p.sink.mu.Unlock()
 			e := p.sink.find(t, "oauth policy", func(e logview.Event) bool { return e.Kind == logview.KindPolicy && e.Action == "oauth" })
 			if e.Mech != tc.mech.String() || !strings.Contains(e.Text, "2030-01-02T03:04:05Z") || !strings.Contains(e.Text, "https://mail.google.com/") {
 				t.Errorf("oauth event %+v", e)
@@ -363,4 +374,60 @@ func TestBridgeToPopserver(t *testing.T) {
 			talk(t, c, [2]string{"QUIT", "+OK Logging out."})
 		})
 	}
+}
+
+// TestBridgeSTLSAndLater: STLS is answered before the login as without the bridge, and once
+// logged in no credential line goes upstream.
+func TestBridgeSTLSAndLater(t *testing.T) {
+	good, _ := pkis(t)
+	up := oauthUpstream(t, oauth.XOAUTH2)
+	p := startProxy(t, Config{OAuth: newFakeSource()}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	talk(t, c, [2]string{"STLS", "+OK Begin TLS negotiation now."})
+	tc := tls.Client(c.Conn, &tls.Config{RootCAs: good.pool, ServerName: "localhost"})
+	c = &clientConn{Conn: tc, r: bufio.NewReader(tc)}
+	talk(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."},
+		[2]string{"PASS " + bridgePassword, "-ERR [AUTH] popwire: this line is not passed on: the OAuth bridge logs in upstream itself."},
+		[2]string{"AUTH PLAIN", "-ERR [AUTH] popwire: this line is not passed on: the OAuth bridge logs in upstream itself."},
+		[2]string{"STAT", "+OK 2 320"}, [2]string{"QUIT", "+OK bye"})
+	want := "AUTH XOAUTH2\r\n" + oauth.XOAUTH2.InitialResponse(bridgeUser, bridgeToken) + "\r\nSTAT\r\nQUIT\r\n"
+	if got := up.next(t).all(t); got != want {
+		t.Errorf("the upstream got %q, want %q", got, want)
+	}
+}
+
+// TestBridgeHideUsers: under HideUsers the account name reaches no event, not even in the
+// sentence of a failed token.
+func TestBridgeHideUsers(t *testing.T) {
+	up := oauthUpstream(t, oauth.XOAUTH2)
+	src := newFakeSource()
+	src.err = fmt.Errorf("store: %w", oauth.ErrNoToken)
+	p := startProxy(t, Config{OAuth: src, Log: LogOptions{HideUsers: true, UserKey: []byte("k")}}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	talk(t, c, [2]string{"USER " + bridgeUser, "+OK"},
+		[2]string{"PASS " + bridgePassword, "-ERR [AUTH] popwire: no token is stored for this account: run popwire auth login " + bridgeUser},
+		[2]string{"QUIT", "+OK bye"})
+	p.sink.find(t, "close", func(e logview.Event) bool { return e.Kind == logview.KindClose })
+	p.sink.mu.Lock()
+	events := append([]logview.Event(nil), p.sink.ev...)
+	p.sink.mu.Unlock()
+	for name, out := range allOutputs(t, events) {
+		if strings.Contains(out, bridgeUser) || strings.Contains(out, "someone") {
+			t.Errorf("%s output names the account:\n%s", name, out)
+		}
+	}
+}
+
+func TestBridgeRefusesTLSOnPlaintext(t *testing.T) {
+	up := oauthUpstream(t, oauth.XOAUTH2)
+	p := startProxy(t, Config{OAuth: newFakeSource()}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	c.send(t, "\x16\x03\x01\x00\x05hello\n")
+	if rest := c.rest(t); rest != "" {
+		t.Errorf("the client got %q", rest)
+	}
+	p.closeReason(t, "client spoke TLS on the plaintext listener")
 }

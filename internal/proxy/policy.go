@@ -16,6 +16,7 @@ var (
 	replySTLSState   = []byte("-ERR STLS is only valid before authentication.\r\n")
 	replyDenied      = []byte("-ERR [SYS/PERM] command denied by proxy policy\r\n")
 	replyTLSRequired = []byte("-ERR [AUTH] TLS required: use STLS first.\r\n")
+	replyBridged     = []byte("-ERR [AUTH] popwire: this line is not passed on: the OAuth bridge logs in upstream itself.\r\n")
 )
 
 // localAnswer is a reply popwire writes itself. It waits in the command FIFO: it is written
@@ -33,6 +34,10 @@ type localAnswer struct {
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	a, local := s.decide(f)
+	if !local && s.srv.cfg.OAuth != nil && slices.Contains(credentials, f.Keyword) {
+		// The bridge answered the login; no credential of the client's goes upstream after it.
+		a.action, a.reply, local = "oauth", replyBridged, true
+	}
 	leg := logview.LegClient
 	if local {
 		leg = logview.LegLocal

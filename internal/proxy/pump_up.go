@@ -29,10 +29,7 @@ func (s *session) pumpUp(lr *lineReader) {
 			if complete {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
-			if first && !s.clientTLS && line[0] == tlsRecordHandshake {
-				s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
-					Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
-				s.finish("client spoke TLS on the plaintext listener")
+			if first && s.spokeTLS(line) {
 				return
 			}
 			first = false
@@ -51,6 +48,18 @@ func (s *session) pumpUp(lr *lineReader) {
 			return
 		}
 	}
+}
+
+// spokeTLS ends the session when the client's first line on the plaintext leg is the start
+// of a TLS handshake, and reports whether it did.
+func (s *session) spokeTLS(line []byte) bool {
+	if s.clientTLS || line[0] != tlsRecordHandshake {
+		return false
+	}
+	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegClient, Client: s.raw.RemoteAddr().String(),
+		Listener: s.listener, Err: "proxy: client started TLS on the plaintext listener (use the TLS listener, or STLS)"})
+	s.finish("client spoke TLS on the plaintext listener")
+	return true
 }
 
 // clientLine frames, decides and forwards one client line (or a piece of an over-long one).

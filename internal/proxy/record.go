@@ -138,7 +138,7 @@ func (r *recorder) frame(f *codec.Frame, leg logview.Leg) {
 	case codec.FrameCommand:
 		r.command(f, leg == logview.LegLocal)
 	case codec.FrameSASL:
-		r.sasl(f)
+		r.sasl(f, leg == logview.LegLocal)
 	case codec.FrameChallenge:
 		r.emit(logview.Event{Kind: logview.KindSASL, Dir: logview.DirServerToClient, Answers: f.Cmd.Verb, Status: "+",
 			Text: r.serverText(f)})
@@ -203,8 +203,13 @@ func (r *recorder) command(f *codec.Frame, local bool) {
 	r.emit(e)
 }
 
-func (r *recorder) sasl(f *codec.Frame) {
+// sasl records a client's SASL answer; local says popwire answered it (the OAuth bridge) and
+// never forwarded it.
+func (r *recorder) sasl(f *codec.Frame, local bool) {
 	e := logview.Event{Kind: logview.KindSASL, Dir: logview.DirClientToServer, Answers: f.Cmd.Verb}
+	if local {
+		e.Dir = logview.DirLocal
+	}
 	if f.Auth != nil {
 		r.learnUser(f.Auth)
 		r.remember(f.Auth.Secrets)
