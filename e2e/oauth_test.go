@@ -45,11 +45,24 @@ type oauthCase struct {
 	d            *dovecot
 	srv          *oauthtest.Server
 	account      string
-	password     string   // the local password chosen at `auth login` (POPWIRE_PASSWORD)
-	mechanism    string   // --oauth-mechanism: "xoauth2" or "oauthbearer"
-	clientSecret string   // POPWIRE_OAUTH_CLIENT_SECRET (kept off command lines, which tests log)
-	xdg          string   // XDG_CONFIG_HOME of this case's popwire processes: its token store
-	secrets      []string // more secrets no output may show (a wrong password tried)
+	password     string    // the local password chosen at `auth login` (POPWIRE_PASSWORD)
+	mechanism    string    // --oauth-mechanism: "xoauth2" or "oauthbearer"
+	clientSecret string    // POPWIRE_OAUTH_CLIENT_SECRET (kept off command lines, which tests log)
+	xdg          string    // XDG_CONFIG_HOME of this case's popwire processes: its token store
+	secrets      []string  // more secrets no output may show (a wrong password tried)
+	loggedIn     time.Time // when the last auth login of the case ended
+}
+
+// shortLife is the access-token lifetime of cases whose stored token must have expired when
+// a session needs it: popwire refreshes a token within 5 minutes or half its lifetime of its
+// expiry, so a test waits for the expiry itself (awaitExpiry) rather than guess that margin.
+// It is long enough for Dovecot to introspect a token popwire has just got.
+const shortLife = 3 * time.Second
+
+// awaitExpiry waits until every access token issued before since with lifetime life has
+// expired.
+func awaitExpiry(since time.Time, life time.Duration) {
+	time.Sleep(time.Until(since.Add(life)))
 }
 
 // newOAuthCase starts an oauthtest server for account (a confidential client; device codes
@@ -155,6 +168,7 @@ func (c *oauthCase) login(t *testing.T, flow string, how approval) {
 	if err != nil {
 		t.Fatalf("popwire auth login: %v\n%s", err, out.String())
 	}
+	c.loggedIn = time.Now()
 }
 
 // approve approves the authorization at u as how says; stdin is popwire's standard input.
@@ -429,16 +443,15 @@ func TestOAuthFirstLogin(t *testing.T) {
 	}
 }
 
-// TestOAuthExpiredAccessToken authorises an account whose access token is close to expiry
-// and that oauthtest then expires, and opens 20 sessions at once through the bridge: all of
-// them get their mail, Dovecot logs 20 XOAUTH2 logins, and oauthtest served exactly one
-// refresh.
+// TestOAuthExpiredAccessToken authorises an account whose access token then expires, as one
+// does in the middle of the day, and opens 20 sessions at once through the bridge: all of them
+// get their mail, Dovecot logs 20 XOAUTH2 logins, and oauthtest served exactly one refresh.
 func TestOAuthExpiredAccessToken(t *testing.T) {
 	t.Parallel()
-	c := newOAuthCase(t, oauthUserExpiry, "xoauth2", oauthtest.Options{AccessLifetime: 30 * time.Second})
+	c := newOAuthCase(t, oauthUserExpiry, "xoauth2", oauthtest.Options{AccessLifetime: shortLife})
 	c.login(t, "device", approveDevice)
 	c.srv.SetAccessLifetime(time.Hour)
-	c.srv.ExpireAccessTokens()
+	awaitExpiry(c.loggedIn, shortLife)
 	pw := c.serve(t, popwireOpts{})
 
 	const sessions = 20
@@ -468,8 +481,9 @@ func fetchInto(addr, user, pass string, want []byte, errs chan<- error) {
 // store.
 func TestOAuthRotatedRefreshToken(t *testing.T) {
 	t.Parallel()
-	c := newOAuthCase(t, oauthUserRotate, "xoauth2", oauthtest.Options{AccessLifetime: 30 * time.Second})
+	c := newOAuthCase(t, oauthUserRotate, "xoauth2", oauthtest.Options{AccessLifetime: shortLife})
 	c.login(t, "device", approveDevice)
+	awaitExpiry(c.loggedIn, shortLife)
 	first := c.activeRefreshTokens()
 	if len(first) != 1 {
 		t.Fatalf("after auth login oauthtest accepts %d refresh tokens, want 1", len(first))
@@ -480,6 +494,7 @@ func TestOAuthRotatedRefreshToken(t *testing.T) {
 	if err := fetchOne(pw.plainAddr, c.account, c.password, want); err != nil {
 		t.Fatal(err)
 	}
+	refreshed := time.Now()
 	pw.stop(t)
 	second := c.activeRefreshTokens()
 	if n := c.srv.Refreshes(); n != 1 || len(second) != 1 || second[0] == first[0] {
@@ -495,7 +510,7 @@ func TestOAuthRotatedRefreshToken(t *testing.T) {
 		t.Errorf("a refresh with the rotated-out refresh token: %v, want invalid_grant", err)
 	}
 
-	c.srv.ExpireAccessTokens()
+	awaitExpiry(refreshed, shortLife)
 	pw = c.serve(t, popwireOpts{})
 	if err := fetchOne(pw.plainAddr, c.account, c.password, want); err != nil {
 		t.Fatalf("a new serve process after the rotation: %v", err)
@@ -513,9 +528,10 @@ func TestOAuthRotatedRefreshToken(t *testing.T) {
 // Dovecot sees no login.
 func TestOAuthRevokedRefreshToken(t *testing.T) {
 	t.Parallel()
-	c := newOAuthCase(t, oauthUserRevoke, "xoauth2", oauthtest.Options{AccessLifetime: 30 * time.Second})
+	c := newOAuthCase(t, oauthUserRevoke, "xoauth2", oauthtest.Options{AccessLifetime: shortLife})
 	c.login(t, "device", approveDevice)
 	c.srv.RevokeUser(c.account)
+	awaitExpiry(c.loggedIn, shortLife)
 	pw := c.serve(t, popwireOpts{})
 
 	answer := refusedLogin(t, pw.plainAddr, c.account, c.password, "-ERR [AUTH] ")
@@ -570,9 +586,10 @@ func TestOAuthNoToken(t *testing.T) {
 // provider is back the same login works with one refresh.
 func TestOAuthProviderDown(t *testing.T) {
 	t.Parallel()
-	c := newOAuthCase(t, oauthUserDown, "xoauth2", oauthtest.Options{AccessLifetime: 30 * time.Second})
+	c := newOAuthCase(t, oauthUserDown, "xoauth2", oauthtest.Options{AccessLifetime: shortLife})
 	c.login(t, "device", approveDevice)
 	c.srv.SetAccessLifetime(time.Hour)
+	awaitExpiry(c.loggedIn, shortLife)
 	pw := c.serve(t, popwireOpts{})
 
 	for _, down := range []oauthtest.Down{oauthtest.Unavailable, oauthtest.Closed} {
