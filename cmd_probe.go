@@ -28,7 +28,7 @@ func probeCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "bound on each step"},
 			oauthFlag("log in with the OAuth token of --user, an account authorised with popwire auth login for this `PROVIDER`; the password asked for is its local password (the report shows the token's scope and expiry, never the token)"),
-		}, append(oauthFlags(), serverFlags("do not fail on the certificate (the report still says whether it would verify)")...)...),
+		}, append(oauthRefreshFlags(), serverFlags("do not fail on the certificate (the report still says whether it would verify)")...)...),
 		Action: runProbe,
 	}
 }

@@ -61,7 +61,7 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, EnvVars: []string{"POPWIRE_SHUTDOWN_TIMEOUT"},
 				Usage: "on SIGINT/SIGTERM, how long sessions may finish before they are closed"},
 			oauthFlag("bridge logins to OAuth: clients log in with USER/PASS (or AUTH PLAIN/LOGIN) as an account authorised with popwire auth login for this `PROVIDER` (google, microsoft or a custom name) and its local password; popwire logs in upstream with the account's token (XOAUTH2 or OAUTHBEARER)"),
-		}, append(append(metricsFlags(), oauthFlags()...), logFlags()...)...),
+		}, append(append(metricsFlags(), oauthRefreshFlags()...), logFlags()...)...),
 		Action: serve,
 	}
 }

@@ -228,6 +228,21 @@ func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
 // oauthFlags are the flags that describe an OAuth provider, shared by auth and, with --oauth,
 // by serve, probe and demo.
 func oauthFlags() []cli.Flag {
+	return append(oauthRefreshFlags(),
+		&cli.StringFlag{Name: "oauth-auth-url", EnvVars: []string{"POPWIRE_OAUTH_AUTH_URL"},
+			Usage: "the authorization endpoint (loopback flow); for a custom provider, or to override a built-in one's"},
+		&cli.StringFlag{Name: "oauth-device-url", EnvVars: []string{"POPWIRE_OAUTH_DEVICE_URL"},
+			Usage: "the device authorization endpoint (RFC 8628, device flow)"},
+		&cli.StringFlag{Name: "oauth-revoke-url", EnvVars: []string{"POPWIRE_OAUTH_REVOKE_URL"},
+			Usage: "the revocation endpoint (RFC 7009) that auth logout calls"},
+		&cli.StringSliceFlag{Name: "oauth-scope", EnvVars: []string{"POPWIRE_OAUTH_SCOPE"},
+			Usage: "a scope to ask for, instead of the provider's defaults (repeat the flag, or separate with spaces)"},
+	)
+}
+
+// oauthRefreshFlags are the provider flags that matter after auth login, when serve and probe
+// refresh an account's token: they replace what the account's file recorded.
+func oauthRefreshFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "oauth-client-id", EnvVars: []string{"POPWIRE_OAUTH_CLIENT_ID"},
 			Usage: "the OAuth client ID you registered with the provider (popwire ships none; see the README)"},
@@ -235,16 +250,8 @@ func oauthFlags() []cli.Flag {
 			Usage: "the client's secret, if the provider gave one (Google does for desktop apps); better set in the environment, since flags show in ps"},
 		&cli.StringFlag{Name: "oauth-tenant", EnvVars: []string{"POPWIRE_OAUTH_TENANT"},
 			Usage: "for microsoft, the authority: consumers (personal accounts, the default) | organizations (work or school) | common (both) | a tenant ID or domain"},
-		&cli.StringFlag{Name: "oauth-auth-url", EnvVars: []string{"POPWIRE_OAUTH_AUTH_URL"},
-			Usage: "the authorization endpoint (loopback flow); for a custom provider, or to override a built-in one's"},
 		&cli.StringFlag{Name: "oauth-token-url", EnvVars: []string{"POPWIRE_OAUTH_TOKEN_URL"},
 			Usage: "the token endpoint; required for a custom provider"},
-		&cli.StringFlag{Name: "oauth-device-url", EnvVars: []string{"POPWIRE_OAUTH_DEVICE_URL"},
-			Usage: "the device authorization endpoint (RFC 8628, device flow)"},
-		&cli.StringFlag{Name: "oauth-revoke-url", EnvVars: []string{"POPWIRE_OAUTH_REVOKE_URL"},
-			Usage: "the revocation endpoint (RFC 7009) that auth logout calls"},
-		&cli.StringSliceFlag{Name: "oauth-scope", EnvVars: []string{"POPWIRE_OAUTH_SCOPE"},
-			Usage: "a scope to ask for, instead of the provider's defaults (repeat the flag, or separate with spaces)"},
 		&cli.StringFlag{Name: "oauth-mechanism", EnvVars: []string{"POPWIRE_OAUTH_MECHANISM"},
 			Usage: "the SASL mechanism the POP3 server wants: xoauth2 (default, Google and Microsoft) | oauthbearer (RFC 7628)"},
 	}
@@ -308,14 +315,15 @@ func oauthFlag(usage string) cli.Flag {
 
 // oauthBridge returns the token source and mechanism that --oauth PROVIDER asks for: the
 // accounts authorised with popwire auth login for that provider, each refreshed with what
-// its file records, unless --oauth-token-url, --oauth-client-id or --oauth-client-secret say
-// otherwise. The mechanism is --oauth-mechanism, else the provider's (XOAUTH2 for Google,
-// Microsoft and a custom provider). Without --oauth it returns nil and refuses a provider
-// flag that would then do nothing.
+// its file records, unless --oauth-token-url (or, for microsoft, --oauth-tenant),
+// --oauth-client-id or --oauth-client-secret say otherwise (oauthRefreshFlags). The
+// mechanism is --oauth-mechanism, else the provider's (XOAUTH2 for Google, Microsoft and a
+// custom provider). Without --oauth it returns nil and refuses a provider flag that would
+// then do nothing.
 func oauthBridge(c *cli.Context) (*oauth.Tokens, oauth.Mechanism, error) {
 	name := c.String("oauth")
 	if name == "" {
-		for _, f := range oauthFlags() {
+		for _, f := range oauthRefreshFlags() {
 			if n := f.Names()[0]; c.IsSet(n) {
 				return nil, oauth.XOAUTH2, usagef("--%s needs --oauth PROVIDER", n)
 			}
@@ -334,6 +342,9 @@ func oauthBridge(c *cli.Context) (*oauth.Tokens, oauth.Mechanism, error) {
 	}
 	serving := &oauth.Provider{Name: p.Name, TokenURL: c.String("oauth-token-url"),
 		ClientID: c.String("oauth-client-id"), ClientSecret: c.String("oauth-client-secret")}
+	if serving.TokenURL == "" && c.String("oauth-tenant") != "" {
+		serving.TokenURL = p.TokenURL // the tenant's token endpoint
+	}
 	mech := p.Mechanism
 	if m := c.String("oauth-mechanism"); m != "" {
 		if mech, err = oauth.ParseMechanism(m); err != nil {

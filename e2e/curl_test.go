@@ -43,14 +43,14 @@ func TestCurl(t *testing.T) {
 // name: retrN for each message, list, uidl and top1.
 func curlFetch(t *testing.T, curl, base string, extra ...string) map[string][]byte {
 	t.Helper()
-	return curlFetchAs(t, curl, base, userCurl, extra...)
+	return curlFetchAs(t, curl, base, userCurl, password(userCurl), extra...)
 }
 
-// curlFetchAs is curlFetch as user, who has the full mailbox.
-func curlFetchAs(t *testing.T, curl, base, user string, extra ...string) map[string][]byte {
+// curlFetchAs is curlFetch logging in as user with pass.
+func curlFetchAs(t *testing.T, curl, base, user, pass string, extra ...string) map[string][]byte {
 	t.Helper()
 	dir := t.TempDir()
-	common := append([]string{"-sS", "--max-time", "120", "--user", user + ":" + password(user)}, extra...)
+	common := append([]string{"-sS", "--max-time", "120", "--user", user + ":" + pass}, extra...)
 	n := len(fullMailbox())
 
 	retr := append([]string{}, common...)

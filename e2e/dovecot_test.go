@@ -52,11 +52,17 @@ type dovecot struct {
 	// proxiedPort is implicit TLS after a PROXY header (haproxy = yes), which only
 	// haproxy_trusted_networks (loopback) may send: the client's address for Dovecot.
 	proxiedPort int
-	ca          *testCA
-	wrongCA     *testCA // a CA that did not sign the server certificate
-	full        []message
-	small       []message
-	proc        *process
+	ca        *testCA
+	wrongCA   *testCA // a CA that did not sign the server certificate
+	full      []message
+	small     []message
+	proc      *process
+
+	// fullUsers and smallUsers own the Maildirs that hold the full and the small mailbox.
+	fullUsers, smallUsers []string
+	// auth is the authentication part of dovecot.conf (auth_mechanisms, passdb, auth
+	// logging); "" means the passwd-file passdb with password(u) for every user.
+	auth string
 }
 
 // dovecotInstance returns the run's Dovecot, starting it on first use, or skips/fails t.
@@ -68,7 +74,7 @@ func dovecotInstance(t *testing.T) *dovecot {
 		}
 	}
 	suite.dovecotOnce.Do(func() {
-		d := &dovecot{dir: filepath.Join(suite.root, "dovecot")}
+		d := &dovecot{dir: filepath.Join(suite.root, "dovecot"), fullUsers: fullUsers, smallUsers: smallUsers}
 		suite.dovecotErr = d.start()
 		suite.dovecot = d
 		if suite.dovecotErr != nil {
@@ -123,16 +129,19 @@ func (d *dovecot) start() error {
 	if err := d.writeMailboxes(ids); err != nil {
 		return err
 	}
-	var passwd strings.Builder
-	for _, u := range append(append([]string{}, fullUsers...), smallUsers...) {
-		fmt.Fprintf(&passwd, "%s:{PLAIN}%s::::::\n", u, password(u))
-	}
-	passwdPath := filepath.Join(d.dir, "passwd")
-	if err := os.WriteFile(passwdPath, []byte(passwd.String()), 0o644); err != nil {
-		return fmt.Errorf("e2e: %w", err)
+	if d.auth == "" {
+		var passwd strings.Builder
+		for _, u := range append(append([]string{}, d.fullUsers...), d.smallUsers...) {
+			fmt.Fprintf(&passwd, "%s:{PLAIN}%s::::::\n", u, password(u))
+		}
+		passwdPath := filepath.Join(d.dir, "passwd")
+		if err := os.WriteFile(passwdPath, []byte(passwd.String()), 0o644); err != nil {
+			return fmt.Errorf("e2e: %w", err)
+		}
+		d.auth = passwdAuth(passwdPath)
 	}
 	d.conf = filepath.Join(d.dir, "dovecot.conf")
-	if err := os.WriteFile(d.conf, []byte(d.config(ids, certPath, keyPath, passwdPath)), 0o644); err != nil {
+	if err := os.WriteFile(d.conf, []byte(d.config(ids, certPath, keyPath)), 0o644); err != nil {
 		return fmt.Errorf("e2e: %w", err)
 	}
 	stderr, err := os.Create(filepath.Join(d.dir, "dovecot.stderr"))
@@ -189,14 +198,14 @@ func (d *dovecot) writeMailboxes(id identity) error {
 			return fmt.Errorf("e2e: %w", err)
 		}
 	}
-	for _, u := range append(append([]string{}, fullUsers...), smallUsers...) {
+	for _, u := range append(append([]string{}, d.fullUsers...), d.smallUsers...) {
 		cur := filepath.Join(d.maildir(u), "cur")
 		for _, sub := range []string{"cur", "new", "tmp"} {
 			if err := os.MkdirAll(filepath.Join(d.maildir(u), sub), 0o700); err != nil {
 				return fmt.Errorf("e2e: %w", err)
 			}
 		}
-		if contains(fullUsers, u) {
+		if contains(d.fullUsers, u) {
 			for i := range d.full {
 				if err := os.Link(filepath.Join(store, maildirName(i)), filepath.Join(cur, maildirName(i))); err != nil {
 					return fmt.Errorf("e2e: %w", err)
@@ -286,14 +295,25 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// passwdAuth is the authentication part of dovecot.conf for a passwd-file passdb.
+func passwdAuth(passwdPath string) string {
+	return fmt.Sprintf(`auth_mechanisms = plain login cram-md5
+auth_verbose = yes
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN %s
+}
+`, passwdPath)
+}
+
 // config renders dovecot.conf for this instance.
-func (d *dovecot) config(id identity, certPath, keyPath, passwdPath string) string {
+func (d *dovecot) config(id identity, certPath, keyPath string) string {
 	dh := ""
 	if _, err := os.Stat("/usr/share/dovecot/dh.pem"); err == nil {
 		dh = "ssl_dh = </usr/share/dovecot/dh.pem\n"
 	}
 	return fmt.Sprintf(`# private Dovecot for popwire's end-to-end tests
-instance_name = popwire-e2e-%[1]d
+instance_name = popwire-e2e-%[1]s
 base_dir = %[2]s/run
 state_dir = %[2]s/state
 log_path = %[3]s
@@ -310,15 +330,9 @@ ssl_cert = <%[6]s
 ssl_key = <%[7]s
 ssl_min_protocol = TLSv1.2
 %[8]sdisable_plaintext_auth = no
-auth_mechanisms = plain login cram-md5
 auth_failure_delay = 0
-auth_verbose = yes
-default_process_limit = 200
+%[9]sdefault_process_limit = 200
 default_client_limit = 2000
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN %[9]s
-}
 userdb {
   driver = static
   args = uid=%[10]d gid=%[11]d home=%[2]s/mail/%%u
@@ -341,7 +355,7 @@ service pop3-login {
 protocol pop3 {
   mail_max_userip_connections = 100
 }
-`, os.Getpid(), d.dir, d.logPath, id.loginUser, id.internal, certPath, keyPath, dh, passwdPath,
+`, fmt.Sprintf("%d-%s", os.Getpid(), filepath.Base(d.dir)), d.dir, d.logPath, id.loginUser, id.internal, certPath, keyPath, dh, d.auth,
 		id.uid, id.gid, d.plainPort, d.tlsPort, d.proxiedPort)
 }
 

@@ -36,7 +36,7 @@ func TestBehindHAProxy(t *testing.T) {
 	hp := startHAProxy(t, haproxy, pw.plainAddr, pw.tlsAddr)
 	plainFront, tlsFront := hp.plain, hp.tls
 
-	want := curlFetchAs(t, curl, fmt.Sprintf("pop3s://127.0.0.1:%d", d.tlsPort), userProxied, "--cacert", d.ca.CertPEM)
+	want := curlFetchAs(t, curl, fmt.Sprintf("pop3s://127.0.0.1:%d", d.tlsPort), userProxied, password(userProxied), "--cacert", d.ca.CertPEM)
 	for _, tc := range []struct {
 		from string
 		url  string
@@ -46,7 +46,7 @@ func TestBehindHAProxy(t *testing.T) {
 		{"127.0.0.3", "pop3s://" + tlsFront, []string{"--cacert", localCA}},
 	} {
 		t.Run(tc.from, func(t *testing.T) {
-			got := curlFetchAs(t, curl, tc.url, userProxied, append([]string{"--interface", tc.from}, tc.args...)...)
+			got := curlFetchAs(t, curl, tc.url, userProxied, password(userProxied), append([]string{"--interface", tc.from}, tc.args...)...)
 			compareOutputs(t, got, want)
 		})
 	}

@@ -30,6 +30,11 @@ var suite struct {
 	dovecotOnce sync.Once
 	dovecot     *dovecot
 	dovecotErr  error
+
+	oauthOnce     sync.Once
+	oauthDovecot  *dovecot       // the Dovecot whose passdb is oauth2 (dovecot_oauth_test.go)
+	introspection *introspection // the endpoint oauthDovecot asks
+	oauthErr      error
 }
 
 func TestMain(m *testing.M) {
@@ -49,7 +54,10 @@ func run(m *testing.M) int {
 	}
 	suite.root = root
 	code := m.Run()
-	if d := suite.dovecot; d != nil {
+	for _, d := range []*dovecot{suite.dovecot, suite.oauthDovecot} {
+		if d == nil {
+			continue
+		}
 		if err := d.stop(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			code = 1

@@ -43,17 +43,29 @@ func TestPoplib(t *testing.T) {
 // poplibFetch runs testdata/poplib_fetch.py and returns its outputs by file name.
 func poplibFetch(t *testing.T, py, mode string, port int, ca, user string) map[string][]byte {
 	t.Helper()
+	return poplibFetchEnv(t, py, mode, port, ca, user, "POP_PASSWORD="+password(user))
+}
+
+// poplibFetchEnv is poplibFetch with the login given by env (POP_PASSWORD, or POP_SASL and
+// POP_TOKEN).
+func poplibFetchEnv(t *testing.T, py, mode string, port int, ca, user string, env ...string) map[string][]byte {
+	t.Helper()
 	dir := t.TempDir()
-	script, err := filepath.Abs("testdata/poplib_fetch.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "POP_PASSWORD="+password(user))
-	out, err := runCmd(3*time.Minute, env, py, script, mode, "127.0.0.1", fmt.Sprint(port), ca, user, dir)
+	out, err := runCmd(3*time.Minute, append(os.Environ(), env...), py, poplibScript(t), mode, "127.0.0.1", fmt.Sprint(port), ca, user, dir)
 	if err != nil {
 		t.Fatalf("poplib %s to port %d: %v\n%s", mode, port, err, out)
 	}
 	return readOutputs(t, dir)
+}
+
+// poplibScript returns the absolute path of testdata/poplib_fetch.py.
+func poplibScript(t *testing.T) string {
+	t.Helper()
+	script, err := filepath.Abs("testdata/poplib_fetch.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
 }
 
 // readOutputs returns every file of dir by name.

@@ -2,10 +2,13 @@
 
 Usage: poplib_fetch.py MODE HOST PORT CAFILE USER OUTDIR
 MODE is "ssl" (POP3_SSL), "stls" (POP3 then stls()) or "plain". The password is read from the
-environment variable POP_PASSWORD so that it never appears in a process listing. Writes OUTDIR/
-retrN for each message, OUTDIR/list, OUTDIR/uidl and OUTDIR/top1, then sends QUIT.
+environment variable POP_PASSWORD so that it never appears in a process listing. When POP_SASL
+is XOAUTH2 or OAUTHBEARER, logs in instead with that mechanism in the two-step form (the command,
+then the response after "+ ") with the bearer token in POP_TOKEN. Writes OUTDIR/retrN for each
+message, OUTDIR/list, OUTDIR/uidl and OUTDIR/top1, then sends QUIT.
 """
 
+import base64
 import os
 import poplib
 import ssl
@@ -25,8 +28,12 @@ def main():
         conn = poplib.POP3(host, port, timeout=120)
         if mode == "stls":
             conn.stls(context)
-    conn.user(user)
-    conn.pass_(os.environ["POP_PASSWORD"])
+    sasl = os.environ.get("POP_SASL", "")
+    if sasl:
+        sasl_login(conn, sasl, user, os.environ["POP_TOKEN"])
+    else:
+        conn.user(user)
+        conn.pass_(os.environ["POP_PASSWORD"])
 
     def save(name, lines):
         with open(os.path.join(outdir, name), "wb") as f:
@@ -40,6 +47,31 @@ def main():
     save("uidl", conn.uidl()[1])
     save("top1", conn.top(1, 0)[1])
     conn.quit()
+
+
+def sasl_login(conn, mechanism, user, token):
+    """Logs in with XOAUTH2 or OAUTHBEARER (RFC 7628 section 3.1), in two steps."""
+    if mechanism == "XOAUTH2":
+        raw = "user=%s\x01auth=Bearer %s\x01\x01" % (user, token)
+    elif mechanism == "OAUTHBEARER":
+        name = user.replace("=", "=3D").replace(",", "=2C")
+        raw = "n,a=%s,\x01auth=Bearer %s\x01\x01" % (name, token)
+    else:
+        raise ValueError("unknown mechanism " + mechanism)
+    resp = conn._shortcmd("AUTH " + mechanism)
+    if not resp.startswith(b"+ ") and resp != b"+":
+        raise poplib.error_proto("AUTH %s answered %r" % (mechanism, resp))
+    conn._putcmd(base64.b64encode(raw.encode()).decode())
+    resp = conn._getline()[0]
+    if resp.startswith(b"+ "):
+        # A refusal with an error challenge: complete it (an empty response for XOAUTH2,
+        # %x01 for OAUTHBEARER, RFC 7628 section 3.2.3) and report the final answer.
+        conn._putcmd("" if mechanism == "XOAUTH2" else "AQ==")
+        final = conn._getline()[0]
+        raise poplib.error_proto("AUTH %s: challenge %s, then %r" % (
+            mechanism, base64.b64decode(resp[2:]).decode(errors="replace"), final))
+    if not resp.startswith(b"+OK"):
+        raise poplib.error_proto(resp)
 
 
 if __name__ == "__main__":
