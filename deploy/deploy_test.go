@@ -201,13 +201,7 @@ func TestHAProxyExample(t *testing.T) {
 // TestStaticBinary builds popwire as the Dockerfile does and checks that the result needs no
 // dynamic loader: the distroless static image has no libc.
 func TestStaticBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "popwire")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	f, err := elf.Open(bin)
+	f, err := elf.Open(staticBinary(t))
 	if err != nil {
 		t.Fatal(err)
 	}

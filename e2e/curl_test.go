@@ -18,11 +18,7 @@ func TestCurl(t *testing.T) {
 	localCA := popwireCA(t)
 
 	want := curlFetch(t, curl, fmt.Sprintf("pop3s://127.0.0.1:%d", d.tlsPort), "--cacert", d.ca.CertPEM)
-	for i, m := range d.full {
-		if got := want[fmt.Sprintf("retr%d", i+1)]; sum(got) != sum(m.served()) {
-			t.Errorf("direct RETR %d (%s): curl got %d bytes, Dovecot stores %d", i+1, m.Name, len(got), len(m.served()))
-		}
-	}
+	checkMailbox(t, "direct: curl", want, d.full)
 	for _, tc := range []struct {
 		name string
 		url  string
@@ -85,6 +81,17 @@ func redactArgs(args []string) []string {
 		}
 	}
 	return out
+}
+
+// checkMailbox requires the outputs retr1… of a client (who) to be msgs as Dovecot serves them,
+// byte-exact by SHA-256.
+func checkMailbox(t *testing.T, who string, got map[string][]byte, msgs []message) {
+	t.Helper()
+	for i, m := range msgs {
+		if b := got[fmt.Sprintf("retr%d", i+1)]; sum(b) != sum(m.served()) {
+			t.Errorf("%s: RETR %d (%s) got %d bytes, Dovecot stores %d", who, i+1, m.Name, len(b), len(m.served()))
+		}
+	}
 }
 
 // compareOutputs requires got to hold exactly the outputs of want, byte-exact by SHA-256.

@@ -20,6 +20,9 @@ const (
 	userCurl      = "curl"      // full mailbox: curl
 	userPoplib    = "poplib"    // full mailbox: Python poplib
 	userProxied   = "proxied"   // full mailbox: curl through HAProxy and popwire, with the PROXY protocol
+	userScaleCurl = "scalecurl" // full mailbox: curl through HAProxy and two popwires
+	userScalePop  = "scalepop"  // full mailbox: poplib through HAProxy and two popwires
+	userScaleFM   = "scalefm"   // full mailbox: fetchmail --keep through HAProxy and two popwires
 	userFetchmail = "fetchmail" // full mailbox: fetchmail --keep
 	userSTLS      = "stls"      // small mailbox: popwire's upstream in STLS mode
 	userCommit    = "commit"    // small mailbox: fetchmail retrieves and deletes
@@ -33,10 +36,11 @@ const (
 	userDrain     = "drain"     // small mailbox: a session that runs to its end while popwire drains
 	userDrainDele = "draindele" // small mailbox: DELE without QUIT, cut at the end of a drain
 	userDrainHeld = "drainheld" // small mailbox: a session held through HAProxy while its popwire drains
+	userScaleDele = "scaledele" // small mailbox: DELE without QUIT through HAProxy, cut at the end of a drain
 )
 
-var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail, userProxied}
-var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload, userMetrics, userDrain, userDrainDele, userDrainHeld}
+var fullUsers = []string{userDirect, userCurl, userPoplib, userFetchmail, userProxied, userScaleCurl, userScalePop, userScaleFM}
+var smallUsers = []string{userSTLS, userCommit, userKilled, userBeside, userKeyLog, userPcap, userReload, userMetrics, userDrain, userDrainDele, userDrainHeld, userScaleDele}
 
 // password returns the POP3 password of a test user; it contains a space and
 // punctuation so that clients must quote it (a colon would break the passwd-file).

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 )
@@ -25,15 +24,7 @@ func TestFetchmail(t *testing.T) {
 	pw := startPopwire(t, d, popwireOpts{})
 	localCA := popwireCA(t)
 
-	var want [][]byte
-	for _, m := range d.full {
-		w := m.served()
-		if m.HeaderOnly {
-			w = append(w, "\r\n"...) // fetchmail adds a blank line after a header-only message
-		}
-		want = append(want, w)
-	}
-	wantSums := sums(want)
+	wantSums := fetchmailWant(d.full)
 	for _, tc := range []struct {
 		name string
 		port int
@@ -44,14 +35,35 @@ func TestFetchmail(t *testing.T) {
 		{"tls", pw.tlsPort, fmt.Sprintf("ssl sslcertck sslcertfile %q sslcommonname localhost", localCA)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var got [][]byte
-			for _, m := range runFetchmail(t, tc.port, userFetchmail, tc.rc, true) {
-				got = append(got, fetchmailUnsplit(m))
-			}
-			if g := sums(got); strings.Join(g, " ") != strings.Join(wantSums, " ") {
-				t.Errorf("fetchmail delivered sha256 %v, want %v", short(g), short(wantSums))
-			}
+			checkFetchmail(t, runFetchmail(t, tc.port, userFetchmail, tc.rc, true), wantSums)
 		})
+	}
+}
+
+// fetchmailWant returns the sorted SHA-256 digests of msgs as fetchmail delivers them: a
+// header-only message gets a blank line after it.
+func fetchmailWant(msgs []message) []string {
+	var want [][]byte
+	for _, m := range msgs {
+		w := m.served()
+		if m.HeaderOnly {
+			w = append(w, "\r\n"...)
+		}
+		want = append(want, w)
+	}
+	return sums(want)
+}
+
+// checkFetchmail requires the messages fetchmail delivered, its long lines unsplit, to have
+// the sorted digests want (fetchmailWant).
+func checkFetchmail(t *testing.T, delivered [][]byte, want []string) {
+	t.Helper()
+	var got [][]byte
+	for _, m := range delivered {
+		got = append(got, fetchmailUnsplit(m))
+	}
+	if g := sums(got); !slices.Equal(g, want) {
+		t.Errorf("fetchmail delivered sha256 %v, want %v", short(g), short(want))
 	}
 }
 
@@ -82,12 +94,13 @@ func fetchmailUnsplit(data []byte) []byte {
 // plainRC is the fetchmail 6.4 server option that allows a plaintext connection.
 const plainRC = "sslproto '' no sslcertck"
 
-// runFetchmail runs one fetchmail pass as user against 127.0.0.1:port (see fetchmailArgs) and
-// returns the delivered messages.
-func runFetchmail(t *testing.T, port int, user, rcOpts string, keep bool) [][]byte {
+// runFetchmail runs one fetchmail pass as user against 127.0.0.1:port (see fetchmailArgs), with
+// more command-line options in flags, and returns the delivered messages.
+func runFetchmail(t *testing.T, port int, user, rcOpts string, keep bool, flags ...string) [][]byte {
 	t.Helper()
 	dir := t.TempDir()
 	env, args := fetchmailArgs(t, dir, port, user, rcOpts, keep)
+	args = append(args, flags...)
 	if log, err := runCmd(3*time.Minute, env, "fetchmail", args...); err != nil {
 		t.Fatalf("fetchmail to port %d: %v\n%s", port, err, log)
 	}

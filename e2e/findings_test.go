@@ -28,11 +28,7 @@ func TestFindingsDovecot(t *testing.T) {
 	localCA := popwireCA(t)
 
 	got := poplibFetch(t, py, "stls", pw.plainPort, localCA, userPoplib)
-	for i, m := range d.full {
-		if b := got[fmt.Sprintf("retr%d", i+1)]; sum(b) != sum(m.served()) {
-			t.Errorf("RETR %d (%s): poplib got %d bytes, Dovecot stores %d", i+1, m.Name, len(b), len(m.served()))
-		}
-	}
+	checkMailbox(t, "poplib", got, d.full)
 	if err := breakClientRules(pw.plainAddr); err != nil {
 		t.Fatal(err)
 	}

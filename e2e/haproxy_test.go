@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -9,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -135,13 +135,13 @@ func host(t *testing.T, hostPort string) string {
 
 // haproxyProc is a running HAProxy.
 type haproxyProc struct {
-	plain, tls string // the frontends' addresses
+	plain, tls string // startHAProxy's frontends' addresses
 	socket     string // the stats socket
 }
 
-// checked reports whether HAProxy's last health check of the server of backend passed (its
-// check_status on the stats socket is L4OK: the connection, and its LOCAL header, went through).
-func (h *haproxyProc) checked(t *testing.T, backend string) bool {
+// stat returns the row of HAProxy's `show stat` for server of backend, by column name
+// (status, check_status, …), or nil when HAProxy has no such server.
+func (h *haproxyProc) stat(t *testing.T, backend, server string) map[string]string {
 	t.Helper()
 	c, err := net.DialTimeout("unix", h.socket, 5*time.Second)
 	if err != nil {
@@ -160,13 +160,23 @@ func (h *haproxyProc) checked(t *testing.T, backend string) bool {
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("haproxy show stat: %v\n%s", err, out)
 	}
-	col := slices.Index(rows[0], "check_status")
 	for _, r := range rows[1:] {
-		if col >= 0 && len(r) > col && r[0] == backend && r[1] != "BACKEND" {
-			return r[col] == "L4OK"
+		if len(r) == len(rows[0]) && r[0] == backend && r[1] == server {
+			row := map[string]string{}
+			for i, name := range rows[0] {
+				row[name] = r[i]
+			}
+			return row
 		}
 	}
-	return false
+	return nil
+}
+
+// checked reports whether HAProxy's last health check of server pw1 of backend passed (its
+// check_status on the stats socket is L4OK: the connection, and its LOCAL header, went through).
+func (h *haproxyProc) checked(t *testing.T, backend string) bool {
+	t.Helper()
+	return h.stat(t, backend, "pw1")["check_status"] == "L4OK"
 }
 
 // startHAProxy runs HAProxy in TCP mode on two new loopback ports, in front of popwire's
@@ -182,18 +192,7 @@ func startHAProxy(t *testing.T, haproxy, plainBackend, tlsBackend string) *hapro
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	hp := &haproxyProc{plain: loopback(plain), tls: loopback(tlsPort), socket: filepath.Join(dir, "haproxy.sock")}
-	conf := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global
-    maxconn 200
-    stats socket %s level admin
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 2m
-    timeout server 2m
-frontend plain
+	hp := runHAProxy(t, haproxy, fmt.Sprintf(`frontend plain
     bind %s
     default_backend popwire_plain
 frontend tls
@@ -203,7 +202,29 @@ backend popwire_plain
     server pw1 %s send-proxy-v2 check inter 200ms
 backend popwire_tls
     server pw1 %s send-proxy-v2
-`, hp.socket, hp.plain, hp.tls, plainBackend, tlsBackend)), 0o644); err != nil {
+`, loopback(plain), loopback(tlsPort), plainBackend, tlsBackend))
+	hp.plain, hp.tls = loopback(plain), loopback(tlsPort)
+	return hp
+}
+
+// runHAProxy checks (haproxy -c) and runs HAProxy with the proxies of proxies after a global
+// section with a stats socket and TCP-mode defaults, waits until its stats socket answers
+// (HAProxy has bound its frontends by then: a test's probe of a frontend would be a session),
+// and stops it when the test ends.
+func runHAProxy(t *testing.T, haproxy, proxies string) *haproxyProc {
+	t.Helper()
+	dir := t.TempDir()
+	hp := &haproxyProc{socket: filepath.Join(dir, "haproxy.sock")}
+	conf := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`global
+    maxconn 200
+    stats socket %s level admin
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 2m
+    timeout server 2m
+`, hp.socket)+proxies), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := runCmd(30*time.Second, nil, haproxy, "-c", "-f", conf); err != nil {
@@ -230,11 +251,25 @@ backend popwire_tls
 			t.Logf("--- haproxy output ---\n%s--- end ---", log)
 		}
 	})
-	alive := func() bool { return !proc.exited() }
-	for _, port := range []int{plain, tlsPort} {
-		if err := waitPort(loopback(port), 20*time.Second, alive); err != nil {
-			t.Fatal(err)
+	for deadline := time.Now().Add(20 * time.Second); !hp.answers(); time.Sleep(50 * time.Millisecond) {
+		if proc.exited() || time.Now().After(deadline) {
+			t.Fatal("haproxy's stats socket did not answer within 20 s")
 		}
 	}
 	return hp
+}
+
+// answers reports whether HAProxy's stats socket answers `show info`.
+func (h *haproxyProc) answers() bool {
+	c, err := net.DialTimeout("unix", h.socket, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "show info\n"); err != nil {
+		return false
+	}
+	out, err := io.ReadAll(c)
+	return err == nil && bytes.Contains(out, []byte("Pid:"))
 }

@@ -88,9 +88,42 @@ func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
 		}
 		defer out.Close()
 	}
+	pw.run(t, bin, args, out, o.env)
+	alive := func() bool { return !pw.proc.exited() }
+	for _, addr := range []string{pw.plainAddr, pw.tlsAddr} {
+		if err := waitPort(addr, 30*time.Second, alive); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pw
+}
+
+// startPopwireConfig runs `popwire serve --config path`, whose log.file is jsonLog ("" for
+// none), with its stdout and stderr in a file under the test's temp dir, and registers a
+// cleanup that stops it as stop does. It does not wait for the listeners, which only the file
+// names: the caller waits for them, or for /readyz.
+func startPopwireConfig(t *testing.T, path, jsonLog string) *popwireProc {
+	t.Helper()
+	bin := popwireBinary(t)
+	popwireCA(t)
+	pw := &popwireProc{stderr: filepath.Join(t.TempDir(), "popwire.stderr"), jsonLog: jsonLog}
+	out, err := os.Create(pw.stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	pw.run(t, bin, []string{"serve", "--config", path}, out, nil)
+	return pw
+}
+
+// run starts bin with args, its stdout and stderr on out and env added to popwireEnv, and
+// registers the cleanup that stops it and shows its output when the test failed.
+func (pw *popwireProc) run(t *testing.T, bin string, args []string, out *os.File, env []string) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(popwireEnv(), o.env...)
+	cmd.Env = append(popwireEnv(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
+	var err error
 	if pw.proc, err = startProcess(cmd); err != nil {
 		t.Fatal(err)
 	}
@@ -100,13 +133,6 @@ func startPopwire(t *testing.T, d *dovecot, o popwireOpts) *popwireProc {
 			t.Logf("popwire %v\n--- popwire stderr ---\n%s--- end ---", args, pw.output())
 		}
 	})
-	alive := func() bool { return !pw.proc.exited() }
-	for _, addr := range []string{pw.plainAddr, pw.tlsAddr} {
-		if err := waitPort(addr, 30*time.Second, alive); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return pw
 }
 
 // stop sends SIGTERM once and fails t unless popwire exits 0 within its shutdown timeout.

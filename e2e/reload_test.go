@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,8 +22,6 @@ import (
 func TestConfigReload(t *testing.T) {
 	t.Parallel()
 	d := dovecotInstance(t)
-	bin := popwireBinary(t)
-	popwireCA(t)
 	dir := t.TempDir()
 	caOld, err := newTestCA(dir, "ca-old", "popwire reload test CA (old)")
 	if err != nil {
@@ -68,28 +65,8 @@ func TestConfigReload(t *testing.T) {
 		t.Fatalf("config check: exit %d\n%s", code, out)
 	}
 
-	stderr, err := os.Create(filepath.Join(dir, "popwire.stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd := exec.Command(bin, "serve", "--config", path)
-	cmd.Env = popwireEnv()
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	proc, err := startProcess(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err, killed := proc.stop(syscall.SIGTERM, 45*time.Second); err != nil || killed {
-			t.Errorf("popwire after SIGTERM: %v (killed %v), want exit status 0", err, killed)
-		}
-		if t.Failed() {
-			out, _ := os.ReadFile(stderr.Name())
-			t.Logf("--- popwire stderr ---\n%s--- end ---", out)
-		}
-	})
-	alive := func() bool { return !proc.exited() }
+	pw := startPopwireConfig(t, path, jsonLog)
+	alive := func() bool { return !pw.proc.exited() }
 	for _, addr := range []string{plain, tlsAddr, removed} {
 		if err := waitPort(addr, 30*time.Second, alive); err != nil {
 			t.Fatal(err)
@@ -108,7 +85,7 @@ func TestConfigReload(t *testing.T) {
 	if _, _, err := caNew.issueServer(dir, "client-leg"); err != nil { // the same files, a new certificate
 		t.Fatal(err)
 	}
-	if err := proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := pw.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the reload event", func() bool { return logHas(jsonLog, logview.KindReload, "") })
@@ -153,7 +130,7 @@ func TestConfigReload(t *testing.T) {
 	}
 
 	write("routes: [\n")
-	if err := proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := pw.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the refused reload's error event", func() bool { return logHas(jsonLog, logview.KindError, "reload refused") })

@@ -2,15 +2,17 @@
 
 Usage: poplib_fetch.py MODE HOST PORT CAFILE USER OUTDIR
 MODE is "ssl" (POP3_SSL), "stls" (POP3 then stls()) or "plain". The password is read from the
-environment variable POP_PASSWORD so that it never appears in a process listing. When POP_SASL
-is XOAUTH2 or OAUTHBEARER, logs in instead with that mechanism in the two-step form (the command,
-then the response after "+ ") with the bearer token in POP_TOKEN. Writes OUTDIR/retrN for each
-message, OUTDIR/list, OUTDIR/uidl and OUTDIR/top1, then sends QUIT.
+environment variable POP_PASSWORD so that it never appears in a process listing; a non-empty
+POP_SOURCE_ADDRESS is the local address to connect from. When POP_SASL is XOAUTH2 or
+OAUTHBEARER, logs in instead with that mechanism in the two-step form (the command, then the
+response after "+ ") with the bearer token in POP_TOKEN. Writes OUTDIR/retrN for each message,
+OUTDIR/list, OUTDIR/uidl and OUTDIR/top1, then sends QUIT.
 """
 
 import base64
 import os
 import poplib
+import socket
 import ssl
 import sys
 
@@ -18,14 +20,33 @@ import sys
 poplib._MAXLINE = 1 << 20
 
 
+class SourceMixin:
+    """Connects from the local address in POP_SOURCE_ADDRESS (poplib has no such option)."""
+
+    def _create_socket(self, timeout):
+        source = os.environ.get("POP_SOURCE_ADDRESS", "")
+        sock = socket.create_connection((self.host, self.port), timeout, source_address=(source, 0) if source else None)
+        if isinstance(self, poplib.POP3_SSL):
+            sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        return sock
+
+
+class POP3(SourceMixin, poplib.POP3):
+    pass
+
+
+class POP3_SSL(SourceMixin, poplib.POP3_SSL):
+    pass
+
+
 def main():
     mode, host, port, cafile, user, outdir = sys.argv[1:7]
     port = int(port)
     context = ssl.create_default_context(cafile=cafile) if cafile else None
     if mode == "ssl":
-        conn = poplib.POP3_SSL(host, port, context=context, timeout=120)
+        conn = POP3_SSL(host, port, context=context, timeout=120)
     else:
-        conn = poplib.POP3(host, port, timeout=120)
+        conn = POP3(host, port, timeout=120)
         if mode == "stls":
             conn.stls(context)
     sasl = os.environ.get("POP_SASL", "")
