@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,14 +32,58 @@ func runCmd(timeout time.Duration, env []string, name string, args ...string) ([
 	return out.Bytes(), err
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a loopback TCP port that was free a moment ago, for a server the test
+// starts. The ports come from below the kernel's ephemeral range, each once per run: a port
+// the kernel hands out by itself (an outgoing connection's, a listener's on port 0) could take
+// it between this check and the server's bind ("address already in use"); these it never
+// hands out.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("e2e: free port: %w", err)
+	ports.mu.Lock()
+	defer ports.mu.Unlock()
+	if ports.next == 0 {
+		low := ephemeralLow()
+		ports.first = max(1024, low-12000)
+		ports.last = low - 1
+		ports.next = ports.first + rand.IntN(ports.last-ports.first)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	for range ports.last - ports.first {
+		p := ports.next
+		ports.next++
+		if ports.next > ports.last {
+			ports.next = ports.first
+		}
+		l, err := net.Listen("tcp", loopback(p))
+		if err != nil {
+			continue // in use by another process
+		}
+		l.Close()
+		return p, nil
+	}
+	return 0, fmt.Errorf("e2e: free port: none free in %d-%d", ports.first, ports.last)
+}
+
+// ports is freePort's state: the range it takes ports from and the next one to try.
+var ports struct {
+	mu                sync.Mutex
+	first, last, next int
+}
+
+// ephemeralLow returns the lowest port of the kernel's ephemeral range (Linux's
+// ip_local_port_range; 32768, its default, when that cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n < 13024 {
+		return 32768
+	}
+	return n
 }
 
 // loopback returns "127.0.0.1:port".
