@@ -88,7 +88,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("clients", func(t *testing.T) {
 		t.Run("curl", func(t *testing.T) {
 			t.Parallel()
-			got := curlFetchAs(t, curl, "pop3://"+loopback(front), userScaleCurl, "--interface", "127.0.0.2")
+			got := curlFetchAs(t, curl, "pop3://"+loopback(front), userScaleCurl, password(userScaleCurl), "--interface", "127.0.0.2")
 			checkMailbox(t, "curl through HAProxy", got, d.full)
 		})
 		t.Run("poplib", func(t *testing.T) {
