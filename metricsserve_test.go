@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -10,24 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/urfave/cli/v2"
 )
-
-// metricsContext parses args as serve's metrics flags.
-func metricsContext(t *testing.T, args ...string) *cli.Context {
-	t.Helper()
-	set := flag.NewFlagSet("serve", flag.ContinueOnError)
-	for _, f := range metricsFlags() {
-		if err := f.Apply(set); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := set.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	return cli.NewContext(cli.NewApp(), set, nil)
-}
 
 // TestDrainDelay checks the drain delay each flag combination gives: 5 s with --metrics unless
 // set, 0 without, and a negative one refused.
@@ -41,7 +23,7 @@ func TestDrainDelay(t *testing.T) {
 		{[]string{"--metrics", "127.0.0.1:0"}, defaultDrainDelay},
 		{[]string{"--metrics", "127.0.0.1:0", "--drain-delay", "0"}, 0},
 	} {
-		o, err := startMetrics(metricsContext(t, tt.args...), &serveLogs{})
+		o, err := startMetrics(serveContext(t, tt.args...), &serveLogs{})
 		if err != nil {
 			t.Fatalf("%v: %v", tt.args, err)
 		}
@@ -50,7 +32,7 @@ func TestDrainDelay(t *testing.T) {
 		}
 		o.stop()
 	}
-	_, err := startMetrics(metricsContext(t, "--drain-delay", "-1s"), &serveLogs{})
+	_, err := startMetrics(serveContext(t, "--drain-delay", "-1s"), &serveLogs{})
 	if !errors.As(err, new(usageError)) {
 		t.Errorf("--drain-delay -1s: %v, want a usage error", err)
 	}
@@ -59,7 +41,7 @@ func TestDrainDelay(t *testing.T) {
 // TestMetricsAddress checks that a non-loopback --metrics is a usage error unless allowed, and
 // that the served address answers /readyz 503 until ready, then 200.
 func TestMetricsAddress(t *testing.T) {
-	_, err := startMetrics(metricsContext(t, "--metrics", "0.0.0.0:0"), &serveLogs{})
+	_, err := startMetrics(serveContext(t, "--metrics", "0.0.0.0:0"), &serveLogs{})
 	if !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "--metrics-allow-remote") {
 		t.Errorf("--metrics 0.0.0.0:0: %v, want a usage error naming --metrics-allow-remote", err)
 	}
@@ -69,7 +51,7 @@ func TestMetricsAddress(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	o, err := startMetrics(metricsContext(t, "--metrics", addr), &serveLogs{})
+	o, err := startMetrics(serveContext(t, "--metrics", addr), &serveLogs{})
 	if err != nil {
 		t.Fatal(err)
 	}

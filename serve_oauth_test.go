@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -11,28 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/oauthtest"
 	"github.com/popwire/popwire/internal/popserver"
 	"github.com/popwire/popwire/internal/proxy"
 )
-
-// serveContext parses args as serve's flags.
-func serveContext(t *testing.T, args ...string) *cli.Context {
-	t.Helper()
-	set := flag.NewFlagSet("serve", flag.ContinueOnError)
-	for _, f := range serveCommand().Flags {
-		if err := f.Apply(set); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := set.Parse(args); err != nil {
-		t.Fatal(err)
-	}
-	return cli.NewContext(cli.NewApp(), set, nil)
-}
 
 // TestServeOAuth authorises an account with popwire auth login against a test authorization
 // server, then serves with --oauth: a client's USER/PASS with the local password logs in to an

@@ -23,16 +23,7 @@ func TestServeProxyProtocolFlags(t *testing.T) {
 			[]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("127.0.0.1/32")}, true},
 		{[]string{"--upstream-proxy-protocol"}, nil, true},
 	} {
-		set := flag.NewFlagSet("serve", flag.ContinueOnError)
-		for _, f := range serveCommand().Flags {
-			if err := f.Apply(set); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := set.Parse(tt.args); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := serveConfig(cli.NewContext(cli.NewApp(), set, nil))
+		cfg, err := serveConfig(serveContext(t, tt.args...))
 		if err != nil {
 			t.Fatalf("%v: %v", tt.args, err)
 		}
@@ -46,4 +37,19 @@ func TestServeProxyProtocolFlags(t *testing.T) {
 			t.Errorf("%v: ProxyProtocolOut %v, want %v", tt.args, cfg.ProxyProtocolOut, tt.out)
 		}
 	}
+}
+
+// serveContext parses args as serve's flags.
+func serveContext(t *testing.T, args ...string) *cli.Context {
+	t.Helper()
+	set := flag.NewFlagSet("serve", flag.ContinueOnError)
+	for _, f := range serveCommand().Flags {
+		if err := f.Apply(set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := set.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return cli.NewContext(cli.NewApp(), set, nil)
 }
