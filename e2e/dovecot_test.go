@@ -56,11 +56,11 @@ type dovecot struct {
 	// proxiedPort is implicit TLS after a PROXY header (haproxy = yes), which only
 	// haproxy_trusted_networks (loopback) may send: the client's address for Dovecot.
 	proxiedPort int
-	ca        *testCA
-	wrongCA   *testCA // a CA that did not sign the server certificate
-	full      []message
-	small     []message
-	proc      *process
+	ca          *testCA
+	wrongCA     *testCA // a CA that did not sign the server certificate
+	full        []message
+	small       []message
+	proc        *process
 
 	// fullUsers and smallUsers own the Maildirs that hold the full and the small mailbox.
 	fullUsers, smallUsers []string
