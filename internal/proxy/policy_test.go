@@ -249,7 +249,7 @@ func (u *upRecorder) CloseWrite() error {
 	return nil
 }
 
-// heldStep is one step of TestIncompleteLineBehindHeldLines, done as the pumps do it: a piece
+// heldStep is one step of runHeldSteps, done as the pumps do it: a piece
 // of a client line (complete when it ends in LF), the client's EOF, or a server chunk. up is
 // everything the upstream has received after it; ends says the session ends on the piece.
 type heldStep struct {
@@ -310,36 +310,53 @@ func TestIncompleteLineBehindHeldLines(t *testing.T) {
 		}, "", false},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s, w := countedSession(t, Config{Deny: []string{"USER", "DELE"}})
-			up := &upRecorder{closedAt: -1}
-			s.upConn = up
-			for i, st := range tt.steps {
-				switch {
-				case st.client != "":
-					if ok := s.clientLine([]byte(st.client), strings.HasSuffix(st.client, "\n")); ok == st.ends {
-						t.Fatalf("step %d: clientLine(%.20q) = %v", i, st.client, ok)
-					}
-				case st.eof:
-					s.clientEnded(io.EOF)
-				default:
-					if err := s.serverBytes([]byte(st.server)); err != nil {
-						t.Fatal(err)
-					}
-					if s.heldEOFDue() {
-						s.clientEnded(io.EOF)
-					}
-				}
-				if got := up.got.String(); got != st.up {
-					t.Fatalf("after step %d the upstream got %.80q, want %q", i, got, st.up)
-				}
+		t.Run(tt.name, func(t *testing.T) { runHeldSteps(t, tt.steps, tt.client, tt.closed) })
+	}
+}
+
+// TestLinesHeldAfterSTLSAreDropped: the lines held behind AUTH after an STLS were sent after
+// it before its answer. Like such lines sent later, they are never forwarded (RFC 2595 §4):
+// a server would run them, and their replies would reach the client after the handshake.
+func TestLinesHeldAfterSTLSAreDropped(t *testing.T) {
+	const auth = "AUTH PLAIN\r\n"
+	runHeldSteps(t, []heldStep{
+		{client: auth, up: auth}, {client: "STLS\r\n", up: auth}, {client: "NOOP\r\n", up: auth}, {client: "PASS x\r\n", up: auth},
+		{eof: true, up: auth}, {server: "+OK\r\n", up: auth},
+	}, "+OK\r\n"+string(replyNoSTLS), true)
+}
+
+// runHeldSteps does steps in a session denying USER and DELE, whose upstream leg is an
+// upRecorder, and checks what the client received after the greeting and whether the
+// client's EOF reached the upstream after everything else.
+func runHeldSteps(t *testing.T, steps []heldStep, client string, closed bool) {
+	t.Helper()
+	s, w := countedSession(t, Config{Deny: []string{"USER", "DELE"}})
+	up := &upRecorder{closedAt: -1}
+	s.upConn = up
+	for i, st := range steps {
+		switch {
+		case st.client != "":
+			if ok := s.clientLine([]byte(st.client), strings.HasSuffix(st.client, "\n")); ok == st.ends {
+				t.Fatalf("step %d: clientLine(%.20q) = %v", i, st.client, ok)
 			}
-			if got := w.got.String(); got != tt.client {
-				t.Errorf("client got %q, want %q", got, tt.client)
+		case st.eof:
+			s.clientEnded(io.EOF)
+		default:
+			if err := s.serverBytes([]byte(st.server)); err != nil {
+				t.Fatal(err)
 			}
-			if closed := up.closedAt == up.got.Len(); closed != tt.closed {
-				t.Errorf("the client's EOF was passed on at byte %d of %d, want passed on after all: %v", up.closedAt, up.got.Len(), tt.closed)
+			if s.heldEOFDue() {
+				s.clientEnded(io.EOF)
 			}
-		})
+		}
+		if got := up.got.String(); got != st.up {
+			t.Fatalf("after step %d the upstream got %.80q, want %q", i, got, st.up)
+		}
+	}
+	if got := w.got.String(); got != client {
+		t.Errorf("client got %q, want %q", got, client)
+	}
+	if done := up.closedAt == up.got.Len(); done != closed {
+		t.Errorf("the client's EOF was passed on at byte %d of %d, want passed on after all: %v", up.closedAt, up.got.Len(), closed)
 	}
 }
