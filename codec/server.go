@@ -107,7 +107,9 @@ func (t *Tracker) continuation(l line, r Reply, head pending, end int) {
 }
 
 // finishSASL closes the exchange answered by head's final reply and classifies the lines held
-// meanwhile as if the client sent them now.
+// meanwhile as if the client sent them now. The lines held after an STLS were sent after it
+// before its reply: like such bytes sent later, they are reported and never framed (RFC 2595
+// §4).
 func (t *Tracker) finishSASL(head pending, end int) {
 	if !head.authMech {
 		return
@@ -116,6 +118,11 @@ func (t *Tracker) finishSASL(head pending, end int) {
 	held := t.held
 	t.held = nil
 	for _, h := range held {
+		if t.stls == STLSSent {
+			t.finding(RuleSTLSPipelined, FromClient, end, noteSTLSInjection, line{})
+			t.tlsNoted = true
+			return
+		}
 		if t.stopped {
 			return
 		}

@@ -70,7 +70,7 @@ func (s STLSState) String() string {
 // SASL data.
 //
 // STLS: after a client STLS, any further client bytes before its reply are reported once as a
-// FrameAnomaly and never framed. The server's +OK to STLS gives FrameTLS; framing then
+// FrameAnomaly and never framed, the lines held after a held STLS included. The server's +OK to STLS gives FrameTLS; framing then
 // restarts, and server bytes that arrive before the client's next line (a response injection)
 // are reported once as a FrameAnomaly and never framed.
 type Tracker struct {

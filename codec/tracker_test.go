@@ -57,6 +57,8 @@ func TestEndOffsets(t *testing.T) {
 			"+OK go\r\n+OK\r\n", "tls@8 anomaly@13"},
 		{"client STLS then injected command", [][2]string{{"S", "+OK\r\n"}}, "C",
 			"STLS\r\nUSER evil\r\n", "command@6 anomaly@17"},
+		{"lines held after a held STLS", [][2]string{{"S", "+OK\r\n"}, {"C", "AUTH PLAIN AGEAYg==\r\n"}, {"C", "STLS\r\nNOOP\r\nDELE 1\r\n"}}, "S",
+			"+OK\r\n", "reply@5 command@5 anomaly@5"},
 		{"held line resolved by a final reply", [][2]string{{"S", "+OK\r\n"}, {"C", "AUTH PLAIN AGEAYg==\r\n"}, {"C", "STAT\r\n"}}, "S",
 			"+OK\r\n+OK 1 2\r\n", "reply@5 command@5 reply@14"},
 		{"body data pieces", [][2]string{{"S", "+OK\r\n"}, {"C", "RETR 1\r\n"}}, "S",

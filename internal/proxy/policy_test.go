@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"slices"
 	"strings"
@@ -229,5 +231,132 @@ func TestNoPolicyPassesLinesItCannotParse(t *testing.T) {
 	}
 	if u := up.next(t).all(t); u != " STLS\r\nQUIT\r\n" {
 		t.Fatalf("upstream got %q", u)
+	}
+}
+
+// upRecorder is an upstream leg that keeps what is written to it and where the client's EOF
+// was passed on (closedAt, -1 until then).
+type upRecorder struct {
+	discardConn
+	got      bytes.Buffer
+	closedAt int
+}
+
+func (u *upRecorder) Write(p []byte) (int, error) { return u.got.Write(p) }
+
+func (u *upRecorder) CloseWrite() error {
+	u.closedAt = u.got.Len()
+	return nil
+}
+
+// heldStep is one step of runHeldSteps, done as the pumps do it: a piece
+// of a client line (complete when it ends in LF), the client's EOF, or a server chunk. up is
+// everything the upstream has received after it; ends says the session ends on the piece.
+type heldStep struct {
+	client, server string
+	eof, ends      bool
+	up             string
+}
+
+// TestIncompleteLineBehindHeldLines: bytes of a client line without its end, arriving while
+// lines are held for the answer to AUTH, must not overtake them (FuzzPolicy found "1\r" sent
+// ahead of a held USER: the server took "1" as the SASL answer and ran USER). They wait for
+// their line's end or for the client's EOF, and then go after the held lines; a line too long
+// to hold ends the session before any of it is sent.
+func TestIncompleteLineBehindHeldLines(t *testing.T) {
+	const auth = "AUTH PLAIN\r\n"
+	denied := string(replyDenied)
+	tests := []struct {
+		name   string
+		steps  []heldStep
+		client string // what the client receives after the greeting
+		closed bool   // the client's EOF reached the upstream, after everything else
+	}{
+		{"challenge, the client closed before it", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "1\r", up: auth}, {eof: true, up: auth},
+			{server: "+\r\n", up: auth + "USER\r\n1\r"},
+		}, "+\r\n", true},
+		{"+OK, the client closed before it", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "1\r", up: auth}, {eof: true, up: auth},
+			{server: "+OK\r\n", up: auth + "1\r"},
+		}, "+OK\r\n" + denied, true},
+		{"+OK, the client closes after it", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "1\r", up: auth},
+			{server: "+OK\r\n", up: auth}, {eof: true, up: auth + "1\r"},
+		}, "+OK\r\n" + denied, true},
+		{"line completed while held", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "NOOP", up: auth}, {client: " 1\r\n", up: auth},
+			{server: "+OK\r\n", up: auth + "NOOP 1\r\n"}, {server: "+OK\r\n", up: auth + "NOOP 1\r\n"},
+		}, "+OK\r\n" + denied + "+OK\r\n", false},
+		{"line completed after the held lines are answered", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "NOOP", up: auth},
+			{server: "+OK\r\n", up: auth}, {client: " 1\r\n", up: auth + "NOOP 1\r\n"},
+		}, "+OK\r\n" + denied, false},
+		{"denied command completed while held", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth}, {client: "DE", up: auth}, {client: "LE 1\r\n", up: auth},
+			{server: "+OK\r\n", up: auth}, {client: "NOOP\r\n", up: auth + "NOOP\r\n"},
+		}, "+OK\r\n" + denied + denied, false},
+		{"STLS held, the client closed", []heldStep{
+			{client: auth, up: auth}, {client: "STLS\r\n", up: auth}, {client: "NOOP", up: auth}, {eof: true, up: auth},
+			{server: "+OK\r\n", up: auth},
+		}, "+OK\r\n" + string(replyNoSTLS), true},
+		{"STLS held, the line completed after its answer", []heldStep{
+			{client: auth, up: auth}, {client: "STLS\r\n", up: auth}, {client: "NOOP", up: auth},
+			{server: "+OK\r\n", up: auth}, {client: " 1\r\n", up: auth}, {eof: true, up: auth},
+		}, "+OK\r\n" + string(replyNoSTLS), true},
+		{"line too long to hold", []heldStep{
+			{client: auth, up: auth}, {client: "USER\r\n", up: auth},
+			{client: "NOOP " + strings.Repeat("x", maxClientLine-5), ends: true, up: auth},
+		}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runHeldSteps(t, tt.steps, tt.client, tt.closed) })
+	}
+}
+
+// TestLinesHeldAfterSTLSAreDropped: the lines held behind AUTH after an STLS were sent after
+// it before its answer. Like such lines sent later, they are never forwarded (RFC 2595 §4):
+// a server would run them, and their replies would reach the client after the handshake.
+func TestLinesHeldAfterSTLSAreDropped(t *testing.T) {
+	const auth = "AUTH PLAIN\r\n"
+	runHeldSteps(t, []heldStep{
+		{client: auth, up: auth}, {client: "STLS\r\n", up: auth}, {client: "NOOP\r\n", up: auth}, {client: "PASS x\r\n", up: auth},
+		{eof: true, up: auth}, {server: "+OK\r\n", up: auth},
+	}, "+OK\r\n"+string(replyNoSTLS), true)
+}
+
+// runHeldSteps does steps in a session denying USER and DELE, whose upstream leg is an
+// upRecorder, and checks what the client received after the greeting and whether the
+// client's EOF reached the upstream after everything else.
+func runHeldSteps(t *testing.T, steps []heldStep, client string, closed bool) {
+	t.Helper()
+	s, w := countedSession(t, Config{Deny: []string{"USER", "DELE"}})
+	up := &upRecorder{closedAt: -1}
+	s.upConn = up
+	for i, st := range steps {
+		switch {
+		case st.client != "":
+			if ok := s.clientLine([]byte(st.client), strings.HasSuffix(st.client, "\n")); ok == st.ends {
+				t.Fatalf("step %d: clientLine(%.20q) = %v", i, st.client, ok)
+			}
+		case st.eof:
+			s.clientEnded(io.EOF)
+		default:
+			if err := s.serverBytes([]byte(st.server)); err != nil {
+				t.Fatal(err)
+			}
+			if s.heldEOFDue() {
+				s.clientEnded(io.EOF)
+			}
+		}
+		if got := up.got.String(); got != st.up {
+			t.Fatalf("after step %d the upstream got %.80q, want %q", i, got, st.up)
+		}
+	}
+	if got := w.got.String(); got != client {
+		t.Errorf("client got %q, want %q", got, client)
+	}
+	if done := up.closedAt == up.got.Len(); done != closed {
+		t.Errorf("the client's EOF was passed on at byte %d of %d, want passed on after all: %v", up.closedAt, up.got.Len(), closed)
 	}
 }

@@ -206,12 +206,16 @@ func (s *session) heldEOFDue() bool {
 
 // heldClassified handles a frame that classifies the oldest held client line, as the answer
 // to the AUTH it followed arrives: a command is decided now, a SASL answer queued for
-// forwarding (releaseHeld). s.mu is held.
+// forwarding (releaseHeld). The lines held after an STLS are dropped: the client sent them
+// after it before its answer, and the tracker does not frame them (RFC 2595 §4). s.mu is held.
 func (s *session) heldClassified(f *codec.Frame) {
 	line := s.popHeld()
 	if f.Kind == codec.FrameCommand {
 		if a, local := s.command(f); local {
 			s.localq = append(s.localq, a)
+			if a.stls {
+				s.held = nil
+			}
 			return
 		}
 	}

@@ -79,13 +79,20 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	if s.stlsTurn {
 		// An STLS met among held lines is waiting for its answer: like every byte sent
 		// after STLS before its answer, this line is never framed nor forwarded.
+		n := len(s.heldTail) + len(line)
+		s.heldTail = nil
 		s.unlockUp()
-		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(line)))
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", n))
 		return true
 	}
 	s.longLine = !complete
 	fwd := true
 	frames := s.t.Client(line)
+	if s.heldTail != nil {
+		// The line began behind held lines: it goes on whole, or is held whole again.
+		line = append(s.heldTail, line...)
+		s.heldTail = nil
+	}
 	for i := range frames {
 		f := &frames[i]
 		if f.Kind == codec.FrameCommand {
@@ -110,6 +117,15 @@ func (s *session) clientLine(line []byte, complete bool) bool {
 	if !complete {
 		if why := s.longLineRefused(); why != "" {
 			return s.longLineFailed(why)
+		}
+		if len(s.held) > 0 {
+			// Sent now, these bytes would overtake the held lines: a server would read them as
+			// the answer to a challenge, and the held line as a command, or the reverse.
+			if len(line) >= maxClientLine {
+				return s.longLineFailed("it would have to wait behind lines held for the answer to AUTH")
+			}
+			s.heldTail = bytes.Clone(line)
+			s.longLine, fwd = false, false
 		}
 	}
 	if err := cmp.Or(s.deliverLocal(), s.sendClient()); err != nil {
@@ -242,10 +258,36 @@ func (s *session) clientEnded(err error) {
 	}
 	s.clientEOF = true
 	s.setReason("client closed")
+	s.mu.Lock()
 	s.upMu.Lock()
+	err = s.sendHeldTail()
+	s.mu.Unlock()
 	s.upDeadline() // for the close_notify of a TLS leg
 	closeWrite(s.upConn)
 	s.upMu.Unlock()
+	if err != nil {
+		s.writeFailed(logview.LegUpstream, err)
+	}
+}
+
+// sendHeldTail forwards heldTail once the client's stream has ended and no line is held: the
+// line it begins will never end, and the server reads it as the client sent it. Bytes the
+// client sent after an STLS before its answer are discarded instead (RFC 2595 §4). s.mu and
+// s.upMu are held.
+func (s *session) sendHeldTail() error {
+	tail := s.heldTail
+	s.heldTail = nil
+	switch {
+	case len(tail) == 0:
+		return nil
+	case s.stlsTurn:
+		s.rec.anomaly(logview.LegClient, fmt.Sprintf("discarded %d bytes the client sent after STLS before its answer", len(tail)))
+		return nil
+	case s.upLost.Load():
+		s.unsent.Add(int64(len(tail)))
+		return nil
+	}
+	return s.writeUpstream(tail)
 }
 
 // holdEOF reports whether the client's EOF must wait for held lines, and marks it so.

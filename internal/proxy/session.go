@@ -136,6 +136,10 @@ type session struct {
 	// what the client sent after the STLS must still be discarded unread (RFC 2595 §4).
 	stlsTurn bool
 	longLine bool // a client line over maxClientLine is being passed on
+	// heldTail: the start of a client line that came without its end while lines were held,
+	// owned by the session and shorter than maxClientLine. It goes upstream after them, never
+	// ahead: whole with the rest of its line (clientLine), or at the client's EOF (clientEnded).
+	heldTail []byte
 	upWait   bool // pumpUp waits for the server to catch up (waitRoom)
 	// passThrough: framing stopped with no policy depending on it; lines go on unframed.
 	passThrough bool
