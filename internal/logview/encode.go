@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -202,10 +203,22 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string, escaping exactly as encoding/json does with HTML
 // escaping off: quotes, backslashes and control characters are escaped, invalid UTF-8 becomes
 // \ufffd, and U+2028 and U+2029 are escaped so a line is safe in JavaScript too.
+//
+// dst grows at most once for a string of mail-like text (a message's content under --bodies
+// full): room for s and an escape per 16 bytes is made up front, so that a large string is
+// not copied into ever larger buffers. Runs of 8 bytes that need no escape are skipped a word
+// at a time.
 func appendString(dst []byte, s string) []byte {
+	dst = slices.Grow(dst, len(s)+len(s)/16+2)
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && plainWord(s[i:i+8]) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
@@ -252,4 +265,23 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// Bytes of a little-endian word repeated in every byte, for plainWord.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWord reports whether none of the 8 bytes of w needs appendString's attention: no
+// control character, quote, backslash or byte of a multi-byte UTF-8 sequence. It tests all 8
+// at once (a byte is zero exactly when x-ones borrows into its high bit and x had it clear).
+func plainWord(w string) bool {
+	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	low := (x - ones*0x20) &^ x           // bytes below 0x20 (or ≥ 0x80, caught below)
+	q := (quote - ones) &^ quote          // zero bytes of quote: '"'
+	bs := (backslash - ones) &^ backslash // … of backslash: '\\'
+	return (x|low|q|bs)&highs == 0
 }
