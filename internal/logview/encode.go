@@ -213,9 +213,7 @@ func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		for i+8 <= len(s) && plainWord(s[i:i+8]) {
-			i += 8
-		}
+		i += plainWords(s[i:])
 		if i == len(s) {
 			break
 		}
@@ -267,21 +265,29 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// Bytes of a little-endian word repeated in every byte, for plainWord.
+// Bytes of a little-endian word repeated in every byte, for plainWords.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
 )
 
-// plainWord reports whether none of the 8 bytes of w needs appendString's attention: no
-// control character, quote, backslash or byte of a multi-byte UTF-8 sequence. It tests all 8
-// at once (a byte is zero exactly when x-ones borrows into its high bit and x had it clear).
-func plainWord(w string) bool {
-	x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-		uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-	quote, backslash := x^(ones*'"'), x^(ones*'\\')
-	low := (x - ones*0x20) &^ x           // bytes below 0x20 (or ≥ 0x80, caught below)
-	q := (quote - ones) &^ quote          // zero bytes of quote: '"'
-	bs := (backslash - ones) &^ backslash // … of backslash: '\\'
-	return (x|low|q|bs)&highs == 0
+// plainWords returns how many bytes at the start of s, in whole 8-byte words, need none of
+// appendString's attention: no control character, quote, backslash or byte of a multi-byte
+// UTF-8 sequence. It tests 8 bytes at once (a byte is zero exactly when x-ones borrows into its
+// high bit and x had it clear).
+func plainWords(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		quote, backslash := x^(ones*'"'), x^(ones*'\\')
+		low := (x - ones*0x20) &^ x           // bytes below 0x20 (or ≥ 0x80, caught below)
+		q := (quote - ones) &^ quote          // zero bytes of quote: '"'
+		bs := (backslash - ones) &^ backslash // … of backslash: '\\'
+		if (x|low|q|bs)&highs != 0 {
+			break
+		}
+	}
+	return i
 }
