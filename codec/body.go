@@ -34,9 +34,9 @@ var crOnly = []byte("\r")
 // scanData scans RETR/TOP content from p[i:] without copying it and returns where it stopped:
 // at the end of p, or right after the terminating line. scanLines skips the plain lines (CRLF,
 // no leading dot) many at a time; the line it stops before is found with bytes.IndexByte, and
-// only a line that starts with a dot needs the state machine. A line that starts with a dot is unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊"
-// from a server whose status lines use bare LF. A ".␊" from a CRLF server is reported and
-// treated as an ordinary line.
+// only a line that starts with a dot needs the state machine. A line that starts with a dot is
+// unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊" from a server whose status
+// lines use bare LF. A ".␊" from a CRLF server is reported and treated as an ordinary line.
 func (t *Tracker) scanData(p []byte, i int) int {
 	b := &t.body
 	seg := i
