@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -209,7 +208,10 @@ const hexDigits = "0123456789abcdef"
 // not copied into ever larger buffers. Runs of 8 bytes that need no escape are skipped a word
 // at a time.
 func appendString(dst []byte, s string) []byte {
-	dst = slices.Grow(dst, len(s)+len(s)/16+2)
+	if need := len(dst) + len(s) + len(s)/16 + 2; need > cap(dst) {
+		// Not slices.Grow: built with -race, it allocates its temporary as well.
+		dst = append(make([]byte, 0, need), dst...)
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
