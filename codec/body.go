@@ -32,17 +32,28 @@ type bodyState struct {
 var crOnly = []byte("\r")
 
 // scanData scans RETR/TOP content from p[i:] without copying it and returns where it stopped:
-// at the end of p, or right after the terminating line. Line ends are found with
-// bytes.IndexByte (one pass, no byte-at-a-time loop); only a line that starts with a dot needs
-// the state machine. A line that starts with a dot is unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊"
-// from a server whose status lines use bare LF. A ".␊" from a CRLF server is reported and
-// treated as an ordinary line.
+// at the end of p, or right after the terminating line. scanLines skips the plain lines (CRLF,
+// no leading dot) many at a time; the line it stops before is found with bytes.IndexByte, and
+// only a line that starts with a dot needs the state machine. A line that starts with a dot is
+// unstuffed (RFC 1939 §3); ".␍␊" ends the body, and so does ".␊" from a server whose status
+// lines use bare LF. A ".␊" from a CRLF server is reported and treated as an ordinary line.
 func (t *Tracker) scanData(p []byte, i int) int {
 	b := &t.body
 	seg := i
 	for i < len(p) {
 		switch b.st {
 		case bsLine:
+			if !t.plainScan {
+				if n, lines := scanLines(p[i:]); n > 0 {
+					b.lines += int64(lines)
+					b.octets += int64(n)
+					i += n
+					if p[i-1] == '\n' {
+						b.st = bsBOL
+						continue
+					}
+				}
+			}
 			j := bytes.IndexByte(p[i:], '\n')
 			if j < 0 {
 				b.octets += int64(len(p) - i)
@@ -50,8 +61,8 @@ func (t *Tracker) scanData(p []byte, i int) int {
 				i = len(p)
 				continue
 			}
-			if j > 0 && p[i+j-1] != '\r' || j == 0 && !b.lastCR {
-				seg = t.bareLFData(p, seg, i+j+1)
+			if k := i + j; k > 0 && p[k-1] != '\r' || k == 0 && !b.lastCR {
+				seg = t.bareLFData(p, seg, k+1)
 			}
 			b.lastCR = false
 			b.lines++

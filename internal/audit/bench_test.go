@@ -34,3 +34,24 @@ func BenchmarkMessage50MiB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMessageKeepBody audits a 50 MiB RETR under --bodies full: the first 16 MiB
+// (DefaultMaxBody) are kept, in blocks, and joined once by Result.
+func BenchmarkMessageKeepBody(b *testing.B) {
+	line := []byte("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n")
+	content := append([]byte(multipart), bytes.Repeat(line, (50<<20)/len(line))...)
+	m := Message{KeepBody: true, Budget: NewBudget(64 << 20)}
+	b.SetBytes(int64(len(content)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Reset()
+		for p := content; len(p) > 0; {
+			n := min(32<<10, len(p))
+			m.Write(p[:n])
+			p = p[n:]
+		}
+		if r := m.Result(); len(r.Body) != DefaultMaxBody {
+			b.Fatalf("kept %d bytes, want %d", len(r.Body), DefaultMaxBody)
+		}
+	}
+}

@@ -101,3 +101,22 @@ func TestMessageKeptBufferFits(t *testing.T) {
 	}
 	runtime.KeepAlive(r.Body)
 }
+
+// TestMessageKeepCopiesLittle checks what keeping a large message's content costs beyond the
+// content: the buffers it passes through (each garbage the budget no longer counts once let
+// go) come to at most about twice the content, blocks and the one copy Result makes.
+func TestMessageKeepCopiesLittle(t *testing.T) {
+	const size = 8<<20 + 12345
+	data := content(size)
+	m := Message{KeepBody: true, Budget: NewBudget(64 << 20)}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	r := feed(t, &m, data, 32<<10)
+	runtime.ReadMemStats(&after)
+	if len(r.Body) != size || r.Body != string(data) {
+		t.Fatalf("kept %d bytes, want the %d of the content", len(r.Body), size)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 2*size+size/4 {
+		t.Errorf("keeping %d bytes of content allocated %d bytes, want at most 2.25 times the content", size, n)
+	}
+}

@@ -31,12 +31,13 @@ type Message struct {
 
 	hash        hash.Hash
 	octets      int64
-	header      []byte          // the header block, or what has been seen of it; reused across Reset
-	headerDone  bool            // the header block ended (blank line seen) or hit MaxHeader
-	truncated   bool            // the header block hit MaxHeader before its end
-	body        []byte          // content kept for KeepBody, in a buffer charged to Budget
-	charge      runtime.Cleanup // returns body's charge to Budget once the collector frees it
-	shared      bool            // Result handed body out: its bytes are never written again
+	header      []byte            // the header block, or what has been seen of it; reused across Reset
+	headerDone  bool              // the header block ended (blank line seen) or hit MaxHeader
+	truncated   bool              // the header block hit MaxHeader before its end
+	blocks      [][]byte          // content kept for KeepBody, in order, each block charged to Budget
+	charges     []runtime.Cleanup // per block: returns its charge to Budget once the collector frees it
+	kept        int               // bytes in blocks
+	shared      bool              // Result handed blocks[0] out: its bytes are never written again
 	bodyCut     bool
 	bodyOmitted bool
 }
@@ -120,61 +121,87 @@ func (m *Message) keep(p []byte) {
 	if limit <= 0 {
 		limit = DefaultMaxBody
 	}
-	if room := limit - int64(len(m.body)); int64(len(p)) > room {
+	if room := limit - int64(m.kept); int64(len(p)) > room {
 		p = p[:room]
 		m.bodyCut = true
 	}
-	if len(p) == 0 {
-		return
+	for len(p) > 0 {
+		last := len(m.blocks) - 1
+		if last < 0 || len(m.blocks[last]) == cap(m.blocks[last]) || last == 0 && m.shared {
+			if !m.addBlock(int(limit)) {
+				m.dropBody()
+				m.bodyOmitted = true
+				return
+			}
+			last = len(m.blocks) - 1
+		}
+		b := m.blocks[last]
+		n := min(len(p), cap(b)-len(b))
+		m.blocks[last] = append(b, p[:n]...)
+		m.kept += n
+		p = p[n:]
 	}
-	if (m.shared || len(m.body)+len(p) > cap(m.body)) && !m.grow(len(m.body)+len(p), int(limit)) {
-		m.dropBody()
-		m.bodyOmitted = true
-		return
-	}
-	m.body = append(m.body, p...)
 }
 
-// Growth of the kept body: the buffer doubles up to growLinear, then grows by a quarter, so
-// that its unused tail stays small; it starts at minKept.
+// Blocks of kept content: each new block is as large as the content kept so far, between
+// minKept and maxBlock, so that the unused tail of the last one stays small and no content is
+// ever copied to make room.
 const (
-	minKept    = 4 << 10
-	growLinear = 1 << 20
+	minKept  = 4 << 10
+	maxBlock = 1 << 20
 )
 
-// grow moves the kept body to a new buffer with room for need bytes (at most limit), charged
-// to the Budget, and lets go of the old one. It reports false when the Budget refuses.
-func (m *Message) grow(need, limit int) bool {
-	c := cap(m.body) * 2
-	if c > growLinear {
-		c = cap(m.body) + cap(m.body)/4
-	}
-	c = min(max(c, need, minKept), limit)
-	// The old buffer's charge moves to the new one, unless Result handed the old one out.
-	credit := 0
-	if !m.shared {
-		credit = cap(m.body)
-	}
-	buf, charge, ok := m.Budget.alloc(c, credit)
+// addBlock adds an empty block charged to the Budget, at most as large as the body limit
+// leaves room for. It reports false when the Budget refuses.
+func (m *Message) addBlock(limit int) bool {
+	c := min(max(m.kept, minKept), maxBlock, limit-m.kept)
+	buf, charge, ok := m.Budget.alloc(c, 0)
 	if !ok {
 		return false
 	}
-	buf = append(buf, m.body...)
-	if !m.shared {
-		m.charge.Stop()
-	}
-	m.body, m.charge, m.shared = buf, charge, false
+	m.blocks = append(m.blocks, buf)
+	m.charges = append(m.charges, charge)
 	return true
 }
 
-// dropBody lets go of the kept body. A buffer Result did not hand out is garbage now, so its
+// dropBody lets go of the kept body. A block Result did not hand out is garbage now, so its
 // charge returns at once; one it handed out stays charged until the collector frees it.
 func (m *Message) dropBody() {
-	if m.body != nil && !m.shared {
-		m.charge.Stop()
-		m.Budget.release(int64(cap(m.body)))
+	for i, b := range m.blocks {
+		if i > 0 || !m.shared {
+			m.charges[i].Stop()
+			m.Budget.release(int64(cap(b)))
+		}
 	}
-	m.body, m.charge, m.shared = nil, runtime.Cleanup{}, false
+	clear(m.blocks)
+	clear(m.charges)
+	m.blocks, m.charges, m.kept, m.shared = m.blocks[:0], m.charges[:0], 0, false
+}
+
+// joinBody makes the kept content one block, the first, and reports false when the Budget
+// refuses the room. The blocks' charge moves to the new block (they are garbage once it is
+// made), except a block Result handed out, which keeps its own.
+func (m *Message) joinBody() bool {
+	credit := 0
+	for i, b := range m.blocks {
+		if i > 0 || !m.shared {
+			credit += cap(b)
+		}
+	}
+	buf, charge, ok := m.Budget.alloc(m.kept, credit)
+	if !ok {
+		return false
+	}
+	for i, b := range m.blocks {
+		buf = append(buf, b...)
+		if i > 0 || !m.shared {
+			m.charges[i].Stop()
+		}
+	}
+	clear(m.blocks)
+	clear(m.charges)
+	m.blocks, m.charges, m.shared = append(m.blocks[:0], buf), append(m.charges[:0], charge), false
+	return true
 }
 
 // emptySHA256 is the hex SHA-256 of no content, the digest of a Message never written.
@@ -185,7 +212,9 @@ var emptySHA256 = func() string {
 
 // Result returns the audit of the content written so far; call it after the body ended.
 // Calling it twice gives the same record. The Body it returns shares the kept buffer, which
-// the Message never writes to again (a later Write moves the content to a new buffer).
+// the Message never writes to again (a later Write adds a block, and a later Result joins
+// them into a new buffer). Content kept in several blocks is joined into one buffer here,
+// the one copy of it the Message makes.
 func (m *Message) Result() Result {
 	r := Result{
 		Octets:          m.octets,
@@ -194,8 +223,13 @@ func (m *Message) Result() Result {
 		BodyTruncated:   m.bodyCut,
 		BodyOmitted:     m.bodyOmitted,
 	}
-	if m.body != nil {
-		r.Body = unsafe.String(unsafe.SliceData(m.body), len(m.body))
+	if len(m.blocks) > 1 && !m.joinBody() {
+		m.dropBody()
+		m.bodyOmitted = true
+		r.BodyOmitted = true
+	}
+	if m.kept > 0 {
+		r.Body = unsafe.String(unsafe.SliceData(m.blocks[0]), m.kept)
 		m.shared = true
 	}
 	if m.hash != nil {

@@ -3,6 +3,7 @@ package logview
 import (
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,3 +50,21 @@ func BenchmarkPrinter(b *testing.B) {
 type sinkFunc func(Event) error
 
 func (f sinkFunc) Emit(e Event) error { return f(e) }
+
+// BenchmarkJSONEmitContent writes a body event with 16 MiB of message content (--bodies full),
+// mail-like lines of 80 bytes.
+func BenchmarkJSONEmitContent(b *testing.B) {
+	content := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n", (16<<20)/80)
+	e := benchEvents()[2]
+	m := *e.Message
+	m.Content = content
+	e.Message = &m
+	j := NewJSONWriter(io.Discard)
+	b.SetBytes(int64(len(content)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := j.Emit(e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

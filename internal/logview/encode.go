@@ -202,10 +202,23 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string, escaping exactly as encoding/json does with HTML
 // escaping off: quotes, backslashes and control characters are escaped, invalid UTF-8 becomes
 // \ufffd, and U+2028 and U+2029 are escaped so a line is safe in JavaScript too.
+//
+// dst grows at most once for a string of mail-like text (a message's content under --bodies
+// full): room for s and an escape per 16 bytes is made up front, so that a large string is
+// not copied into ever larger buffers. Runs of 8 bytes that need no escape are skipped a word
+// at a time.
 func appendString(dst []byte, s string) []byte {
+	if need := len(dst) + len(s) + len(s)/16 + 2; need > cap(dst) {
+		// Not slices.Grow: built with -race, it allocates its temporary as well.
+		dst = append(make([]byte, 0, need), dst...)
+	}
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		i += plainWords(s[i:])
+		if i == len(s) {
+			break
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if b >= 0x20 && b != '"' && b != '\\' {
@@ -252,4 +265,31 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// Bytes of a little-endian word repeated in every byte, for plainWords.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// plainWords returns how many bytes at the start of s, in whole 8-byte words, need none of
+// appendString's attention: no control character, quote, backslash or byte of a multi-byte
+// UTF-8 sequence. It tests 8 bytes at once (a byte is zero exactly when x-ones borrows into its
+// high bit and x had it clear).
+func plainWords(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := s[i : i+8]
+		x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+			uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+		quote, backslash := x^(ones*'"'), x^(ones*'\\')
+		low := (x - ones*0x20) &^ x           // bytes below 0x20 (or ≥ 0x80, caught below)
+		q := (quote - ones) &^ quote          // zero bytes of quote: '"'
+		bs := (backslash - ones) &^ backslash // … of backslash: '\\'
+		if (x|low|q|bs)&highs != 0 {
+			break
+		}
+	}
+	return i
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,44 @@ func TestDecoderBadLines(t *testing.T) {
 func TestDiscard(t *testing.T) {
 	if err := Discard.Emit(Event{}); err != nil {
 		t.Errorf("Discard.Emit = %v", err)
+	}
+}
+
+// TestJSONContentCopiedOnce checks that a message's content (--bodies full, up to 16 MiB) is
+// encoded into a line buffer allocated once at about its size, not grown by doubling: each
+// doubling leaves the previous buffer as garbage that no content budget counts.
+func TestJSONContentCopiedOnce(t *testing.T) {
+	content := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n", (4<<20)/81)
+	e := Event{V: Version, Kind: KindBody, Dir: DirServerToClient, Answers: "RETR", Message: &MessageInfo{Msg: 1, Content: content}}
+	line, err := e.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := NewJSONWriter(io.Discard)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := j.Emit(e); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(line))*5/4 {
+		t.Errorf("writing a %d-byte line allocated %d bytes, want at most 1.25 times the line", len(line), n)
+	}
+}
+
+// TestAppendStringWordSkip puts each byte that needs attention at each place of a string
+// longer than the 8-byte words appendString skips, and compares with encoding/json.
+func TestAppendStringWordSkip(t *testing.T) {
+	for _, special := range []string{"\"", "\\", "\x00", "\x1f", "\r", "\n", "\x7f", "é", "\u2028", "\xff", " ", "~"} {
+		for i := range 24 {
+			s := strings.Repeat("a", i) + special + strings.Repeat("b", 24-i)
+			want, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendString(nil, s); string(got) != string(want) {
+				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+			}
+		}
 	}
 }
