@@ -65,6 +65,9 @@ func (lr *lineReader) next() (line []byte, complete bool, err error) {
 	}
 }
 
+// buffered returns how many bytes were read but not yet returned.
+func (lr *lineReader) buffered() int { return lr.tail - lr.head }
+
 // discard drops the buffered bytes and returns how many there were.
 func (lr *lineReader) discard() int {
 	n := lr.tail - lr.head

@@ -15,11 +15,24 @@ import (
 
 // pumpDown carries the upstream's bytes to the client: read a chunk, let the tracker observe
 // it, forward the same bytes. Apart from the CAPA rewrite and local answers slotted between
-// replies, nothing is copied and nothing is allocated per chunk.
-func (s *session) pumpDown(done chan<- struct{}) {
-	defer close(done)
+// replies, nothing is copied and nothing is allocated per chunk. small is the session's small
+// read buffer (smallServerBuf bytes). pumpDown runs on a goroutine of its own; each time a
+// burst ends (downBurst) it goes on on a fresh goroutine (see freshStack), and the last one
+// closes done.
+func (s *session) pumpDown(done chan<- struct{}, small []byte) {
+	if s.downBurst(small) {
+		go s.pumpDown(done, small)
+		return
+	}
+	close(done)
+}
+
+// downBurst reads and forwards chunks until a read returns less than small holds with no
+// error, when the stream has gone quiet and the next read is likely to wait (more), or until
+// the upstream's stream is over or the session must end (false, as after a panic). Its last
+// read buffer is then small again (see nextServerBuf).
+func (s *session) downBurst(small []byte) (more bool) {
 	defer s.recoverPanic("upstream pump")
-	small := make([]byte, smallServerBuf)
 	buf := small
 	for {
 		if s.upLost.Load() {
@@ -32,20 +45,23 @@ func (s *session) pumpDown(done chan<- struct{}) {
 				putServerBuf(buf)
 				if errors.Is(werr, errFramingLost) {
 					s.finish("framing lost")
-					return
+					return false
 				}
 				s.writeFailed(logview.LegClient, werr)
-				return
+				return false
 			}
 			buf = nextServerBuf(buf, n, small)
 			if s.heldEOFDue() {
 				s.clientEnded(io.EOF)
 			}
+			if err == nil && n < len(small) {
+				return true
+			}
 		}
 		if err != nil {
 			putServerBuf(buf)
 			s.upstreamEnded(err)
-			return
+			return false
 		}
 	}
 }

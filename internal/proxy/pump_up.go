@@ -21,9 +21,10 @@ const tlsRecordHandshake = 0x16
 
 // pumpUp carries the client's lines, read with lr, to the upstream, one line at a time: the
 // tracker frames each, the policy answers some locally, the rest is forwarded byte for byte.
-func (s *session) pumpUp(lr *lineReader) {
-	first := s.srv.cfg.OAuth == nil // the bridge read the first line
-
+// first says the next line is the client's first (the OAuth bridge read it otherwise). It
+// returns true after a complete line once lr holds no byte more (the next read is likely to
+// wait: upPump goes on on a fresh goroutine), false when the session is to end.
+func (s *session) pumpUp(lr *lineReader, first bool) bool {
 	for {
 		line, complete, err := lr.next()
 		if len(line) > 0 {
@@ -31,22 +32,25 @@ func (s *session) pumpUp(lr *lineReader) {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
 			if first && s.spokeTLS(line) {
-				return
+				return false
 			}
 			first = false
 			if !s.clientLine(line, complete) {
 				if s.upLost.Load() {
 					s.discardClient(lr)
 				}
-				return
+				return false
 			}
 			if s.stlsWaiting() && !s.upgradeClient(lr) {
-				return
+				return false
 			}
 		}
 		if err != nil {
 			s.clientEnded(err)
-			return
+			return false
+		}
+		if complete && lr.buffered() == 0 {
+			return true
 		}
 	}
 }

@@ -172,21 +172,29 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 }
 
 // run serves the session to its end and emits the close summary. A panic on any of the
-// session's goroutines ends this session alone (see recoverPanic).
+// session's goroutines ends this session alone (see recoverPanic). Once the pumps run, run's
+// goroutine goes on as the client pump's first (upPump), and the session ends on the last
+// one of those (wrapUp).
 func (s *session) run() {
-	defer s.srv.sessions.Done()
-	defer s.srv.leave(s.peer)
-	defer s.countEnd()
-	defer s.recoverPanic("session close")
-	defer s.end()
-	defer s.recoverPanic("session")
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
-	defer stop()
 	s.armTimers()
-	defer s.stopTimers()
-
-	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
+	lr := s.open()
+	if lr == nil {
+		s.wrapUp(stop)
 		return
+	}
+	done := make(chan struct{})
+	go s.pumpDown(done, make([]byte, smallServerBuf))
+	s.upPump(lr, s.srv.cfg.OAuth == nil, done, stop)
+}
+
+// open runs what comes before the pumps: the client-leg handshake of the TLS listener, the
+// open event, the dial and, with the OAuth bridge, the login. It returns the client's line
+// reader, or nil when the session is to end (as after a panic).
+func (s *session) open() (lr *lineReader) {
+	defer s.recoverPanic("session")
+	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
+		return nil
 	}
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Via: via(s.raw), Local: s.raw.LocalAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
@@ -195,25 +203,58 @@ func (s *session) run() {
 	}
 	s.warnKeyLog()
 	if !onFreshStack(s.dialUpstream) {
-		return
+		return nil
 	}
-	lr := newLineReader(s.client, maxClientLine)
+	lr = newLineReader(s.client, maxClientLine)
 	if s.srv.cfg.OAuth != nil && !s.bridge(lr) {
-		return
+		return nil
 	}
-	done := make(chan struct{})
-	go s.pumpDown(done)
-	s.upPump(lr)
-	<-done
+	return lr
 }
 
-// upPump runs pumpUp on run's goroutine. When it panics, the session lock pumpUp held is
-// released (a held lock would stall pumpDown for good), and run goes on to close the session.
-func (s *session) upPump(lr *lineReader) {
+// upPump runs pumpUp (first: the client's next line is its first, see spokeTLS). When pumpUp
+// has taken in every byte the client sent and is about to wait for more, it goes on on a fresh
+// goroutine (see freshStack); when it is over, the goroutine waits for pumpDown to close done
+// and ends the session. When pumpUp panics, the session lock it held is released (a held lock
+// would stall pumpDown for good), and the session closes.
+func (s *session) upPump(lr *lineReader, first bool, done <-chan struct{}, stop func() bool) {
+	if s.upBurst(lr, first) {
+		go s.upPump(lr, false, done, stop)
+		return
+	}
+	<-done
+	s.wrapUp(stop)
+}
+
+// upBurst runs pumpUp, recovering a panic (and reporting false, the end of the session).
+func (s *session) upBurst(lr *lineReader, first bool) bool {
 	defer s.recoverPanic("client pump")
 	defer s.releaseUpLock()
-	s.pumpUp(lr)
+	return s.pumpUp(lr, first)
 }
+
+// wrapUp ends the session once its pumps are over (or never started): it stops the timers and
+// the close on the context (stop), closes the legs and emits the close summary (end), counts
+// the end and gives the session's slot back.
+func (s *session) wrapUp(stop func() bool) {
+	defer s.srv.sessions.Done()
+	defer s.srv.leave(s.peer)
+	defer s.countEnd()
+	defer s.recoverPanic("session close")
+	defer s.end()
+	defer s.recoverPanic("session")
+	defer stop()
+	s.stopTimers()
+}
+
+// freshStack: why a pump goes on on a fresh goroutine whenever it is about to wait. Logging a
+// line or a reply (building the event, the recorder, a synchronous sink's encoding) and a TLS
+// write grow a pump's stack past the starting size, and Go shrinks a parked goroutine's stack
+// only to half and only when less than a quarter of it is in use, which the blocked read of a
+// TLS leg exceeds: the goroutine that did the work would keep an 8 KiB stack for as long as
+// the session idles. A fresh goroutine blocked in the read fits in the starting size, and the
+// old one's stack is freed (TestIdleSessionStacksStaySmall). It costs one goroutine start per
+// burst, after the burst's bytes are forwarded.
 
 // lockUp takes mu for pumpUp, marking it taken for releaseUpLock.
 func (s *session) lockUp() {
