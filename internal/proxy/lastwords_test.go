@@ -228,9 +228,9 @@ func runPumps(s *session, ended chan<- struct{}) {
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
 	done := make(chan struct{})
-	go s.pumpDown(done, make([]byte, smallServerBuf))
+	go s.pumpDown(done, make([]byte, smallServerBuf), false)
 	lr := newLineReader(s.client, maxClientLine)
-	for first := true; s.pumpUp(lr, first); first = false {
+	for first, fresh := true, false; s.pumpUp(lr, first, fresh); first, fresh = false, true {
 	}
 	<-done
 	s.end()

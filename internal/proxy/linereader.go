@@ -23,6 +23,10 @@ type lineReader struct {
 	tail int // end of the unread bytes
 	max  int
 	err  error
+	// quiet: the reader's connection has a quiet deadline (see freshStack), so a read that
+	// runs into a deadline is no end of the stream: next returns the error without keeping
+	// it and without handing out an unterminated rest.
+	quiet bool
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -61,12 +65,12 @@ func (lr *lineReader) next() (line []byte, complete bool, err error) {
 		}
 		n, err := lr.r.Read(lr.buf[lr.tail:])
 		lr.tail += n
+		if lr.quiet && isTimeout(err) {
+			return nil, false, err
+		}
 		lr.err = err
 	}
 }
-
-// buffered returns how many bytes were read but not yet returned.
-func (lr *lineReader) buffered() int { return lr.tail - lr.head }
 
 // discard drops the buffered bytes and returns how many there were.
 func (lr *lineReader) discard() int {

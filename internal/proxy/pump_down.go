@@ -16,30 +16,36 @@ import (
 // pumpDown carries the upstream's bytes to the client: read a chunk, let the tracker observe
 // it, forward the same bytes. Apart from the CAPA rewrite and local answers slotted between
 // replies, nothing is copied and nothing is allocated per chunk. small is the session's small
-// read buffer (smallServerBuf bytes). pumpDown runs on a goroutine of its own; each time a
-// burst ends (downBurst) it goes on on a fresh goroutine (see freshStack), and the last one
+// read buffer (smallServerBuf bytes). pumpDown runs on a goroutine of its own; when the
+// upstream leg went quiet it goes on on a fresh one (fresh, see freshStack), and the last one
 // closes done.
-func (s *session) pumpDown(done chan<- struct{}, small []byte) {
-	if s.downBurst(small) {
-		go s.pumpDown(done, small)
+func (s *session) pumpDown(done chan<- struct{}, small []byte, fresh bool) {
+	if s.downBurst(small, fresh) {
+		go s.pumpDown(done, small, true)
 		return
 	}
 	close(done)
 }
 
-// downBurst reads and forwards chunks until a read returns less than small holds with no
-// error, when the stream has gone quiet and the next read is likely to wait (more), or until
-// the upstream's stream is over or the session must end (false, as after a panic). Its last
-// read buffer is then small again (see nextServerBuf).
-func (s *session) downBurst(small []byte) (more bool) {
+// downBurst reads and forwards chunks. Fresh, it waits for the upstream's next byte with no
+// deadline, then reads with the quiet deadline; it returns true when that deadline passed,
+// false when the upstream's stream is over or the session must end (as after a panic).
+func (s *session) downBurst(small []byte, fresh bool) (more bool) {
 	defer s.recoverPanic("upstream pump")
+	var q quietDeadline
+	if fresh {
+		s.clearDown(&q)
+	}
 	buf := small
 	for {
 		if s.upLost.Load() {
 			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
+		} else if !fresh {
+			s.armDown(&q)
 		}
 		n, err := s.upConn.Read(buf)
 		if n > 0 {
+			fresh = false
 			s.touch()
 			if werr := s.serverBytes(buf[:n]); werr != nil {
 				putServerBuf(buf)
@@ -54,12 +60,12 @@ func (s *session) downBurst(small []byte) (more bool) {
 			if s.heldEOFDue() {
 				s.clientEnded(io.EOF)
 			}
-			if err == nil && n < len(small) {
-				return true
-			}
 		}
 		if err != nil {
 			putServerBuf(buf)
+			if q.armed && isTimeout(err) {
+				return true // the drain deadline, if it has come since, is set again
+			}
 			s.upstreamEnded(err)
 			return false
 		}

@@ -21,13 +21,23 @@ const tlsRecordHandshake = 0x16
 
 // pumpUp carries the client's lines, read with lr, to the upstream, one line at a time: the
 // tracker frames each, the policy answers some locally, the rest is forwarded byte for byte.
-// first says the next line is the client's first (the OAuth bridge read it otherwise). It
-// returns true after a complete line once lr holds no byte more (the next read is likely to
-// wait: upPump goes on on a fresh goroutine), false when the session is to end.
-func (s *session) pumpUp(lr *lineReader, first bool) bool {
+// first says the next line is the client's first (the OAuth bridge read it otherwise). fresh
+// says pumpUp runs on a fresh goroutine because the leg went quiet: it waits for the client's
+// next byte with no deadline, then reads with the quiet deadline (see freshStack). It returns
+// true when that deadline passed (upPump goes on on a fresh goroutine), false when the session
+// is to end.
+func (s *session) pumpUp(lr *lineReader, first, fresh bool) bool {
+	var q quietDeadline
+	if fresh {
+		s.clearUp(&q, lr)
+	}
 	for {
+		if !fresh {
+			s.armUp(&q, lr)
+		}
 		line, complete, err := lr.next()
 		if len(line) > 0 {
+			fresh = false
 			if complete {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
@@ -37,20 +47,24 @@ func (s *session) pumpUp(lr *lineReader, first bool) bool {
 			first = false
 			if !s.clientLine(line, complete) {
 				if s.upLost.Load() {
+					s.clearUp(&q, lr)
 					s.discardClient(lr)
 				}
 				return false
 			}
-			if s.stlsWaiting() && !s.upgradeClient(lr) {
-				return false
+			if s.stlsWaiting() {
+				s.clearUp(&q, lr) // the handshake has deadlines of its own
+				if !s.upgradeClient(lr) {
+					return false
+				}
 			}
 		}
 		if err != nil {
+			if q.armed && isTimeout(err) {
+				return true
+			}
 			s.clientEnded(err)
 			return false
-		}
-		if complete && lr.buffered() == 0 {
-			return true
 		}
 	}
 }

@@ -184,8 +184,8 @@ func (s *session) run() {
 		return
 	}
 	done := make(chan struct{})
-	go s.pumpDown(done, make([]byte, smallServerBuf))
-	s.upPump(lr, s.srv.cfg.OAuth == nil, done, stop)
+	go s.pumpDown(done, make([]byte, smallServerBuf), false)
+	s.upPump(lr, s.srv.cfg.OAuth == nil, false, done, stop)
 }
 
 // open runs what comes before the pumps: the client-leg handshake of the TLS listener, the
@@ -212,14 +212,14 @@ func (s *session) open() (lr *lineReader) {
 	return lr
 }
 
-// upPump runs pumpUp (first: the client's next line is its first, see spokeTLS). When pumpUp
-// has taken in every byte the client sent and is about to wait for more, it goes on on a fresh
-// goroutine (see freshStack); when it is over, the goroutine waits for pumpDown to close done
-// and ends the session. When pumpUp panics, the session lock it held is released (a held lock
-// would stall pumpDown for good), and the session closes.
-func (s *session) upPump(lr *lineReader, first bool, done <-chan struct{}, stop func() bool) {
-	if s.upBurst(lr, first) {
-		go s.upPump(lr, false, done, stop)
+// upPump runs pumpUp (first: the client's next line is its first, see spokeTLS; fresh: see
+// pumpUp). When the client leg went quiet, it goes on on a fresh goroutine (see freshStack);
+// when pumpUp is over, the goroutine waits for pumpDown to close done and ends the session.
+// When pumpUp panics, the session lock it held is released (a held lock would stall pumpDown
+// for good), and the session closes.
+func (s *session) upPump(lr *lineReader, first, fresh bool, done <-chan struct{}, stop func() bool) {
+	if s.upBurst(lr, first, fresh) {
+		go s.upPump(lr, false, true, done, stop)
 		return
 	}
 	<-done
@@ -227,10 +227,10 @@ func (s *session) upPump(lr *lineReader, first bool, done <-chan struct{}, stop 
 }
 
 // upBurst runs pumpUp, recovering a panic (and reporting false, the end of the session).
-func (s *session) upBurst(lr *lineReader, first bool) bool {
+func (s *session) upBurst(lr *lineReader, first, fresh bool) bool {
 	defer s.recoverPanic("client pump")
 	defer s.releaseUpLock()
-	return s.pumpUp(lr, first)
+	return s.pumpUp(lr, first, fresh)
 }
 
 // wrapUp ends the session once its pumps are over (or never started): it stops the timers and
@@ -246,15 +246,6 @@ func (s *session) wrapUp(stop func() bool) {
 	defer stop()
 	s.stopTimers()
 }
-
-// freshStack: why a pump goes on on a fresh goroutine whenever it is about to wait. Logging a
-// line or a reply (building the event, the recorder, a synchronous sink's encoding) and a TLS
-// write grow a pump's stack past the starting size, and Go shrinks a parked goroutine's stack
-// only to half and only when less than a quarter of it is in use, which the blocked read of a
-// TLS leg exceeds: the goroutine that did the work would keep an 8 KiB stack for as long as
-// the session idles. A fresh goroutine blocked in the read fits in the starting size, and the
-// old one's stack is freed (TestIdleSessionStacksStaySmall). It costs one goroutine start per
-// burst, after the burst's bytes are forwarded.
 
 // lockUp takes mu for pumpUp, marking it taken for releaseUpLock.
 func (s *session) lockUp() {
