@@ -121,3 +121,46 @@ func TestIdleSessionStacksStaySmall(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestLinesAcrossAQuietLeg checks that a line or a reply that stops half-way for longer than
+// settleAfter, so that its pump goes on on a fresh goroutine in the middle of it, still goes
+// through whole and unchanged, on a plaintext and on a TLS client leg.
+func TestLinesAcrossAQuietLeg(t *testing.T) {
+	for _, useTLS := range []bool{false, true} {
+		up := newUpstream(t, false, func(u *upstreamConn) {
+			u.write(greeting)
+			if l, err := u.line(); err != nil || l != "NOOP\r\n" {
+				return
+			}
+			u.write("+OK ")
+			time.Sleep(2 * settleAfter)
+			u.write("still here\r\n")
+			if l, err := u.line(); err == nil && l == "QUIT\r\n" {
+				u.write("+OK bye\r\n")
+			}
+		})
+		p := startProxy(t, Config{}, up.addr())
+		c := p.dial(t, useTLS)
+		c.line(t)
+		c.send(t, "NO")
+		time.Sleep(2 * settleAfter)
+		c.send(t, "OP\r\n")
+		if got := c.line(t); got != "+OK still here\r\n" {
+			t.Errorf("TLS %v: reply %q, want %q", useTLS, got, "+OK still here\r\n")
+		}
+		c.send(t, "QUIT\r\n")
+		if got := c.line(t); got != "+OK bye\r\n" {
+			t.Errorf("TLS %v: QUIT reply %q", useTLS, got)
+		}
+		if got := up.next(t).all(t); got != "NOOP\r\nQUIT\r\n" {
+			t.Errorf("TLS %v: upstream got %q, want %q", useTLS, got, "NOOP\r\nQUIT\r\n")
+		}
+		p.sink.mu.Lock()
+		for _, e := range p.sink.ev {
+			if e.Kind == logview.KindAnomaly || e.Kind == logview.KindError {
+				t.Errorf("TLS %v: unexpected event %+v", useTLS, e)
+			}
+		}
+		p.sink.mu.Unlock()
+	}
+}
