@@ -31,9 +31,11 @@ const (
 //
 // Goroutines. run's goroutine runs the session: the client-leg handshake of the TLS
 // listener, the dial, then pumpUp (client→server), then end. pumpDown (server→client) runs on
-// a goroutine of its own once the upstream is dialed, until its stream ends. Handshakes and the
-// dial run on short-lived goroutines (onFreshStack) whose caller waits for them, so they act
-// for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
+// a goroutine of its own once the upstream is dialed, until its stream ends. Each pump goes on
+// on a fresh goroutine whenever its leg has been quiet for settleAfter (see freshStack), one
+// after the other, so that a pump is always one goroutine; the session ends on pumpUp's last
+// (wrapUp). Handshakes and the dial run on short-lived goroutines (onFreshStack) whose caller
+// waits for them, so they act for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
 // session's context is done), checkIdle and checkLogin (the idle and login timers).
 //
 // Locks, in the order they are taken: a goroutine holding one takes only later ones.
