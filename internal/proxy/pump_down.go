@@ -39,6 +39,7 @@ func (s *session) downBurst(small []byte, fresh bool) (more bool) {
 	buf := small
 	for {
 		if s.upLost.Load() {
+			q.armed = false // the drain deadline rules from here on
 			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
 		} else if !fresh {
 			s.armDown(&q)
@@ -63,13 +64,21 @@ func (s *session) downBurst(small []byte, fresh bool) (more bool) {
 		}
 		if err != nil {
 			putServerBuf(buf)
-			if q.armed && isTimeout(err) {
-				return true // the drain deadline, if it has come since, is set again
+			if q.armed && isTimeout(err) && !s.drainDue() {
+				return true
 			}
 			s.upstreamEnded(err)
 			return false
 		}
 	}
+}
+
+// drainDue reports whether the upstream is lost and the drain deadline loseUpstream set has
+// passed: a read that ran into a deadline while the quiet one was armed ran into that one.
+func (s *session) drainDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upLost.Load() && !time.Now().Before(s.drainAt)
 }
 
 // bigServerBufs holds the big server read buffers (*[]byte of bigServerBuf bytes) no session

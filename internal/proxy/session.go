@@ -132,6 +132,8 @@ type session struct {
 	eofHeld bool     // the client's stream ended while lines were held: pumpDown passes it on
 	fwd     [][]byte // held lines released for forwarding by the current server piece
 	paused  bool     // client writes wait: the client leg is switching to TLS
+	// drainAt: when the drain deadline loseUpstream set passes (see drainDue).
+	drainAt time.Time
 	// stlsTurn: an STLS was framed and pumpUp has not yet acted on its answer (upgradeClient).
 	// The tracker's STLS state says whether the answer came and accepted; this is pumpUp's
 	// turn, which outlasts it: the tracker forgets a refused STLS once its -ERR is fed, but
