@@ -110,7 +110,7 @@ func (s *FileSink) Emit(e Event) error {
 	if s.Deferred {
 		start = len(s.buf)
 	}
-	line, err := s.encode(s.buf[:start], &e)
+	line, err := s.encode(s.buf[:start], e)
 	if err != nil {
 		return err
 	}
@@ -121,17 +121,22 @@ func (s *FileSink) Emit(e Event) error {
 	return nil
 }
 
-// encode appends e to dst in the sink's format: a JSON line, or what its Encoder makes.
-func (s *FileSink) encode(dst []byte, e *Event) ([]byte, error) {
+// encode appends e to dst in the sink's format: a JSON line, or what its Encoder makes. A
+// JSON line is encoded from the caller's copy of e; only an Encoder, called through an
+// interface, gets a copy of its own on the heap (encodeWith).
+func (s *FileSink) encode(dst []byte, e Event) ([]byte, error) {
 	if s.enc != nil {
-		return s.enc.Append(dst, e)
+		return s.encodeWith(dst, e)
 	}
-	line, err := appendEvent(dst, e)
+	line, err := appendEvent(dst, &e)
 	if err != nil {
 		return nil, err
 	}
 	return append(line, '\n'), nil
 }
+
+// encodeWith appends what s.enc makes of e to dst.
+func (s *FileSink) encodeWith(dst []byte, e Event) ([]byte, error) { return s.enc.Append(dst, &e) }
 
 // maxDeferred is the most a Deferred FileSink buffers before it writes.
 const maxDeferred = 64 << 10

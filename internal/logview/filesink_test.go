@@ -293,3 +293,28 @@ func TestFileSinkDeferred(t *testing.T) {
 		t.Errorf("new file has %d lines after Close, want 1", n)
 	}
 }
+
+// TestFileSinkEmitAllocatesNothing checks that a JSON-lines FileSink encodes an event into its
+// own buffer without allocating: the event is not copied to the heap for every line.
+func TestFileSinkEmitAllocatesNothing(t *testing.T) {
+	s, err := OpenFile(filepath.Join(t.TempDir(), "log.jsonl"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Deferred = true
+	events := benchEvents()
+	i := 0
+	emit := func() {
+		if err := s.Emit(events[i%len(events)]); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for range 2000 { // the buffer grows to its working size and is written a few times
+		emit()
+	}
+	if n := testing.AllocsPerRun(1000, emit); n != 0 {
+		t.Errorf("FileSink.Emit allocates %v times per event, want 0", n)
+	}
+}

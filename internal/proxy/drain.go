@@ -35,7 +35,8 @@ func (s *session) loseUpstream(err error) {
 	s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegUpstream, Err: oneLine(fmt.Sprintf("proxy: writing to upstream: %v", err), 300)})
 	s.setReason("upstream write failed")
 	s.upLost.Store(true)
-	s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
+	s.drainAt = time.Now().Add(drainTimeout)
+	s.upConn.SetReadDeadline(s.drainAt)
 	s.cond.Broadcast()
 }
 

@@ -228,8 +228,10 @@ func runPumps(s *session, ended chan<- struct{}) {
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
 	defer stop()
 	done := make(chan struct{})
-	go s.pumpDown(done)
-	s.pumpUp(newLineReader(s.client, maxClientLine))
+	go s.pumpDown(done, make([]byte, smallServerBuf), false)
+	lr := newLineReader(s.client, maxClientLine)
+	for first, fresh := true, false; s.pumpUp(lr, first, fresh); first, fresh = false, true {
+	}
 	<-done
 	s.end()
 }

@@ -23,6 +23,10 @@ type lineReader struct {
 	tail int // end of the unread bytes
 	max  int
 	err  error
+	// quiet: the reader's connection has a quiet deadline (see freshStack), so a read that
+	// runs into a deadline is no end of the stream: next returns the error without keeping
+	// it and without handing out an unterminated rest.
+	quiet bool
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -61,6 +65,9 @@ func (lr *lineReader) next() (line []byte, complete bool, err error) {
 		}
 		n, err := lr.r.Read(lr.buf[lr.tail:])
 		lr.tail += n
+		if lr.quiet && isTimeout(err) {
+			return nil, false, err
+		}
 		lr.err = err
 	}
 }

@@ -15,27 +15,47 @@ import (
 
 // pumpDown carries the upstream's bytes to the client: read a chunk, let the tracker observe
 // it, forward the same bytes. Apart from the CAPA rewrite and local answers slotted between
-// replies, nothing is copied and nothing is allocated per chunk.
-func (s *session) pumpDown(done chan<- struct{}) {
-	defer close(done)
+// replies, nothing is copied and nothing is allocated per chunk. small is the session's small
+// read buffer (smallServerBuf bytes). pumpDown runs on a goroutine of its own; when the
+// upstream leg went quiet it goes on on a fresh one (fresh, see freshStack), and the last one
+// closes done.
+func (s *session) pumpDown(done chan<- struct{}, small []byte, fresh bool) {
+	if s.downBurst(small, fresh) {
+		go s.pumpDown(done, small, true)
+		return
+	}
+	close(done)
+}
+
+// downBurst reads and forwards chunks. Fresh, it waits for the upstream's next byte with no
+// deadline, then reads with the quiet deadline; it returns true when that deadline passed,
+// false when the upstream's stream is over or the session must end (as after a panic).
+func (s *session) downBurst(small []byte, fresh bool) (more bool) {
 	defer s.recoverPanic("upstream pump")
-	small := make([]byte, smallServerBuf)
+	var q quietDeadline
+	if fresh {
+		s.clearDown(&q)
+	}
 	buf := small
 	for {
 		if s.upLost.Load() {
+			q.armed = false // the drain deadline rules from here on
 			s.upConn.SetReadDeadline(time.Now().Add(drainTimeout))
+		} else if !fresh {
+			s.armDown(&q)
 		}
 		n, err := s.upConn.Read(buf)
 		if n > 0 {
+			fresh = false
 			s.touch()
 			if werr := s.serverBytes(buf[:n]); werr != nil {
 				putServerBuf(buf)
 				if errors.Is(werr, errFramingLost) {
 					s.finish("framing lost")
-					return
+					return false
 				}
 				s.writeFailed(logview.LegClient, werr)
-				return
+				return false
 			}
 			buf = nextServerBuf(buf, n, small)
 			if s.heldEOFDue() {
@@ -44,10 +64,21 @@ func (s *session) pumpDown(done chan<- struct{}) {
 		}
 		if err != nil {
 			putServerBuf(buf)
+			if q.armed && isTimeout(err) && !s.drainDue() {
+				return true
+			}
 			s.upstreamEnded(err)
-			return
+			return false
 		}
 	}
+}
+
+// drainDue reports whether the upstream is lost and the drain deadline loseUpstream set has
+// passed: a read that ran into a deadline while the quiet one was armed ran into that one.
+func (s *session) drainDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.upLost.Load() && !time.Now().Before(s.drainAt)
 }
 
 // bigServerBufs holds the big server read buffers (*[]byte of bigServerBuf bytes) no session

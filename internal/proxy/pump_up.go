@@ -21,32 +21,50 @@ const tlsRecordHandshake = 0x16
 
 // pumpUp carries the client's lines, read with lr, to the upstream, one line at a time: the
 // tracker frames each, the policy answers some locally, the rest is forwarded byte for byte.
-func (s *session) pumpUp(lr *lineReader) {
-	first := s.srv.cfg.OAuth == nil // the bridge read the first line
-
+// first says the next line is the client's first (the OAuth bridge read it otherwise). fresh
+// says pumpUp runs on a fresh goroutine because the leg went quiet: it waits for the client's
+// next byte with no deadline, then reads with the quiet deadline (see freshStack). It returns
+// true when that deadline passed (upPump goes on on a fresh goroutine), false when the session
+// is to end.
+func (s *session) pumpUp(lr *lineReader, first, fresh bool) bool {
+	var q quietDeadline
+	if fresh {
+		s.clearUp(&q, lr)
+	}
 	for {
+		if !fresh {
+			s.armUp(&q, lr)
+		}
 		line, complete, err := lr.next()
 		if len(line) > 0 {
+			fresh = false
 			if complete {
 				s.touch() // a client byte that does not complete a line is no activity
 			}
 			if first && s.spokeTLS(line) {
-				return
+				return false
 			}
 			first = false
 			if !s.clientLine(line, complete) {
 				if s.upLost.Load() {
+					s.clearUp(&q, lr)
 					s.discardClient(lr)
 				}
-				return
+				return false
 			}
-			if s.stlsWaiting() && !s.upgradeClient(lr) {
-				return
+			if s.stlsWaiting() {
+				s.clearUp(&q, lr) // the handshake has deadlines of its own
+				if !s.upgradeClient(lr) {
+					return false
+				}
 			}
 		}
 		if err != nil {
+			if q.armed && isTimeout(err) {
+				return true
+			}
 			s.clientEnded(err)
-			return
+			return false
 		}
 	}
 }

@@ -31,9 +31,11 @@ const (
 //
 // Goroutines. run's goroutine runs the session: the client-leg handshake of the TLS
 // listener, the dial, then pumpUp (client→server), then end. pumpDown (server→client) runs on
-// a goroutine of its own once the upstream is dialed, until its stream ends. Handshakes and the
-// dial run on short-lived goroutines (onFreshStack) whose caller waits for them, so they act
-// for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
+// a goroutine of its own once the upstream is dialed, until its stream ends. Each pump goes on
+// on a fresh goroutine whenever its leg has been quiet for settleAfter (see freshStack), one
+// after the other, so that a pump is always one goroutine; the session ends on pumpUp's last
+// (wrapUp). Handshakes and the dial run on short-lived goroutines (onFreshStack) whose caller
+// waits for them, so they act for it. Three callbacks run on goroutines of their own, at any time: closeLegs (once the
 // session's context is done), checkIdle and checkLogin (the idle and login timers).
 //
 // Locks, in the order they are taken: a goroutine holding one takes only later ones.
@@ -130,6 +132,8 @@ type session struct {
 	eofHeld bool     // the client's stream ended while lines were held: pumpDown passes it on
 	fwd     [][]byte // held lines released for forwarding by the current server piece
 	paused  bool     // client writes wait: the client leg is switching to TLS
+	// drainAt: when the drain deadline loseUpstream set passes (see drainDue).
+	drainAt time.Time
 	// stlsTurn: an STLS was framed and pumpUp has not yet acted on its answer (upgradeClient).
 	// The tracker's STLS state says whether the answer came and accepted; this is pumpUp's
 	// turn, which outlasts it: the tracker forgets a refused STLS once its -ERR is fed, but
@@ -176,21 +180,29 @@ func newSession(srv *Server, c net.Conn, isTLS bool, id string) *session {
 }
 
 // run serves the session to its end and emits the close summary. A panic on any of the
-// session's goroutines ends this session alone (see recoverPanic).
+// session's goroutines ends this session alone (see recoverPanic). Once the pumps run, run's
+// goroutine goes on as the client pump's first (upPump), and the session ends on the last
+// one of those (wrapUp).
 func (s *session) run() {
-	defer s.srv.sessions.Done()
-	defer s.srv.leave(s.peer)
-	defer s.countEnd()
-	defer s.recoverPanic("session close")
-	defer s.end()
-	defer s.recoverPanic("session")
 	stop := context.AfterFunc(s.ctx, s.closeLegs)
-	defer stop()
 	s.armTimers()
-	defer s.stopTimers()
-
-	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
+	lr := s.open()
+	if lr == nil {
+		s.wrapUp(stop)
 		return
+	}
+	done := make(chan struct{})
+	go s.pumpDown(done, make([]byte, smallServerBuf), false)
+	s.upPump(lr, s.srv.cfg.OAuth == nil, false, done, stop)
+}
+
+// open runs what comes before the pumps: the client-leg handshake of the TLS listener, the
+// open event, the dial and, with the OAuth bridge, the login. It returns the client's line
+// reader, or nil when the session is to end (as after a panic).
+func (s *session) open() (lr *lineReader) {
+	defer s.recoverPanic("session")
+	if s.listener == "tls" && !onFreshStack(func() bool { return s.handshakeClient("tls") }) {
+		return nil
 	}
 	s.rec.event(logview.Event{Kind: logview.KindOpen, Client: s.raw.RemoteAddr().String(), Via: via(s.raw), Local: s.raw.LocalAddr().String(), Listener: s.listener,
 		ClientSec: s.clientSec, Upstream: s.srv.dialer.Addr, UpstreamSec: upstreamSecurity(s.srv.cfg.UpstreamMode)})
@@ -199,24 +211,48 @@ func (s *session) run() {
 	}
 	s.warnKeyLog()
 	if !onFreshStack(s.dialUpstream) {
-		return
+		return nil
 	}
-	lr := newLineReader(s.client, maxClientLine)
+	lr = newLineReader(s.client, maxClientLine)
 	if s.srv.cfg.OAuth != nil && !s.bridge(lr) {
-		return
+		return nil
 	}
-	done := make(chan struct{})
-	go s.pumpDown(done)
-	s.upPump(lr)
-	<-done
+	return lr
 }
 
-// upPump runs pumpUp on run's goroutine. When it panics, the session lock pumpUp held is
-// released (a held lock would stall pumpDown for good), and run goes on to close the session.
-func (s *session) upPump(lr *lineReader) {
+// upPump runs pumpUp (first: the client's next line is its first, see spokeTLS; fresh: see
+// pumpUp). When the client leg went quiet, it goes on on a fresh goroutine (see freshStack);
+// when pumpUp is over, the goroutine waits for pumpDown to close done and ends the session.
+// When pumpUp panics, the session lock it held is released (a held lock would stall pumpDown
+// for good), and the session closes.
+func (s *session) upPump(lr *lineReader, first, fresh bool, done <-chan struct{}, stop func() bool) {
+	if s.upBurst(lr, first, fresh) {
+		go s.upPump(lr, false, true, done, stop)
+		return
+	}
+	<-done
+	s.wrapUp(stop)
+}
+
+// upBurst runs pumpUp, recovering a panic (and reporting false, the end of the session).
+func (s *session) upBurst(lr *lineReader, first, fresh bool) bool {
 	defer s.recoverPanic("client pump")
 	defer s.releaseUpLock()
-	s.pumpUp(lr)
+	return s.pumpUp(lr, first, fresh)
+}
+
+// wrapUp ends the session once its pumps are over (or never started): it stops the timers and
+// the close on the context (stop), closes the legs and emits the close summary (end), counts
+// the end and gives the session's slot back.
+func (s *session) wrapUp(stop func() bool) {
+	defer s.srv.sessions.Done()
+	defer s.srv.leave(s.peer)
+	defer s.countEnd()
+	defer s.recoverPanic("session close")
+	defer s.end()
+	defer s.recoverPanic("session")
+	defer stop()
+	s.stopTimers()
 }
 
 // lockUp takes mu for pumpUp, marking it taken for releaseUpLock.

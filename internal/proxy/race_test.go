@@ -1,0 +1,6 @@
+//go:build race
+
+package proxy
+
+// raceEnabled is set when the race detector is on: its instrumentation makes frames bigger.
+const raceEnabled = true
