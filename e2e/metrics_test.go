@@ -89,22 +89,27 @@ func TestMetricsAndDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	quits := `popwire_sessions_total{end="client_quit",listener="plain",route="default"}`
+	active := `popwire_sessions_active{listener="plain",route="default"}`
 	deadline := time.Now().Add(10 * time.Second)
 	var scrape string
 	for {
+		// A scrape reads the gauge and the counter one after the other: wait for both, the
+		// session's end may fall between them.
 		_, scrape, err = httpGet(base + "/metrics")
-		if v, _ := seriesValue(scrape, quits); v == "1" || err != nil || time.Now().After(deadline) {
+		q, _ := seriesValue(scrape, quits)
+		a, _ := seriesValue(scrape, active)
+		if q == "1" && a == "0" || err != nil || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	for series, want := range map[string]string{
 		quits: "1",
-		`popwire_commands_total{route="default",verb="RETR"}`:                                  "1",
-		`popwire_commands_total{route="default",verb="QUIT"}`:                                  "1",
-		`popwire_logins_total{mechanism="user",outcome="ok",route="default"}`:                  "1",
-		`popwire_logins_total{mechanism="user",outcome="failed",route="default"}`:              "0",
-		`popwire_sessions_active{listener="plain",route="default"}`:                            "0",
+		`popwire_commands_total{route="default",verb="RETR"}`:                     "1",
+		`popwire_commands_total{route="default",verb="QUIT"}`:                     "1",
+		`popwire_logins_total{mechanism="user",outcome="ok",route="default"}`:     "1",
+		`popwire_logins_total{mechanism="user",outcome="failed",route="default"}`: "0",
+		active: "0",
 		`popwire_tls_handshake_failures_total{leg="upstream",reason="verify",route="default"}`: "0",
 	} {
 		if v, ok := seriesValue(scrape, series); v != want {
