@@ -51,6 +51,7 @@ type oauthCase struct {
 	xdg          string    // XDG_CONFIG_HOME of this case's popwire processes: its token store
 	secrets      []string  // more secrets no output may show (a wrong password tried)
 	loggedIn     time.Time // when the last auth login of the case ended
+	logStart     int       // the length of Dovecot's log when the case began: its logins come after
 }
 
 // shortLife is the access-token lifetime of cases whose stored token must have expired when
@@ -72,7 +73,7 @@ func newOAuthCase(t *testing.T, account, mechanism string, opts oauthtest.Option
 	t.Helper()
 	d, in := oauthDovecotInstance(t)
 	c := &oauthCase{d: d, account: account, mechanism: mechanism, password: "local pw " + rand.Text(),
-		clientSecret: "client-secret-" + rand.Text(), xdg: t.TempDir()}
+		clientSecret: "client-secret-" + rand.Text(), xdg: t.TempDir(), logStart: len(d.logText())}
 	opts.ClientID, opts.ClientSecret, opts.User = oauthClientID, c.clientSecret, account
 	if opts.DevicePolls == 0 {
 		opts.DevicePolls = 1
@@ -398,13 +399,13 @@ func refusedLogin(t *testing.T, addr, user, pass, prefix string) string {
 // with the case's mechanism, waiting up to 10 s for lines still on their way to the log.
 func (c *oauthCase) wantLogins(t *testing.T, n int) {
 	t.Helper()
-	c.d.waitLogins(t, c.account, c.mechanism, fmt.Sprint(n), func(got int) bool { return got == n })
+	c.d.waitLogins(t, c.logStart, c.account, c.mechanism, fmt.Sprint(n), func(got int) bool { return got == n })
 }
 
 // wantLoginsAtLeast is wantLogins for n or more logins.
 func (c *oauthCase) wantLoginsAtLeast(t *testing.T, n int) {
 	t.Helper()
-	c.d.waitLogins(t, c.account, c.mechanism, fmt.Sprintf("%d or more", n), func(got int) bool { return got >= n })
+	c.d.waitLogins(t, c.logStart, c.account, c.mechanism, fmt.Sprintf("%d or more", n), func(got int) bool { return got >= n })
 }
 
 // TestOAuthFirstLogin authorises an account with `popwire auth login` (the device flow, the
