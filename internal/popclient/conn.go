@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/popwire/popwire/codec"
@@ -109,6 +110,9 @@ func (c *Conn) Send(line string) (string, error) {
 	}
 	if _, err := c.conn.Write(c.out); err != nil {
 		c.err = fmt.Errorf("popclient: send: %w", err)
+		if closedByPeer(err) {
+			c.err = fmt.Errorf("%w (%v)", ErrClosed, err)
+		}
 		return "", c.err
 	}
 	c.waiting = true
@@ -181,7 +185,7 @@ func (c *Conn) fill(ctx context.Context) error {
 		c.received(c.buf[:n])
 	}
 	if err != nil && c.err == nil {
-		if errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || closedByPeer(err) {
 			c.absorb(c.t.EOF(codec.FromServer), 0)
 			c.err = ErrClosed
 		} else {
@@ -189,6 +193,14 @@ func (c *Conn) fill(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// closedByPeer reports whether err says the server ended the connection with a reset rather
+// than a FIN: a server that closes with unread input (a line sent after its QUIT reply) makes
+// its kernel send one, and the next read or write fails with ECONNRESET or EPIPE instead of
+// EOF.
+func closedByPeer(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // absorb turns the frames of one chunk of n bytes into queued parts.

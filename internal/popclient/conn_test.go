@@ -260,3 +260,46 @@ func TestUnsolicitedLineDoesNotBlock(t *testing.T) {
 		t.Errorf("notes %q do not report the unsolicited line", r.Notes)
 	}
 }
+
+// TestResetAfterQUIT checks that a server that ends the connection with a reset (it closed
+// with the client's next line unread) is reported as ErrClosed, as a close is, whether the
+// reset meets the client's write or its read.
+func TestResetAfterQUIT(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	reset := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte("+OK ready\r\n"))
+		buf := make([]byte, 64)
+		c.Read(buf) // QUIT
+		c.Write([]byte("+OK bye\r\n"))
+		c.(*net.TCPConn).SetLinger(0) // close with a reset
+		c.Close()
+		close(reset)
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	c := popclient.New(raw)
+	ctx := testCtx(t)
+	if _, err := c.Read(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := c.Do(ctx, "QUIT"); err != nil || !r.OK() {
+		t.Fatalf("QUIT = %+v, %v", r, err)
+	}
+	<-reset
+	time.Sleep(50 * time.Millisecond) // the reset reaches the client's socket
+	if _, err := c.Do(ctx, "NOOP"); !errors.Is(err, popclient.ErrClosed) {
+		t.Errorf("after a reset: %v, want ErrClosed", err)
+	}
+}
