@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/popwire/popwire/internal/metrics"
+	"github.com/popwire/popwire/internal/proxy"
 )
 
 // defaultDrainDelay is --drain-delay when --metrics is set and the flag is not: long enough for
@@ -68,7 +69,7 @@ func startMetrics(c *cli.Context, logs *serveLogs) (*opsServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	if ta, ok := ln.Addr().(*net.TCPAddr); (!ok || !ta.IP.IsLoopback()) && !c.Bool("metrics-allow-remote") {
+	if !proxy.IsLoopback(ln.Addr()) && !c.Bool("metrics-allow-remote") {
 		ln.Close()
 		return nil, usagef("--metrics %s is not a loopback address: anyone who reaches it reads the metrics; add --metrics-allow-remote to accept that", addr)
 	}

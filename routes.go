@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -171,7 +170,7 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 				}
 				opened[l.Address] = p
 			}
-			if !l.TLS && !l.AllowRemotePlaintext && !isLoopbackAddr(p.ln.Addr()) {
+			if !l.TLS && !l.AllowRemotePlaintext && !proxy.IsLoopback(p.ln.Addr()) {
 				undo()
 				return nil, &config.Error{File: cfg.File, Line: l.Line, Msg: fmt.Sprintf("route %s: plaintext listener %s is not on a loopback address: set tls: true, or allow_remote_plaintext: true", r.Name, p.ln.Addr())}
 			}
@@ -417,10 +416,4 @@ func routeConfig(path string, r config.Route, logOpts proxy.LogOptions) (proxy.C
 		ProxyProtocolOut:          r.ProxyProtocolOut,
 		Log:                       logOpts,
 	}, nil
-}
-
-// isLoopbackAddr reports whether a listener's address only accepts local peers.
-func isLoopbackAddr(addr net.Addr) bool {
-	ta, ok := addr.(*net.TCPAddr)
-	return ok && ta.IP.IsLoopback()
 }

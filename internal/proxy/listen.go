@@ -32,8 +32,9 @@ var ErrServerClosed = errors.New("proxy: server closed")
 // that is not loopback without Config.AllowRemotePlaintext: a configuration mistake.
 var ErrRemotePlaintext = errors.New("plaintext listener on a non-loopback address refused")
 
-// isLoopback reports whether a listener address only accepts local peers.
-func isLoopback(addr net.Addr) bool {
+// IsLoopback reports whether a listener address only accepts local peers: a TCP address on
+// a loopback IP. serve --config and --metrics use it for the same check.
+func IsLoopback(addr net.Addr) bool {
 	ta, ok := addr.(*net.TCPAddr)
 	return ok && ta.IP.IsLoopback()
 }
@@ -47,7 +48,7 @@ func (s *Server) checkListener(l Listener) error {
 	if l.TLS && s.clientTLS == nil {
 		return fmt.Errorf("proxy: TLS listener %s needs a certificate", l.Addr())
 	}
-	if !l.TLS && !s.cfg.AllowRemotePlaintext && !isLoopback(l.Addr()) {
+	if !l.TLS && !s.cfg.AllowRemotePlaintext && !IsLoopback(l.Addr()) {
 		return fmt.Errorf("proxy: %w: %s (credentials would cross the network in clear; allow it explicitly)", ErrRemotePlaintext, l.Addr())
 	}
 	return nil
