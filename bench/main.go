@@ -40,7 +40,9 @@ type options struct {
 	workers  int
 	sessions int
 	idle     int
-	budget   int // --bodies-budget of the --bodies full contender, MiB
+	budget   int      // --bodies-budget of the --bodies full contender, MiB
+	only     []string // --workloads: the workloads to run; nil runs all
+	among    []string // --contenders: the contenders to run (by name, or popwire for all of popwire's); nil runs all
 	popwire  string
 	stunnel  string
 	relay    string
@@ -70,11 +72,23 @@ func parseOptions(args []string) (*options, error) {
 	fs.StringVar(&o.markdown, "markdown", "", "also write the report as Markdown to this file")
 	fs.StringVar(&o.command, "command", "", "the command line to show in the Markdown report")
 	fs.DurationVar(&o.timeout, "timeout", 45*time.Minute, "deadline of the whole run")
+	workloadList := fs.String("workloads", "", "comma-separated workloads to run (retr, retr+dele, noop, sessions, idle); empty runs all; a partial run writes no --markdown")
+	contenderList := fs.String("contenders", "", `comma-separated contenders to run (direct, stunnel, relay, "popwire" for all of popwire's, or off, log, deny, full for one); empty runs all; a partial run writes no --markdown`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if o.only, err = pickNames("--workloads", *workloadList, slices.Collect(maps.Keys(workloadNames()))); err != nil {
+		return nil, err
+	}
+	if o.among, err = pickNames("--contenders", *contenderList, slices.Collect(maps.Keys(contenderNames))); err != nil {
+		return nil, err
+	}
+	if o.markdown != "" && (o.only != nil || o.among != nil) {
+		return nil, errors.New("bench: a run with --workloads or --contenders measures part of the table: it writes no --markdown file")
 	}
 	if o.quick {
 		set := map[string]bool{}
@@ -260,8 +274,11 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 	}
 	for round := 1; round <= o.rounds; round++ {
 		for _, w := range workloads() {
+			if o.only != nil && !slices.Contains(o.only, w.name) {
+				continue
+			}
 			for _, c := range contenders {
-				if failed[c.name] || !slices.Contains(c.runs, w.name) {
+				if failed[c.name] || !slices.Contains(c.runs, w.name) || !o.runs(c.name) {
 					continue
 				}
 				fmt.Fprintf(os.Stderr, "bench: round %d/%d %-9s %-31s", round, o.rounds, w.name, c.name)
@@ -402,4 +419,52 @@ func readAddress(stdout io.Reader, line chan<- string) {
 	s, _ := bufio.NewReader(stdout).ReadString('\n')
 	line <- strings.TrimSpace(s)
 	io.Copy(io.Discard, stdout)
+}
+
+// contenderNames maps the words --contenders takes to the contenders they name; "popwire"
+// names all of popwire's.
+var contenderNames = map[string][]string{
+	"direct": {cDirect}, "stunnel": {cStunnel}, "relay": {cRelay},
+	"popwire": {cPopwireOff, cPopwireLog, cPopwireDeny, cPopwireFull},
+	"off":     {cPopwireOff}, "log": {cPopwireLog}, "deny": {cPopwireDeny}, "full": {cPopwireFull},
+}
+
+// workloadNames returns the set of workload names --workloads takes.
+func workloadNames() map[string]bool {
+	names := map[string]bool{}
+	for _, w := range workloads() {
+		names[w.name] = true
+	}
+	return names
+}
+
+// pickNames splits the comma-separated list given to flag and checks each word against
+// known; an empty list gives nil (everything).
+func pickNames(flag, list string, known []string) ([]string, error) {
+	if strings.TrimSpace(list) == "" {
+		return nil, nil
+	}
+	var words []string
+	for w := range strings.SplitSeq(list, ",") {
+		w = strings.TrimSpace(w)
+		if !slices.Contains(known, w) {
+			slices.Sort(known)
+			return nil, fmt.Errorf("bench: %s: unknown name %q (known: %s)", flag, w, strings.Join(known, ", "))
+		}
+		words = append(words, w)
+	}
+	return words, nil
+}
+
+// runs reports whether the contender named c takes part under --contenders.
+func (o *options) runs(c string) bool {
+	if o.among == nil {
+		return true
+	}
+	for _, w := range o.among {
+		if slices.Contains(contenderNames[w], c) {
+			return true
+		}
+	}
+	return false
 }

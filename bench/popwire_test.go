@@ -75,6 +75,17 @@ func TestParseOptions(t *testing.T) {
 		{"zero rounds", []string{"--rounds", "0"}, nil, true},
 		{"zero budget", []string{"--bodies-budget", "0"}, nil, true},
 		{"stray argument", []string{"extra"}, nil, true},
+		{"workloads and contenders", []string{"--workloads", "retr, noop", "--contenders", "stunnel,log"}, func(o *options) bool {
+			return slices.Equal(o.only, []string{"retr", "noop"}) && o.runs(cStunnel) && o.runs(cPopwireLog) &&
+				!o.runs(cPopwireOff) && !o.runs(cRelay)
+		}, false},
+		{"popwire names all of popwire's", []string{"--contenders", "popwire"}, func(o *options) bool {
+			return o.runs(cPopwireOff) && o.runs(cPopwireFull) && !o.runs(cStunnel)
+		}, false},
+		{"everything by default", nil, func(o *options) bool { return o.only == nil && o.runs(cDirect) && o.runs(cPopwireDeny) }, false},
+		{"unknown workload", []string{"--workloads", "retr,stat"}, nil, true},
+		{"unknown contender", []string{"--contenders", "nginx"}, nil, true},
+		{"partial run writes no markdown", []string{"--workloads", "retr", "--markdown", "x.md"}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
