@@ -7,7 +7,9 @@
 // The upstream is internal/popserver serving from memory over TLS in a child process. Every
 // round runs each workload (RETR of a large message, the same with DELE and RSET pipelined
 // behind each RETR, NOOP round trips, sessions per second, idle-session memory) against each
-// contender that takes part in it, in turn, each time with a fresh proxy process.
+// contender that takes part in it, in turn, each time with a fresh proxy process. For the
+// fetches it also measures the machine's limit (see machine.go): the CPU time of the upstream
+// child, the proxy and the harness's client, and the bound on throughput they imply.
 // Every fetched message is checked by SHA-256; the exit status is 2 on any byte mismatch, 1 on
 // any other failure, 0 otherwise.
 package main
@@ -23,11 +25,16 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 )
+
+// hashTimes is how many times hashRate hashes its buffer at the start of each round: 256 MiB,
+// about an eighth of a second of one core.
+const hashTimes = 1024
 
 // options are the command-line settings of a run.
 type options struct {
@@ -185,7 +192,10 @@ func benchmarksFile(o *options, report string) string {
 		"--bodies none`; `--bodies full` adds the message content to the full log, under a `--bodies-budget` that " +
 		"its memory target allows twice over the peak RSS of `--bodies headers` (content held within the budget, and " +
 		"Go's heap growing to twice what is live). Events the logs dropped are counted from the JSON log's `dropped` " +
-		"events; a figure measured while a log dropped events flatters popwire. What " +
+		"events; a figure measured while a log dropped events flatters popwire. The machine's limit: the upstream " +
+		"child, the proxy and the client (the harness) share the machine's cores during a fetch, so each RETR " +
+		"throughput is shown next to the bound cores / (their CPU seconds per GB together), with SHA-256's rate on " +
+		"one core as the harness measures it in each round. What " +
 		"limits each figure, with profiles, is in [docs/performance.md](docs/performance.md).\n\n" + report
 }
 
@@ -205,14 +215,15 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		return nil, 1, err
 	}
 	box := mailboxes{Big: o.bigMiB << 20, Small: o.small, Workers: o.workers, Idle: idle}
-	upstream, upstreamStdin, err := startUpstream(ctx, cs, certs, box)
+	upstream, upstreamPID, upstreamStdin, err := startUpstream(ctx, cs, certs, box)
 	if err != nil {
 		return nil, 1, err
 	}
 	defer upstreamStdin.Close()
 	fmt.Fprintf(os.Stderr, "bench: upstream on %s\n", upstream)
 	pl := &plan{box: box, bigSum: wireSum(makeMessage(bigSeed, box.Big)),
-		smallSum: wireSum(makeMessage(smallSeed, box.Small)), retrs: o.retrs, noops: o.noops, sessions: o.sessions}
+		smallSum: wireSum(makeMessage(smallSeed, box.Small)), retrs: o.retrs, noops: o.noops, sessions: o.sessions,
+		upstream: upstreamPID, cores: runtime.NumCPU()}
 
 	direct, err := directTLSConfig(certs.CA)
 	if err != nil {
@@ -262,17 +273,27 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 		bigMiB:      o.bigMiB,
 		workers:     o.workers,
 		budgetMiB:   o.budget,
+		cores:       pl.cores,
 		notes:       notes,
 		minHeadroom: 2,
 	}
 	vals := map[string]map[string][]float64{}
 	failed := map[string]bool{}
 	status := 0
+	var hashRates []float64
 	for _, c := range contenders {
 		rep.contenders = append(rep.contenders, c.name)
 		vals[c.name] = map[string][]float64{}
 	}
 	for round := 1; round <= o.rounds; round++ {
+		if o.fetches() {
+			gbps, err := hashRate(hashTimes)
+			if err != nil {
+				return nil, 1, err
+			}
+			fmt.Fprintf(os.Stderr, "bench: round %d/%d sha-256 %s GB/s\n", round, o.rounds, num(gbps))
+			hashRates = append(hashRates, gbps)
+		}
 		for _, w := range workloads() {
 			if o.only != nil && !slices.Contains(o.only, w.name) {
 				continue
@@ -304,6 +325,7 @@ func measure(ctx context.Context, o *options, cs *children, dir string) (*report
 			}
 		}
 	}
+	rep.sha256 = summarize(hashRates)
 	for c, byMetric := range vals {
 		rep.results[c] = map[string]summary{}
 		for k, v := range byMetric {
@@ -367,41 +389,42 @@ func idleSessions(want int) (int, string, error) {
 		"limit×125/256 clients", fit, want, lim.Max), nil
 }
 
-// startUpstream runs "bench -upstream-child" and returns its address and its stdin. The child
-// exits when that stdin is closed or the harness dies, so the caller must keep it until the end.
-func startUpstream(ctx context.Context, cs *children, certs certFiles, box mailboxes) (string, io.Closer, error) {
+// startUpstream runs "bench -upstream-child" and returns its address, its process id and its
+// stdin. The child exits when that stdin is closed or the harness dies, so the caller must keep
+// it until the end.
+func startUpstream(ctx context.Context, cs *children, certs certFiles, box mailboxes) (string, int, io.Closer, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
+		return "", 0, nil, fmt.Errorf("bench: %w", err)
 	}
 	args := append([]string{"-upstream-child", "-cert", certs.Cert, "-key", certs.Key}, box.args()...)
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
+		return "", 0, nil, fmt.Errorf("bench: %w", err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, fmt.Errorf("bench: %w", err)
+		return "", 0, nil, fmt.Errorf("bench: %w", err)
 	}
 	proc, err := cs.start(cmd)
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	line := make(chan string, 1)
 	go readAddress(stdout, line)
 	select {
 	case addr := <-line:
 		if addr == "" {
-			return "", nil, errors.New("bench: upstream child exited before listening")
+			return "", 0, nil, errors.New("bench: upstream child exited before listening")
 		}
-		return addr, stdin, nil
+		return addr, proc.pid(), stdin, nil
 	case <-time.After(2 * time.Minute):
 		proc.stop()
-		return "", nil, errors.New("bench: upstream child did not start within 2 minutes")
+		return "", 0, nil, errors.New("bench: upstream child did not start within 2 minutes")
 	case <-ctx.Done():
-		return "", nil, ctx.Err()
+		return "", 0, nil, ctx.Err()
 	}
 }
 
@@ -454,6 +477,12 @@ func pickNames(flag, list string, known []string) ([]string, error) {
 		words = append(words, w)
 	}
 	return words, nil
+}
+
+// fetches reports whether the run has a fetch workload (RETR or the pipelined RETR), whose
+// machine's figures need the SHA-256 rate of the round.
+func (o *options) fetches() bool {
+	return o.only == nil || slices.Contains(o.only, wRetr) || slices.Contains(o.only, wPipelined)
 }
 
 // runs reports whether the contender named c takes part under --contenders.

@@ -49,10 +49,12 @@ type report struct {
 	contenders  []string                      // column order
 	results     map[string]map[string]summary // contender → metric key → summary
 	rounds      int
-	idle        int // idle sessions per measurement
-	bigMiB      int // size of the RETR message
-	workers     int // concurrent clients of the sessions workload
-	budgetMiB   int // --bodies-budget of the --bodies full contender
+	idle        int     // idle sessions per measurement
+	bigMiB      int     // size of the RETR message
+	workers     int     // concurrent clients of the sessions workload
+	budgetMiB   int     // --bodies-budget of the --bodies full contender
+	cores       int     // the machine's cores, which bound a fetch (see machine)
+	sha256      summary // GB/s of SHA-256 on one core, measured in each round; N is 0 when not measured
 	notes       []string
 	failures    []string // contender failures, one line each
 	minHeadroom float64  // how many times faster than every proxy the direct fetch must be
@@ -118,8 +120,8 @@ func ratioCell(v float64) string {
 	return fmt.Sprintf("%.2f×", v)
 }
 
-// markdown renders the report as Markdown: environment, results, ratios, upstream headroom,
-// targets, notes and failures.
+// markdown renders the report as Markdown: environment, results, ratios, the machine's limit,
+// upstream headroom, targets, notes and failures.
 func (r *report) markdown() string {
 	var b strings.Builder
 	b.WriteString("| environment | |\n|---|---|\n")
@@ -146,6 +148,9 @@ func (r *report) markdown() string {
 	b.WriteString("\n")
 	b.WriteString(r.ratios())
 	b.WriteString("\n")
+	if m := r.machine(); m != "" {
+		b.WriteString(m + "\n")
+	}
 	b.WriteString(r.headroom())
 	b.WriteString("\n")
 	b.WriteString(r.targets())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,6 +40,8 @@ type plan struct {
 	bigSum   [sha256.Size]byte // wireSum of the big message
 	smallSum [sha256.Size]byte // wireSum of the small message
 	retrs    int               // RETRs of the big message per round, in one session
+	upstream int               // the upstream child's process id, for its CPU time
+	cores    int               // the machine's cores, for the bound of a fetch
 	noops    int               // timed NOOPs per round
 	sessions int               // sessions per round of the sessions workload
 }
@@ -67,7 +68,7 @@ func workloads() []workload {
 // the transfers and its peak RSS in MiB. Several transfers per measurement keep the 10 ms
 // granularity of /proc/PID/stat small against the CPU time measured.
 func runRetr(ctx context.Context, in *instance, pl *plan) (map[string]float64, error) {
-	return timeFetches(ctx, in, pl, fetchKeys{mRetrMBps, mRetrCPU, mRetrPeakMiB}, func(p *popConn) error {
+	return timeFetches(ctx, in, pl, retrKeys, func(p *popConn) error {
 		_, err := p.retr(1, pl.bigSum)
 		return err
 	})
@@ -78,7 +79,7 @@ func runRetr(ctx context.Context, in *instance, pl *plan) (map[string]float64, e
 // fails when DELE was refused by a contender that should forward it, or forwarded by one that
 // should refuse it.
 func runPipelined(ctx context.Context, in *instance, pl *plan) (map[string]float64, error) {
-	return timeFetches(ctx, in, pl, fetchKeys{mbps: mPipeMBps, cpu: mPipeCPU}, func(p *popConn) error {
+	return timeFetches(ctx, in, pl, pipeKeys, func(p *popConn) error {
 		refused, err := p.retrPipelined(1, pl.bigSum)
 		if err == nil && refused != in.deniesDELE {
 			err = fmt.Errorf("bench: DELE refused %v, want %v", refused, in.deniesDELE)
@@ -91,10 +92,12 @@ func runPipelined(ctx context.Context, in *instance, pl *plan) (map[string]float
 // the peak RSS out.
 type fetchKeys struct {
 	mbps, cpu, peak string
+	machine         machineKeys
 }
 
 // timeFetches logs in as "big", runs fetch pl.retrs times and returns the throughput, the
-// proxy's CPU seconds per GB and, for a proxy, its peak RSS in MiB, under keys.
+// proxy's CPU seconds per GB, the machine's figures (see machineFigures) and, for a proxy, its
+// peak RSS in MiB, under keys.
 func timeFetches(ctx context.Context, in *instance, pl *plan, keys fetchKeys, fetch func(p *popConn) error) (map[string]float64, error) {
 	p, err := dialPOP(ctx, in, 256<<10)
 	if err != nil {
@@ -104,7 +107,7 @@ func timeFetches(ctx context.Context, in *instance, pl *plan, keys fetchKeys, fe
 	if err := p.login("big"); err != nil {
 		return nil, err
 	}
-	cpu0, err := procCPU(in)
+	cpu0, err := sampleCPU(pl.upstream, in.pid())
 	if err != nil {
 		return nil, err
 	}
@@ -115,15 +118,14 @@ func timeFetches(ctx context.Context, in *instance, pl *plan, keys fetchKeys, fe
 		}
 	}
 	took := time.Since(t0).Seconds()
-	cpu1, err := procCPU(in)
+	cpu1, err := sampleCPU(pl.upstream, in.pid())
 	if err != nil {
 		return nil, err
 	}
 	if err := p.quit(); err != nil {
 		return nil, err
 	}
-	size := float64(pl.box.Big) * float64(pl.retrs)
-	res := map[string]float64{keys.mbps: size / took / 1e6, keys.cpu: (cpu1 - cpu0) / (size / 1e9)}
+	res := machineFigures(keys, float64(pl.box.Big)*float64(pl.retrs), took, cpu0, cpu1, pl.cores)
 	if in.proc != nil && keys.peak != "" {
 		peak, err := peakRSSBytes(in.pid())
 		if err != nil {
@@ -132,14 +134,6 @@ func timeFetches(ctx context.Context, in *instance, pl *plan, keys fetchKeys, fe
 		res[keys.peak] = float64(peak) / (1 << 20)
 	}
 	return res, nil
-}
-
-// procCPU returns the proxy's CPU seconds so far, NaN for the direct contender.
-func procCPU(in *instance) (float64, error) {
-	if in.proc == nil {
-		return math.NaN(), nil
-	}
-	return cpuSeconds(in.pid())
 }
 
 // runNoop times pl.noops NOOP round trips on one logged-in session after a short warm-up.
