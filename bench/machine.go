@@ -172,7 +172,8 @@ func hashRate(times int) (float64, error) {
 // part of a byte on one thread and waits, now and then, for the one before it to fill the
 // loopback socket (or the one after it to drain it), and the clocks of /proc count in 10 ms
 // ticks. On the two-core machine of docs/performance.md every contender, fast or slow, ran at
-// 0.81–0.89 of its bound in the rounds that other processes left alone.
+// 0.83–0.89 of its bound in the measurements that other processes left alone (0.15 cores or
+// less).
 const atBound = 0.8
 
 // machine renders the machine's limit of each fetch workload that measured it: one row per
