@@ -108,3 +108,27 @@ func TestLogoutRemovesTheRefreshLock(t *testing.T) {
 		t.Fatalf("after logout the directory holds %v", left)
 	}
 }
+
+// TestAccessCarriesTheAccountsMechanism: the mechanism chosen at auth login (recorded in the
+// file) is the one each Access names, before and after a refresh, so that serve logs in with
+// it unless told otherwise.
+func TestAccessCarriesTheAccountsMechanism(t *testing.T) {
+	for _, mech := range []Mechanism{XOAUTH2, OAUTHBEARER} {
+		t.Run(mech.String(), func(t *testing.T) {
+			s := startServer(t, oauthtest.Options{})
+			p := testProvider(s, "")
+			p.Mechanism = mech
+			st := loggedIn(t, s, p)
+			tk := &Tokens{Store: st}
+			a, err := tk.Token(testContext(t), testAccount, testPassword)
+			if err != nil || a.Mechanism != mech {
+				t.Fatalf("fresh token: mechanism %v, %v; want %v", a.Mechanism, err, mech)
+			}
+			nearExpiry(t, st, time.Hour, time.Minute)
+			a, err = tk.Token(testContext(t), testAccount, testPassword)
+			if err != nil || a.Mechanism != mech || s.Refreshes() != 1 {
+				t.Fatalf("refreshed token: mechanism %v, %v, %d refreshes; want %v after 1", a.Mechanism, err, s.Refreshes(), mech)
+			}
+		})
+	}
+}

@@ -137,7 +137,7 @@ func (t *Tokens) access(a *account, f *tokenFile, err error) (Access, error) {
 	if err != nil {
 		return Access{}, err
 	}
-	return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope, Mechanism: f.provider("").Mechanism}, nil
 }
 
 // margin returns how close to its expiry f's access token is refreshed: Margin, or half the
@@ -284,7 +284,7 @@ func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access,
 	if err := t.save(a, f); err != nil {
 		return Access{}, err
 	}
-	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope}, nil
+	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope, Mechanism: p.Mechanism}, nil
 }
 
 // save seals a's secrets into f and writes it. On failure a stays dirty, so that the next
