@@ -317,26 +317,26 @@ func oauthFlag(usage string) cli.Flag {
 // accounts authorised with popwire auth login for that provider, each refreshed with what
 // its file records, unless --oauth-token-url (or, for microsoft, --oauth-tenant),
 // --oauth-client-id or --oauth-client-secret say otherwise (oauthRefreshFlags). The
-// mechanism is --oauth-mechanism, else the provider's (XOAUTH2 for Google, Microsoft and a
-// custom provider). Without --oauth it returns nil and refuses a provider flag that would
-// then do nothing.
-func oauthBridge(c *cli.Context) (*oauth.Tokens, oauth.Mechanism, error) {
+// mechanism is --oauth-mechanism's, or nil without it: each account logs in with the one it
+// was authorised for at auth login. Without --oauth it returns nil and refuses a provider
+// flag that would then do nothing.
+func oauthBridge(c *cli.Context) (*oauth.Tokens, *oauth.Mechanism, error) {
 	name := c.String("oauth")
 	if name == "" {
 		for _, f := range oauthRefreshFlags() {
 			if n := f.Names()[0]; c.IsSet(n) {
-				return nil, oauth.XOAUTH2, usagef("--%s needs --oauth PROVIDER", n)
+				return nil, nil, usagef("--%s needs --oauth PROVIDER", n)
 			}
 		}
-		return nil, oauth.XOAUTH2, nil
+		return nil, nil, nil
 	}
 	p, builtin, err := oauth.Builtin(name, c.String("oauth-tenant"))
 	if err != nil {
-		return nil, oauth.XOAUTH2, usagef("%v", err)
+		return nil, nil, usagef("%v", err)
 	}
 	if !builtin {
 		if !providerNameRE.MatchString(name) {
-			return nil, oauth.XOAUTH2, usagef("--oauth %q: use google, microsoft, or the name of a custom provider given to popwire auth login", name)
+			return nil, nil, usagef("--oauth %q: use google, microsoft, or the name of a custom provider given to popwire auth login", name)
 		}
 		p = oauth.Provider{Name: name}
 	}
@@ -345,15 +345,17 @@ func oauthBridge(c *cli.Context) (*oauth.Tokens, oauth.Mechanism, error) {
 	if serving.TokenURL == "" && c.String("oauth-tenant") != "" {
 		serving.TokenURL = p.TokenURL // the tenant's token endpoint
 	}
-	mech := p.Mechanism
+	var mech *oauth.Mechanism // each account's own
 	if m := c.String("oauth-mechanism"); m != "" {
-		if mech, err = oauth.ParseMechanism(m); err != nil {
-			return nil, oauth.XOAUTH2, usagef("--oauth-mechanism: %v", err)
+		parsed, err := oauth.ParseMechanism(m)
+		if err != nil {
+			return nil, nil, usagef("--oauth-mechanism: %v", err)
 		}
+		mech = &parsed
 	}
 	store, err := defaultStore()
 	if err != nil {
-		return nil, oauth.XOAUTH2, err
+		return nil, nil, err
 	}
 	return &oauth.Tokens{Store: store, Provider: serving}, mech, nil
 }

@@ -221,18 +221,18 @@ type oauthKey struct {
 
 // oauthSource returns the token source and mechanism of route r's oauth section, the one of
 // the running configuration when the section has not changed, and records it in next.
-func (s *routeSet) oauthSource(path string, r config.Route, next map[oauthKey]*oauth.Tokens) (*oauth.Tokens, oauth.Mechanism, error) {
+func (s *routeSet) oauthSource(path string, r config.Route, next map[oauthKey]*oauth.Tokens) (*oauth.Tokens, *oauth.Mechanism, error) {
 	o := *r.OAuth
 	line := o.Line
 	o.Line = 0
 	key := oauthKey{r.Name, o}
-	mech := oauth.XOAUTH2
+	var mech *oauth.Mechanism // each account's own
 	if o.Mechanism != "" {
 		m, err := oauth.ParseMechanism(o.Mechanism)
 		if err != nil {
-			return nil, 0, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.mechanism: " + err.Error(), Err: err}
+			return nil, nil, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.mechanism: " + err.Error(), Err: err}
 		}
-		mech = m
+		mech = &m
 	}
 	if t := s.tokens[key]; t != nil {
 		next[key] = t
@@ -242,13 +242,13 @@ func (s *routeSet) oauthSource(path string, r config.Route, next map[oauthKey]*o
 	if o.ClientSecretFile != "" {
 		b, err := os.ReadFile(o.ClientSecretFile)
 		if err != nil {
-			return nil, 0, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.client_secret_file: " + err.Error(), Err: err}
+			return nil, nil, &config.Error{File: path, Line: line, Msg: "route " + r.Name + ": oauth.client_secret_file: " + err.Error(), Err: err}
 		}
 		p.ClientSecret = strings.TrimSpace(string(b))
 	}
 	store, err := defaultStore()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	t := &oauth.Tokens{Store: store, Provider: p, OnRefresh: s.metrics.Route(r.Name).RefreshOutcome}
 	next[key] = t

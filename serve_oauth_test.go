@@ -26,7 +26,7 @@ func TestServeOAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := cfg.OAuth.(*oauth.Tokens); !ok || cfg.OAuthMechanism != oauth.OAUTHBEARER {
+	if _, ok := cfg.OAuth.(*oauth.Tokens); !ok || cfg.OAuthMechanism == nil || *cfg.OAuthMechanism != oauth.OAUTHBEARER {
 		t.Fatalf("OAuth %T, mechanism %v: want the token store and OAUTHBEARER", cfg.OAuth, cfg.OAuthMechanism)
 	}
 	cfg.Listen = ""
@@ -151,5 +151,18 @@ func TestServeOAuthFlags(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: %v, want an error saying %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestServeOAuthMechanismIsTheAccounts: without --oauth-mechanism serve imposes none, and each
+// account logs in upstream with the mechanism it was authorised for at auth login.
+func TestServeOAuthMechanismIsTheAccounts(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	cfg, err := serveConfig(serveContext(t, "--oauth", "google", "--oauth-client-id", "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OAuthMechanism != nil {
+		t.Fatalf("mechanism %v without --oauth-mechanism, want none imposed", *cfg.OAuthMechanism)
 	}
 }

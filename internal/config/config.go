@@ -108,7 +108,7 @@ type ProxyProtocol struct {
 // authorised with popwire auth login for Provider log in upstream with their tokens.
 type OAuth struct {
 	Provider         string // oauth.provider: google, microsoft or a custom provider's name, as given to auth login
-	Mechanism        string // oauth.mechanism: xoauth2 | oauthbearer; "" means the provider's (XOAUTH2)
+	Mechanism        string // oauth.mechanism: xoauth2 | oauthbearer; "" means each account's, recorded at auth login
 	TokenURL         string // oauth.token_url: replaces the token endpoint the account files record; "" keeps it
 	ClientID         string // oauth.client_id: replaces the recorded client ID; "" keeps it
 	ClientSecretFile string // oauth.client_secret_file: a file holding the client secret (never the secret itself); "" keeps the recorded one

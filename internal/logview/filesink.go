@@ -83,9 +83,23 @@ func (s *FileSink) beginLocked() error {
 	return nil
 }
 
+// openAppend opens path for appending. /dev/stdout and /dev/stderr are the process's own
+// standard streams, used as they are and never closed: open(2) refuses them when they are
+// sockets (systemd's journal, some container runtimes), and reopening them changes nothing.
 func openAppend(path string) (io.WriteCloser, error) {
+	switch path {
+	case "/dev/stdout":
+		return stdStream{os.Stdout}, nil
+	case "/dev/stderr":
+		return stdStream{os.Stderr}, nil
+	}
 	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
+
+// stdStream is a standard stream as a log file: Close leaves it open.
+type stdStream struct{ *os.File }
+
+func (stdStream) Close() error { return nil }
 
 func openFileSink(path string, report io.Writer, open func(string) (io.WriteCloser, error)) (*FileSink, error) {
 	if report == nil {

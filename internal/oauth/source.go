@@ -39,4 +39,7 @@ type Access struct {
 	Token  string    // the bearer token
 	Expiry time.Time // when the provider says it expires; zero if it did not say
 	Scope  string    // the granted scopes, space-separated; "" if the provider did not say
+	// Mechanism is the SASL mechanism the account was authorised for at auth login (its
+	// provider's, unless --oauth-mechanism chose another); the zero value is XOAUTH2.
+	Mechanism Mechanism
 }

@@ -272,7 +272,7 @@ func (s *Store) create(acct Account, sec secrets, password string) ([]byte, erro
 	return key, s.write(f)
 }
 
-// Delete removes the file of address; a missing one wraps ErrNoToken.
+// Delete removes the file of address and its refresh lock; a missing file wraps ErrNoToken.
 func (s *Store) Delete(address string) error {
 	path, err := s.Path(address)
 	if err != nil {
@@ -283,6 +283,9 @@ func (s *Store) Delete(address string) error {
 			return noTokenError(address)
 		}
 		return fmt.Errorf("oauth: removing the token of %s: %w", address, err)
+	}
+	if lock, err := s.lockPath(address); err == nil {
+		_ = os.Remove(lock) // the account is gone; a refresh waiting on the lock finds no file
 	}
 	return nil
 }

@@ -33,7 +33,8 @@ const refreshTimeout = 30 * time.Second
 // password, keeps the derived key in memory after the first successful unlock (so later
 // logins cost a constant-time comparison, not a key derivation), refreshes the access token
 // when it is within Margin (or half its lifetime) of its expiry, and saves a rotated refresh token at once. Calls
-// for one account are serialised, so many concurrent callers near expiry cause one refresh.
+// for one account are serialised, so many concurrent callers near expiry cause one refresh;
+// so are the refreshes of popwire processes sharing the Store's directory (Store.lockRefresh).
 // The file is read at each call, so a new `auth login` or `auth logout` takes effect at
 // once. Set the exported fields before the first Token call; the zero value is not usable
 // (Store is required).
@@ -83,29 +84,60 @@ func (t *Tokens) Token(ctx context.Context, address, password string) (Access, e
 	}
 	defer func() { <-a.lock }()
 
+	f, err := t.current(a, address, password)
+	if err != nil || t.fresh(a, f) {
+		return t.access(a, f, err)
+	}
+	// A refresh is due. Other popwire processes may share the store: take its refresh lock,
+	// then read the file again, as one of them may have refreshed while this one waited.
+	unlock, err := t.Store.lockRefresh(ctx, address)
+	if err != nil {
+		return Access{}, err
+	}
+	defer unlock()
+	if f, err = t.current(a, address, password); err != nil || t.fresh(a, f) {
+		return t.access(a, f, err)
+	}
+	return t.refresh(ctx, a, f)
+}
+
+// current reads the file of address and makes a hold its secrets for password, saving first
+// a rotated refresh token an earlier save failed to store. a's lock is held.
+func (t *Tokens) current(a *account, address, password string) (*tokenFile, error) {
 	f, err := t.Store.load(address)
 	if err != nil {
 		a.forget()
 		t.drop(address, a)
-		return Access{}, err
+		return nil, err
 	}
 	if t.Provider != nil && f.Provider != t.Provider.Name {
-		return Access{}, &kindError{ErrNoToken, fmt.Sprintf("oauth: %s is authorised with %s, not %s: %s --provider %s", address, f.Provider,
+		return nil, &kindError{ErrNoToken, fmt.Sprintf("oauth: %s is authorised with %s, not %s: %s --provider %s", address, f.Provider,
 			t.Provider.Name, loginHint(address), t.Provider.Name)}
 	}
 	if err := t.unlock(a, f, address, password); err != nil {
-		return Access{}, err
+		return nil, err
 	}
 	if a.dirty {
 		f = a.pending
 		if err := t.save(a, f); err != nil {
-			return Access{}, err
+			return nil, err
 		}
 	}
-	if a.sec.AccessToken != "" && time.Until(f.usableUntil()) > t.margin(f) {
-		return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope}, nil
+	return f, nil
+}
+
+// fresh reports whether a holds an access token that f says is usable for longer than the
+// refresh margin.
+func (t *Tokens) fresh(a *account, f *tokenFile) bool {
+	return a.sec.AccessToken != "" && time.Until(f.usableUntil()) > t.margin(f)
+}
+
+// access returns a's access token as f describes it, or err.
+func (t *Tokens) access(a *account, f *tokenFile, err error) (Access, error) {
+	if err != nil {
+		return Access{}, err
 	}
-	return t.refresh(ctx, a, f)
+	return Access{Token: a.sec.AccessToken, Expiry: f.Expiry, Scope: f.Scope, Mechanism: f.provider("").Mechanism}, nil
 }
 
 // margin returns how close to its expiry f's access token is refreshed: Margin, or half the
@@ -252,7 +284,7 @@ func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access,
 	if err := t.save(a, f); err != nil {
 		return Access{}, err
 	}
-	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope}, nil
+	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope, Mechanism: p.Mechanism}, nil
 }
 
 // save seals a's secrets into f and writes it. On failure a stays dirty, so that the next

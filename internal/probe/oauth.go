@@ -22,14 +22,17 @@ func (p *prober) oauthLogin(ctx context.Context) bool {
 	start := time.Now()
 	sctx, cancel := p.step(ctx)
 	defer cancel()
-	mech := p.o.OAuthMechanism
-	how := "AUTH " + mech.String()
 	acc, err := p.o.OAuth.Token(sctx, p.o.User, p.o.Password)
 	if err != nil {
 		s := p.r.add(StepLogin, start, false)
 		s.Summary, s.Error, s.Hint = "no access token for "+p.o.User, err.Error(), tokenHint(err, p.o.User)
 		return false
 	}
+	mech := acc.Mechanism
+	if m := p.o.OAuthMechanism; m != nil {
+		mech = *m
+	}
+	how := "AUTH " + mech.String()
 	blob := mech.InitialResponse(p.o.User, acc.Token)
 	raw, _ := base64.StdEncoding.DecodeString(blob)
 	p.secrets = append(p.secrets, acc.Token, base64.StdEncoding.EncodeToString([]byte(acc.Token)), blob, string(raw))

@@ -22,6 +22,7 @@ const probeToken = "ya29.probe-token-9f8e"
 type tokenSource struct {
 	token string
 	err   error
+	mech  oauth.Mechanism // the account's
 }
 
 func (s tokenSource) Token(_ context.Context, account, password string) (oauth.Access, error) {
@@ -31,7 +32,7 @@ func (s tokenSource) Token(_ context.Context, account, password string) (oauth.A
 	case account != testUser || password != testPassword:
 		return oauth.Access{}, fmt.Errorf("fake: %w", oauth.ErrWrongPassword)
 	}
-	return oauth.Access{Token: s.token, Scope: "https://outlook.office.com/POP.AccessAsUser.All", Expiry: time.Now().Add(time.Hour)}, nil
+	return oauth.Access{Token: s.token, Scope: "https://outlook.office.com/POP.AccessAsUser.All", Expiry: time.Now().Add(time.Hour), Mechanism: s.mech}, nil
 }
 
 // startPopserver serves the embedded server over implicit TLS with certs, taking probeToken
@@ -63,23 +64,34 @@ func TestOAuthLogin(t *testing.T) {
 		ok      bool
 		want    []string // in the text report
 		wantOut []string // not in it
+		// override: the account was authorised for the other mechanism and
+		// Options.OAuthMechanism says mech; otherwise mech is the account's own.
+		override bool
 	}{
 		{"XOAUTH2", oauth.XOAUTH2, tokenSource{token: probeToken}, true,
-			[]string{"logged in as alice with AUTH XOAUTH2 (two-step)", "token scope: https://outlook.office.com/POP.AccessAsUser.All", "token expires: 20", "12 messages"}, nil},
-		{"OAUTHBEARER", oauth.OAUTHBEARER, tokenSource{token: probeToken}, true, []string{"with AUTH OAUTHBEARER (two-step)"}, nil},
+			[]string{"logged in as alice with AUTH XOAUTH2 (two-step)", "token scope: https://outlook.office.com/POP.AccessAsUser.All", "token expires: 20", "12 messages"}, nil, false},
+		{"OAUTHBEARER", oauth.OAUTHBEARER, tokenSource{token: probeToken}, true, []string{"with AUTH OAUTHBEARER (two-step)"}, nil, false},
 		{"refused token", oauth.XOAUTH2, tokenSource{token: "expired-token"}, false,
 			[]string{`the server refused the token: status "401", scope "https://outlook.office.com/POP.AccessAsUser.All"`, "[AUTH] Authentication failed"},
-			[]string{"expired-token"}},
+			[]string{"expired-token"}, false},
 		{"refused token OAUTHBEARER", oauth.OAUTHBEARER, tokenSource{token: "expired-token"}, false,
-			[]string{`status "invalid_token"`}, []string{"expired-token"}},
+			[]string{`status "invalid_token"`}, []string{"expired-token"}, false},
 		{"no token", oauth.XOAUTH2, tokenSource{err: fmt.Errorf("store: %w", oauth.ErrNoToken)}, false,
-			[]string{"no access token for alice", "run popwire auth login alice first"}, nil},
+			[]string{"no access token for alice", "run popwire auth login alice first"}, nil, false},
 		{"refresh refused", oauth.XOAUTH2, tokenSource{err: fmt.Errorf("store: %w", oauth.ErrRefreshRefused)}, false,
-			[]string{"run popwire auth login alice again"}, nil},
+			[]string{"run popwire auth login alice again"}, nil, false},
+		{"OAUTHBEARER asked for", oauth.OAUTHBEARER, tokenSource{token: probeToken}, true, []string{"with AUTH OAUTHBEARER (two-step)"}, nil, true},
+		{"XOAUTH2 asked for", oauth.XOAUTH2, tokenSource{token: probeToken}, true, []string{"with AUTH XOAUTH2 (two-step)"}, nil, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			src := tc.src
+			src.mech = tc.mech
 			o := Options{Addr: startPopserver(t, good.Server.Certificates[0]), ServerName: "pop.test", RootCAs: good.Pool,
-				User: testUser, Password: testPassword, OAuth: tc.src, OAuthMechanism: tc.mech, Timeout: 5 * time.Second}
+				User: testUser, Password: testPassword, OAuth: src, Timeout: 5 * time.Second}
+			if tc.override {
+				src.mech = oauth.OAUTHBEARER - tc.mech // the other one
+				o.OAuth, o.OAuthMechanism = src, &tc.mech
+			}
 			r := Run(context.Background(), o)
 			text, js := render(t, r)
 			if r.OK != tc.ok {

@@ -32,9 +32,10 @@ type Options struct {
 	Resolver           *net.Resolver  // nil: net.DefaultResolver
 	// OAuth, when set, makes the login an OAuth one: the access token for User comes from
 	// it (Password is the local password that unlocks it), and the probe logs in with
-	// OAuthMechanism in the two-step form. The token never appears in the Report.
+	// the token's mechanism (Access.Mechanism) or OAuthMechanism, in the two-step form. The
+	// token never appears in the Report.
 	OAuth          oauth.Source
-	OAuthMechanism oauth.Mechanism // the zero value is XOAUTH2
+	OAuthMechanism *oauth.Mechanism // nil: the token's
 }
 
 // prober runs the steps of one probe.

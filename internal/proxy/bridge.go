@@ -40,8 +40,8 @@ var errBridgeEnded = errors.New("proxy: oauth bridge ended the session")
 
 // bridge runs the AUTHORIZATION state for the client when Config.OAuth is set: it answers
 // USER, PASS, AUTH PLAIN and AUTH LOGIN itself, gets the account's access token from the
-// Source and logs in upstream with Config.OAuthMechanism, relaying the upstream's answer as
-// the answer to the client's PASS or AUTH. CAPA and QUIT go upstream (the CAPA reply
+// Source and logs in upstream with the token's mechanism (or Config.OAuthMechanism),
+// relaying the upstream's answer as the answer to the client's PASS or AUTH. CAPA and QUIT go upstream (the CAPA reply
 // rewritten, capaRewrite), STLS and the policies are answered as decide says, APOP, other
 // mechanisms and other commands get -ERR. It reads one client line at a time from lr, which
 // pumpUp goes on with, so that lines the client pipelined are not lost. It reports whether
@@ -362,7 +362,10 @@ func (s *session) oauthLogin(up *lineReader, user, password string) (next bool, 
 		s.rec.event(logview.Event{Kind: logview.KindError, Leg: logview.LegLocal, Err: "proxy: oauth: " + sentence})
 		return false, s.lockedReply([]byte("-ERR " + code + " popwire: " + sentence + "\r\n"))
 	}
-	mech := s.srv.cfg.OAuthMechanism
+	mech := acc.Mechanism
+	if m := s.srv.cfg.OAuthMechanism; m != nil {
+		mech = *m
+	}
 	blob := mech.InitialResponse(user, acc.Token)
 	raw, _ := base64.StdEncoding.DecodeString(blob)
 	s.rec.secret(acc.Token, base64.StdEncoding.EncodeToString([]byte(acc.Token)), blob, string(raw))

@@ -22,6 +22,7 @@ import (
 type fakeSource struct {
 	password, token, scope string
 	expiry                 time.Time
+	mech                   oauth.Mechanism // the account's, as Tokens reads it from its file
 	err                    error
 	block                  bool
 
@@ -46,7 +47,7 @@ func (f *fakeSource) Token(ctx context.Context, account, password string) (oauth
 	case password != f.password:
 		return oauth.Access{}, fmt.Errorf("fake: %w", oauth.ErrWrongPassword)
 	}
-	return oauth.Access{Token: f.token, Scope: f.scope, Expiry: f.expiry}, nil
+	return oauth.Access{Token: f.token, Scope: f.scope, Expiry: f.expiry, Mechanism: f.mech}, nil
 }
 
 const (
@@ -135,7 +136,8 @@ func TestBridgeLogins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			up := oauthUpstream(t, tc.mech)
 			src := newFakeSource()
-			p := startProxy(t, Config{OAuth: src, OAuthMechanism: tc.mech}, up.addr())
+			src.mech = tc.mech // the account's own mechanism: no Config.OAuthMechanism
+			p := startProxy(t, Config{OAuth: src}, up.addr())
 			c := p.dial(t, false)
 			c.line(t)
 			expectReplies(t, c, tc.steps...)
@@ -265,13 +267,31 @@ func TestBridgeTokenFailures(t *testing.T) {
 	}
 }
 
+// TestBridgeMechanismOverride: Config.OAuthMechanism (serve --oauth-mechanism) replaces the
+// mechanism an account was authorised for, in both directions.
+func TestBridgeMechanismOverride(t *testing.T) {
+	for _, tc := range []struct{ account, override oauth.Mechanism }{
+		{oauth.XOAUTH2, oauth.OAUTHBEARER}, {oauth.OAUTHBEARER, oauth.XOAUTH2},
+	} {
+		t.Run(tc.override.String(), func(t *testing.T) {
+			up := oauthUpstream(t, tc.override)
+			src := newFakeSource()
+			src.mech = tc.account
+			p := startProxy(t, Config{OAuth: src, OAuthMechanism: &tc.override}, up.addr())
+			c := p.dial(t, false)
+			c.line(t)
+			expectReplies(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."})
+		})
+	}
+}
+
 func TestBridgeErrorChallenge(t *testing.T) {
 	for _, mech := range []oauth.Mechanism{oauth.XOAUTH2, oauth.OAUTHBEARER} {
 		t.Run(mech.String(), func(t *testing.T) {
 			up := oauthUpstream(t, mech)
 			src := newFakeSource()
 			src.token = "expired-token"
-			p := startProxy(t, Config{OAuth: src, OAuthMechanism: mech}, up.addr())
+			p := startProxy(t, Config{OAuth: src, OAuthMechanism: &mech}, up.addr())
 			c := p.dial(t, false)
 			c.line(t)
 			expectReplies(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "-ERR [AUTH] Invalid credentials."},
@@ -356,7 +376,7 @@ func TestBridgeToPopserver(t *testing.T) {
 				served <- srv.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{good.leaf}}))
 			}()
 			t.Cleanup(func() { srv.Close(); <-served })
-			p := startProxy(t, Config{OAuth: newFakeSource(), OAuthMechanism: mech}, ln.Addr().String())
+			p := startProxy(t, Config{OAuth: newFakeSource(), OAuthMechanism: &mech}, ln.Addr().String())
 			c := p.dial(t, true)
 			c.line(t)
 			expectReplies(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."})

@@ -97,12 +97,13 @@ type Config struct {
 
 	// OAuth, when set, turns the login step into a bridge (bridge.go): popwire answers USER,
 	// PASS, AUTH PLAIN and AUTH LOGIN itself, gets the account's access token from OAuth with
-	// the password the client sent, and logs in upstream with OAuthMechanism. nil: credentials
+	// the password the client sent, and logs in upstream with the token's mechanism
+	// (Access.Mechanism) or OAuthMechanism. nil: credentials
 	// pass through unchanged.
 	OAuth oauth.Source
-	// OAuthMechanism is the SASL mechanism the bridge logs in upstream with; the zero value is
-	// XOAUTH2.
-	OAuthMechanism oauth.Mechanism
+	// OAuthMechanism, when set, is the SASL mechanism the bridge logs in upstream with; nil
+	// means each account's own, the one it was authorised for (Access.Mechanism).
+	OAuthMechanism *oauth.Mechanism
 	// Sink receives the log events; nil discards them.
 	Sink logview.Sink
 	// Log says what the per-session recorder keeps and reveals.

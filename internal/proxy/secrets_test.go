@@ -288,7 +288,7 @@ func runBridgeSession(t *testing.T, steps []authStep, mech oauth.Mechanism, toke
 	if src == nil {
 		src = anyPassword{token}
 	}
-	p := startProxy(t, Config{OAuth: src, OAuthMechanism: mech, Metrics: reg}, up.addr())
+	p := startProxy(t, Config{OAuth: src, OAuthMechanism: &mech, Metrics: reg}, up.addr())
 	c := p.dial(t, false)
 	c.line(t)
 	for _, s := range steps {
