@@ -38,6 +38,7 @@ func TestBenchHarnessSmoke(t *testing.T) {
 		"| figure | unit | direct | stunnel | Go relay | popwire (log off) | popwire (full log) | popwire (full log, --deny DELE) | popwire (--bodies full) |",
 		"Each popwire figure as a ratio to stunnel / to the Go relay",
 		"Targets of issue 14, from this run:",
+		"The machine's limit: during a fetch the upstream child",
 	} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("the report lacks %q:\n%s", want, out)
