@@ -70,7 +70,11 @@ type AsyncOptions struct {
 // rather than one per event. With flush functions the goroutine also takes the events of a
 // burst after its first in one go, when the flush is due or the queue is half full, rather
 // than waking for each: an Emit then never wakes a goroutine, which would cost the caller a
-// system call on its forwarding path for every event.
+// system call on its forwarding path for every event. A burst lasts while events come: when
+// the flush found events queued, the goroutine sets its timer again and takes the next ones
+// Linger later, rather than waiting on the queue, so that a steady stream (a busy session)
+// wakes it from Emit never, not once per Linger; only the first event after a Linger without
+// any is taken at once, and a half-full queue or a barrier (Shutdown) still wakes it.
 //
 // Events must not be changed after Emit; the proxy builds a fresh Event for every call.
 type Async struct {
@@ -88,16 +92,16 @@ type Async struct {
 	releaseOnce sync.Once
 	waiting     sync.WaitGroup // Emits waiting for room
 
-	mu        sync.Mutex // guards what follows; never held while writing or waiting
-	block     bool       // OverflowBlock, until Release
-	stopped   bool       // the goroutine was told to end: events are dropped
-	abandoned bool       // Shutdown gave up on the output: nothing more is written or settled
-	lost      int64      // events dropped and not yet in a queued dropped event
-	unsaid    int64      // events the output failed to write, not yet told to the peers
-	why       string     // why the last write failed
-	pending   int64      // events queued, or written and not yet flushed
-	reporting int64      // the counts of dropped events queued, or written and not yet flushed
-	peers     []*Async   // where this output's dropped events also go
+	mu        sync.Mutex  // guards what follows; never held while writing or waiting
+	block     bool        // OverflowBlock, until Release
+	stopped   bool        // the goroutine was told to end: events are dropped
+	abandoned atomic.Bool // Shutdown gave up on the output: nothing more is written or settled; set under mu, read by the goroutine without it
+	lost      int64       // events dropped and not yet in a queued dropped event
+	unsaid    int64       // events the output failed to write, not yet told to the peers
+	why       string      // why the last write failed
+	pending   int64       // events queued, or written and not yet flushed
+	reporting int64       // the counts of dropped events queued, or written and not yet flushed
+	peers     []*Async    // where this output's dropped events also go
 }
 
 // item is one entry of an Async queue: an event, this output's own dropped event (report > 0),
@@ -167,6 +171,9 @@ func (a *Async) offer(e Event) {
 // before it, and reports whether it was queued. a.mu is held.
 func (a *Async) tryLocked(it item) bool {
 	if a.lost > 0 {
+		if len(a.ch) == cap(a.ch) {
+			return false // no room for the dropped event: build none (a full queue stays cheap)
+		}
 		select {
 		case a.ch <- item{e: a.droppedEvent(a.lost, "could not keep up"), report: a.lost}:
 			a.reporting += a.lost
@@ -271,7 +278,8 @@ func (a *Async) drain() {
 	defer close(a.done)
 	timer := time.NewTimer(a.linger)
 	timer.Stop()
-	dirty := false
+	armed := false            // timer is set: queued events wait for it (or a kick), the queue is not watched
+	dirty := false            // events were written since the last flush
 	var taken, reported int64 // written since the last flush
 	var failed error          // the first write error since the last flush
 	report := time.NewTimer(failReportEvery)
@@ -304,7 +312,7 @@ func (a *Async) drain() {
 		}
 	}
 	write := func(it item) bool {
-		if !a.writable() {
+		if a.abandoned.Load() {
 			return false
 		}
 		if err := a.next.Emit(it.e); err != nil && failed == nil {
@@ -316,11 +324,13 @@ func (a *Async) drain() {
 		} else {
 			taken++
 		}
-		switch {
-		case len(a.flush) == 0:
+		if len(a.flush) == 0 {
 			flush()
-		case !dirty:
-			dirty = true
+			return true
+		}
+		dirty = true
+		if !armed {
+			armed = true
 			timer.Reset(a.linger)
 		}
 		return true
@@ -344,8 +354,8 @@ func (a *Async) drain() {
 	}
 	for {
 		in := a.ch
-		if dirty && len(a.flush) > 0 {
-			in = nil // a burst: its events wait for the flush or a kick
+		if armed {
+			in = nil // a burst: its events wait for the timer or a kick
 		}
 		select {
 		case it := <-in:
@@ -357,10 +367,13 @@ func (a *Async) drain() {
 				return
 			}
 		case <-timer.C:
-			if !takeQueued() {
+			armed = false
+			if !takeQueued() { // events taken re-arm the timer: the burst goes on
 				return
 			}
-			flush()
+			if dirty {
+				flush()
+			}
 		case <-report.C:
 			tell()
 		case <-a.stop:
@@ -372,20 +385,13 @@ func (a *Async) drain() {
 	}
 }
 
-// writable reports whether the goroutine may write: Shutdown has not given up on the output.
-func (a *Async) writable() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return !a.abandoned
-}
-
 // settle records that taken events and reported drop counts were written and flushed; when
 // failed is not nil, the taken events count as dropped, to be told to the peers. It reports
 // whether failures wait to be told.
 func (a *Async) settle(taken, reported int64, failed error) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.abandoned {
+	if a.abandoned.Load() {
 		return false
 	}
 	a.pending -= taken
@@ -415,7 +421,7 @@ func rootCause(err error) error {
 func (a *Async) takeUnsaid() (Event, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.unsaid == 0 || a.abandoned {
+	if a.unsaid == 0 || a.abandoned.Load() {
 		return Event{}, false
 	}
 	e := a.droppedEvent(a.unsaid, a.why)
@@ -493,10 +499,10 @@ func (a *Async) abandon() int64 {
 
 // abandonLocked is abandon with a.mu held; it returns 0 when the output was already given up on.
 func (a *Async) abandonLocked() int64 {
-	if a.abandoned {
+	if a.abandoned.Load() {
 		return 0
 	}
-	a.abandoned = true
+	a.abandoned.Store(true)
 	a.dropped.Add(a.pending)
 	n := a.lost + a.pending + a.reporting + a.unsaid
 	a.lost, a.pending, a.reporting, a.unsaid = 0, 0, 0, 0

@@ -404,10 +404,15 @@ func (r *recorder) serverText(f *codec.Frame) string {
 	return r.redact.Scrub(s)
 }
 
-// lineText returns the logged copy of f's line, with "…" when the codec cut it.
+// lineText returns the logged copy of f's line, with "…" when the codec cut it. A line that
+// is its verb as the codec spells it ("NOOP", "STAT") is the codec's interned verb, so that
+// logging it allocates nothing.
 func lineText(f *codec.Frame) string {
-	if f.Truncated {
+	switch {
+	case f.Truncated:
 		return string(f.Line) + "…"
+	case string(f.Line) == f.Cmd.Verb:
+		return f.Cmd.Verb
 	}
 	return string(f.Line)
 }
