@@ -9,8 +9,8 @@ package codec
 // the end of p; 0 is always a valid answer. scanLines only finds where the rules apply;
 // scanData applies them.
 //
-// This version stops right at the first such byte, or at most 16 bytes before the end of p
-// when there is none. It runs scanLinesAVX2 (32 bytes a step) when the processor has AVX2 and
+// This version stops either right at the first such byte or within the last 16 bytes of p,
+// before any such byte. It runs scanLinesAVX2 (32 bytes a step) when the processor has AVX2 and
 // path is scanFast, else scanLinesSSE2 (SSE2, part of every amd64 processor, 16 bytes a
 // step); both are in scan_amd64.s. scan_other.go has the version of other architectures.
 func scanLines(p []byte, path scanPath) (n, lines int) {
@@ -20,7 +20,8 @@ func scanLines(p []byte, path scanPath) (n, lines int) {
 	return scanLinesSSE2(p)
 }
 
-// hasAVX2 reports whether the processor has AVX2 and the system saves its registers.
+// hasAVX2 reports whether the processor has AVX2 and the system saves its registers. Unlike
+// the runtime's and golang.org/x/sys/cpu's, it ignores GODEBUG's cpu.avx2=off.
 var hasAVX2 = cpuHasAVX2()
 
 // cpuHasAVX2 asks the processor whether it has AVX2 and the system whether it saves the YMM
