@@ -26,6 +26,17 @@ type bodyState struct {
 	lastCR  bool    // RETR/TOP: the line in progress ended the previous chunk with a CR
 }
 
+// scanPath says how scanData skips the plain lines of RETR/TOP content; the tests compare
+// the paths. The zero value, scanFast, is the fastest the processor has.
+type scanPath uint8
+
+// The paths of scanData.
+const (
+	scanFast     scanPath = iota // scanLines, its fastest version (AVX2 on amd64 when present)
+	scanBaseline                 // scanLines, the version every processor of the architecture runs (SSE2 on amd64)
+	scanPlain                    // no scanLines: one bytes.IndexByte per line, the reference
+)
+
 // crOnly is the FrameBodyData for a CR that followed a line-initial dot but no LF (so the dot
 // was stuffing, not a terminator); it is emitted from here because that CR may lie in an
 // earlier chunk.
@@ -43,8 +54,8 @@ func (t *Tracker) scanData(p []byte, i int) int {
 	for i < len(p) {
 		switch b.st {
 		case bsLine:
-			if !t.plainScan {
-				if n, lines := scanLines(p[i:]); n > 0 {
+			if t.scan != scanPlain {
+				if n, lines := scanLines(p[i:], t.scan); n > 0 {
 					b.lines += int64(lines)
 					b.octets += int64(n)
 					i += n

@@ -65,8 +65,8 @@ func decodeSteps(in []byte) (Tracker, []step) {
 	return opts, steps
 }
 
-// FuzzTracker feeds sessions with several chunkings, without scanLines (plainScan), and through
-// ServerTurn a reply at a time:
+// FuzzTracker feeds sessions with several chunkings, without scanLines (scanPlain) and with its
+// baseline version (scanBaseline), and through ServerTurn a reply at a time:
 // it must never panic, every chunking must give the same frames, End must stay within each
 // chunk, ServerTurn must stop right where a reply completes, and memory must stay bounded
 // (run checks the last three). Run it with:
@@ -91,10 +91,12 @@ func FuzzTracker(f *testing.F) {
 				t.Fatalf("chunking %s gives other frames:\n--- got\n%s--- want\n%s", c.name, got, want)
 			}
 		}
-		plain := opts
-		plain.plainScan = true
-		if got := run(t, plain, steps); got != want {
-			t.Fatalf("without scanLines, other frames:\n--- got\n%s--- want\n%s", got, want)
+		for _, path := range []scanPath{scanPlain, scanBaseline} {
+			o := opts
+			o.scan = path
+			if got := run(t, o, steps); got != want {
+				t.Fatalf("scan path %d gives other frames:\n--- got\n%s--- want\n%s", path, got, want)
+			}
 		}
 		if got := runFed(t, opts, joinRuns(steps), true); got != want {
 			t.Fatalf("ServerTurn a reply at a time gives other frames:\n--- got\n%s--- want\n%s", got, want)

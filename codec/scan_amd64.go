@@ -9,9 +9,32 @@ package codec
 // the end of p; 0 is always a valid answer. scanLines only finds where the rules apply;
 // scanData applies them.
 //
-// This version is in scan_amd64.s: SSE2, part of every amd64 processor, 16 bytes a step; it
-// stops less than 32 bytes before the first such byte or the end of p. scan_other.go has the
-// version of other architectures.
+// This version stops either right at the first such byte or within the last 16 bytes of p,
+// before any such byte. It runs scanLinesAVX2 (32 bytes a step) when the processor has AVX2 and
+// path is scanFast, else scanLinesSSE2 (SSE2, part of every amd64 processor, 16 bytes a
+// step); both are in scan_amd64.s. scan_other.go has the version of other architectures.
+func scanLines(p []byte, path scanPath) (n, lines int) {
+	if hasAVX2 && path == scanFast {
+		return scanLinesAVX2(p)
+	}
+	return scanLinesSSE2(p)
+}
+
+// hasAVX2 reports whether the processor has AVX2 and the system saves its registers. Unlike
+// the runtime's and golang.org/x/sys/cpu's, it ignores GODEBUG's cpu.avx2=off.
+var hasAVX2 = cpuHasAVX2()
+
+// cpuHasAVX2 asks the processor whether it has AVX2 and the system whether it saves the YMM
+// registers, as golang.org/x/sys/cpu does (which codec may not import: it uses the standard
+// library only).
+func cpuHasAVX2() bool
+
+// scanLinesSSE2 is scanLines with 16-byte SSE2 steps.
 //
 //go:noescape
-func scanLines(p []byte) (n, lines int)
+func scanLinesSSE2(p []byte) (n, lines int)
+
+// scanLinesAVX2 is scanLines with 32-byte AVX2 steps; only a processor with AVX2 may run it.
+//
+//go:noescape
+func scanLinesAVX2(p []byte) (n, lines int)

@@ -21,20 +21,27 @@ func firstRuled(p []byte) int {
 	return len(p)
 }
 
-// checkScanLines fails t unless scanLines keeps its contract on p: nothing it skips needs a
-// rule, its line count is right, and on amd64 it stops less than 32 bytes short.
-func checkScanLines(t *testing.T, p []byte) {
+// scanPaths are the versions of scanLines the tests compare with scanPlain, by name.
+var scanPaths = []struct {
+	name string
+	path scanPath
+}{{"fast", scanFast}, {"baseline", scanBaseline}}
+
+// checkScanLines fails t unless scanLines, on path, keeps its contract on p: nothing it skips
+// needs a rule, its line count is right, and on amd64 it stops right at the first byte that
+// needs a rule, or at most 16 bytes before the end of p.
+func checkScanLines(t *testing.T, p []byte, path scanPath) {
 	t.Helper()
-	n, lines := scanLines(p)
+	n, lines := scanLines(p, path)
 	stop := firstRuled(p)
 	if n < 0 || n > stop {
-		t.Fatalf("scanLines(%q) = %d, past the first byte that needs a rule (%d)", p, n, stop)
+		t.Fatalf("scanLines(%q, %d) = %d, past the first byte that needs a rule (%d)", p, path, n, stop)
 	}
 	if want := bytes.Count(p[:n], []byte("\n")); lines != want {
-		t.Fatalf("scanLines(%q) = %d, %d lines; p[:%d] has %d", p, n, lines, n, want)
+		t.Fatalf("scanLines(%q, %d) = %d, %d lines; p[:%d] has %d", p, path, n, lines, n, want)
 	}
-	if runtime.GOARCH == "amd64" && n+32 <= stop {
-		t.Fatalf("scanLines(%q) = %d, stops 32 bytes or more before %d", p, n, stop)
+	if runtime.GOARCH == "amd64" && n != stop && n+16 < len(p) {
+		t.Fatalf("scanLines(%q, %d) = %d, stops short of %d and more than 16 bytes before the end", p, path, n, stop)
 	}
 }
 
@@ -53,6 +60,14 @@ func scanInput(r *rand.Rand, n int) []byte {
 }
 
 func TestScanLines(t *testing.T) {
+	for _, sp := range scanPaths {
+		t.Run(sp.name, func(t *testing.T) { testScanLines(t, sp.path) })
+	}
+}
+
+// testScanLines checks scanLines on path with inputs that put the bytes it looks for at every
+// offset of a block, and on random ones.
+func testScanLines(t *testing.T, path scanPath) {
 	body := benchBody(64 << 10)
 	for _, p := range [][]byte{
 		nil,
@@ -65,27 +80,35 @@ func TestScanLines(t *testing.T) {
 		append(bytes.Repeat([]byte("a plain line of mail\r\n"), 20), "bare\nlf\r\n"...),
 		bytes.Repeat([]byte("\r\n"), 300), // 300 lines: the counters are summed on the way
 		bytes.Repeat([]byte("\r\n"), 4096),
+		append(bytes.Repeat([]byte("\r\n"), 4096), ".\r\n"...), // counters summed, then the stop
 		body,
 	} {
-		checkScanLines(t, p)
+		checkScanLines(t, p, path)
 		for i := range min(len(p), 64) {
-			checkScanLines(t, p[i:])
-			checkScanLines(t, p[:len(p)-i])
+			checkScanLines(t, p[i:], path)
+			checkScanLines(t, p[:len(p)-i], path)
 		}
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
-		checkScanLines(t, scanInput(r, r.IntN(300)))
+		checkScanLines(t, scanInput(r, r.IntN(300)), path)
 	}
 }
 
 // TestScanLinesSkipsMail checks that scanLines skips mail-like text in few calls: the point of
 // it is one call for many lines.
 func TestScanLinesSkipsMail(t *testing.T) {
+	for _, sp := range scanPaths {
+		t.Run(sp.name, func(t *testing.T) { testScanLinesSkipsMail(t, sp.path) })
+	}
+}
+
+// testScanLinesSkipsMail counts the calls of scanLines on path that a mail-like body takes.
+func testScanLinesSkipsMail(t *testing.T, path scanPath) {
 	body := benchBody(1 << 20)
 	calls, lines := 0, 0
 	for p := body; len(p) > 0; calls++ {
-		n, l := scanLines(p)
+		n, l := scanLines(p, path)
 		lines += l
 		if n == 0 {
 			n = bytes.IndexByte(p, '\n') + 1 // the rules' line, as scanData takes it
@@ -104,14 +127,16 @@ func TestScanLinesSkipsMail(t *testing.T) {
 	}
 }
 
-// FuzzScanLines checks scanLines's contract on any input. Run it with:
+// FuzzScanLines checks the contract of every version of scanLines on any input. Run it with:
 //
 //	go test -run=NONE -fuzz=FuzzScanLines -fuzztime=1m -parallel=1 ./codec
 func FuzzScanLines(f *testing.F) {
 	f.Add([]byte("a line\r\n..stuffed\r\n.\r\n"))
 	f.Add(benchBody(4 << 10))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		checkScanLines(t, p)
+		for _, sp := range scanPaths {
+			checkScanLines(t, p, sp.path)
+		}
 	})
 }
 
@@ -143,12 +168,12 @@ func bodySteps(body []byte, seed uint64, lf bool) []step {
 		step{dir: FromServer, eof: true})
 }
 
-// checkBodyScan fails t unless scanData gives the same frames with scanLines as with one
-// bytes.IndexByte per line, whatever the chunking.
+// checkBodyScan fails t unless scanData gives the same frames with every version of scanLines
+// as with one bytes.IndexByte per line, whatever the chunking.
 func checkBodyScan(t *testing.T, body []byte, seed uint64) {
 	t.Helper()
 	lf := seed&1 != 0
-	want := run(t, Tracker{BodyData: true, plainScan: true}, joinRuns(bodySteps(body, seed, lf)))
+	want := run(t, Tracker{BodyData: true, scan: scanPlain}, joinRuns(bodySteps(body, seed, lf)))
 	for _, c := range []struct {
 		name  string
 		steps []step
@@ -156,8 +181,10 @@ func checkBodyScan(t *testing.T, body []byte, seed uint64) {
 		{"whole", joinRuns(bodySteps(body, seed, lf))},
 		{"random pieces", bodySteps(body, seed, lf)},
 	} {
-		if got := run(t, Tracker{BodyData: true}, c.steps); got != want {
-			t.Fatalf("body %q in %s: scanLines gives other frames:\n--- got\n%s--- want\n%s", body, c.name, got, want)
+		for _, sp := range scanPaths {
+			if got := run(t, Tracker{BodyData: true, scan: sp.path}, c.steps); got != want {
+				t.Fatalf("body %q in %s: scanLines (%s) gives other frames:\n--- got\n%s--- want\n%s", body, c.name, sp.name, got, want)
+			}
 		}
 	}
 }
@@ -170,7 +197,8 @@ func TestBodyScanMatchesPlain(t *testing.T) {
 	}
 }
 
-// FuzzBodyScan compares scanData with and without scanLines on any body and chunking. Run it
+// FuzzBodyScan compares scanData with every version of scanLines and without it on any body
+// and chunking. Run it
 // with:
 //
 //	go test -run=NONE -fuzz=FuzzBodyScan -fuzztime=5m -parallel=1 ./codec

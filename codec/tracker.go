@@ -96,11 +96,9 @@ type Tracker struct {
 	layerSrv bool // … and the next server line
 	saslCut  bool // an AUTH ended with +OK before its mechanism could: unknown client lines stay secret
 	stopped  bool
-	// plainScan makes scanData find every line end with bytes.IndexByte, without scanLines:
-	// the reference the tests compare scanLines with.
-	plainScan bool
-	eof       [3]bool     // per Direction
-	conf      conformance // what the conformance checks keep (see Rule)
+	scan     scanPath    // how scanData skips plain lines: the zero value is the fastest way
+	eof      [3]bool     // per Direction
+	conf     conformance // what the conformance checks keep (see Rule)
 }
 
 // heldLine is a copy of a client line whose classification waits for the server.

@@ -265,7 +265,7 @@ func run(t testing.TB, opts Tracker, steps []step) string { return runFed(t, opt
 // runFed is run; with turns, server bytes go through ServerTurn one reply at a time, and each
 // cut that leaves bytes over must fall right where a reply completes.
 func runFed(t testing.TB, opts Tracker, steps []step, turns bool) string {
-	tr := &Tracker{MaxLine: opts.MaxLine, BodyData: opts.BodyData, plainScan: opts.plainScan}
+	tr := &Tracker{MaxLine: opts.MaxLine, BodyData: opts.BodyData, scan: opts.scan}
 	var r renderer
 	var seq counts
 	take := func(fs []Frame, size int) (replyEnd int) {
