@@ -236,7 +236,7 @@ func growFor(dst []byte, n int) []byte {
 func appendContent(dst []byte, c Content, lc *lineCharge) ([]byte, bool) {
 	dst = append(growFor(dst, c.Len()), '"')
 	charged := lc != nil && c.hold != nil
-	kept := 0 // parts before kept are let go of
+	kept := 0                       // parts before kept are let go of
 	var carry [2 * utf8.UTFMax]byte // an incomplete UTF-8 sequence that ended the parts so far, and what follows it
 	nc := 0
 	for i, p := range c.parts {
