@@ -8,11 +8,12 @@ import (
 )
 
 // Budget bounds the memory that Messages keeping content (KeepBody) hold at once, across
-// sessions. A Message charges the buffer it keeps content in from its allocation until the
-// garbage collector frees it, so that content handed out by Result stays charged for as long
-// as anything (an event waiting in a log queue, a slow sink) still refers to it. A Message
-// whose content would pass the budget leaves it out. A Budget is safe for concurrent use; its
-// methods accept a nil Budget, which bounds nothing.
+// sessions. A Message charges each block it keeps content in from its allocation until the
+// holders of the content let go of it (Kept.Drop) or, failing that, the garbage collector
+// frees it, so that content handed out by Result stays charged for as long as anything (an
+// event waiting in a log queue, a slow sink) still holds it. The outputs that encode it charge
+// their copies too (Kept.Charge). A Message whose content would pass the budget leaves it out.
+// A Budget is safe for concurrent use; its methods accept a nil Budget, which bounds nothing.
 type Budget struct {
 	limit      int64
 	used       atomic.Int64

@@ -210,3 +210,30 @@ func (r *recSink) kinds(k logview.Kind) []logview.Event {
 	}
 	return out
 }
+
+// TestContentScrubbedAcrossBlocks retrieves, under --bodies full, a message whose content
+// echoes the password at every offset around the end of its first kept block (4 KiB) and
+// the user name likewise, and checks that no output holds either: content that is logged in
+// the blocks it was kept in is scrubbed across their boundaries too.
+func TestContentScrubbedAcrossBlocks(t *testing.T) {
+	const secret = "s3cr3t-pw"
+	for shift := range len(secret) + 1 {
+		msg := "Subject: echo\r\n\r\n" + strings.Repeat("x", 4096-17-len(secret)+shift) + secret +
+			"\r\n" + strings.Repeat("y", 4096) + "\r\n"
+		up := newUpstream(t, false, scriptReplies(map[string]string{"USER bob": "+OK\r\n", "PASS " + secret: "+OK\r\n",
+			"RETR 1": "+OK\r\n" + msg + ".\r\n", "QUIT": "+OK bye\r\n"}))
+		p := startProxy(t, Config{Log: LogOptions{Bodies: BodiesFull}}, up.addr())
+		c := p.dial(t, false)
+		c.send(t, "USER bob\r\nPASS "+secret+"\r\nRETR 1\r\nQUIT\r\n")
+		c.rest(t)
+		body := p.sink.find(t, "body", func(e logview.Event) bool { return e.Message != nil })
+		if got := body.Message.Content.String(); strings.Contains(got, secret) || !strings.Contains(got, "[redacted]") {
+			t.Errorf("shift %d: content holds the password or no marker (%d bytes)", shift, len(got))
+		}
+		for name, out := range allOutputs(t, p.sink.all()) {
+			if strings.Contains(out, secret) {
+				t.Errorf("shift %d: %s output holds the password", shift, name)
+			}
+		}
+	}
+}
