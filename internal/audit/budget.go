@@ -82,8 +82,8 @@ func (b *Budget) release(n int64) {
 	}
 }
 
-// dropped returns the charge of n bytes of content that its holders let go of (Kept.Drop).
-// That memory is garbage now, not yet free: once a quarter of the limit has been let go of
+// dropped returns the charge of n bytes of content, or of an output's copy of it, that its
+// holders let go of (Kept.Drop, Kept.Uncharge). That memory is garbage now, not yet free: once a quarter of the limit has been let go of
 // this way, a collection is started (one at a time), so that the heap follows the charge
 // rather than growing to twice its peak before the collector's own pace frees it.
 func (b *Budget) dropped(n int64) {

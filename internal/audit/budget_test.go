@@ -153,3 +153,41 @@ func TestKeptDropReturnsCharge(t *testing.T) {
 	}
 	runtime.KeepAlive(r.Body.Parts)
 }
+
+// TestBudgetCollectsWhatWasLetGo checks that once a quarter of the limit has been let go of,
+// by parts dropped or copies uncharged, the Budget starts a collection of its own, so that
+// the heap follows the charge; it fails after 10 s without one.
+func TestBudgetCollectsWhatWasLetGo(t *testing.T) {
+	for _, how := range []string{"drop", "uncharge"} {
+		b := NewBudget(8 << 20)
+		m := Message{KeepBody: true, Budget: b}
+		r := feed(t, &m, content(3<<20), 32<<10)
+		m.Reset()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if how == "drop" {
+			for i := range r.Body.Parts {
+				r.Body.Drop(i)
+			}
+		} else {
+			if !r.Body.Charge(3 << 20) {
+				t.Fatal("Charge refused")
+			}
+			r.Body.Uncharge(3 << 20)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			var now runtime.MemStats
+			runtime.ReadMemStats(&now)
+			if now.NumForcedGC > before.NumForcedGC {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no collection started after 3 MiB of an 8 MiB budget were let go of", how)
+			}
+		}
+		for b.collecting.Load() {
+			time.Sleep(time.Millisecond) // the next round must start its own
+		}
+		runtime.KeepAlive(r.Body.Parts)
+	}
+}

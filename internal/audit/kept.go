@@ -62,10 +62,11 @@ func (k Kept) Charge(n int64) bool {
 	return k.set.budget.reserve(n)
 }
 
-// Uncharge returns n bytes that Charge charged.
+// Uncharge returns n bytes that Charge charged, once the copy is let go of: like a dropped
+// part, it counts towards the collection the Budget asks for (see Budget.dropped).
 func (k Kept) Uncharge(n int64) {
 	if k.set != nil {
-		k.set.budget.release(n)
+		k.set.budget.dropped(n)
 	}
 }
 
