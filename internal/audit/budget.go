@@ -18,7 +18,7 @@ type Budget struct {
 	limit      int64
 	used       atomic.Int64
 	lastPush   atomic.Int64 // when a refusal last asked for a collection, in Unix nanoseconds
-	letGo      atomic.Int64 // bytes dropped (Kept.Drop) since the last collection that asked for
+	letGo      atomic.Int64 // bytes let go of (see dropped) since the last collection it asked for
 	collecting atomic.Bool  // a collection that letGo asked for runs
 }
 
@@ -83,15 +83,17 @@ func (b *Budget) release(n int64) {
 }
 
 // dropped returns the charge of n bytes of content, or of an output's copy of it, that its
-// holders let go of (Kept.Drop, Kept.Uncharge). That memory is garbage now, not yet free: once a quarter of the limit has been let go of
-// this way, a collection is started (one at a time), so that the heap follows the charge
-// rather than growing to twice its peak before the collector's own pace frees it.
+// holders let go of (Kept.Drop, Kept.Uncharge). That memory is garbage now, not yet free: once
+// as much as the limit has been let go of this way, a collection is started (one at a time),
+// so that the heap follows the charge rather than growing to twice its peak before the
+// collector's own pace frees it. (A quarter of the limit collected four times as often, for
+// more CPU and a higher peak RSS under the benchmark: docs/performance.md.)
 func (b *Budget) dropped(n int64) {
 	if b == nil {
 		return
 	}
 	b.release(n)
-	if b.letGo.Add(n) < b.limit/4 || !b.collecting.CompareAndSwap(false, true) {
+	if b.letGo.Add(n) < b.limit || !b.collecting.CompareAndSwap(false, true) {
 		return
 	}
 	b.letGo.Store(0)

@@ -154,26 +154,35 @@ func TestKeptDropReturnsCharge(t *testing.T) {
 	runtime.KeepAlive(r.Body.Parts)
 }
 
-// TestBudgetCollectsWhatWasLetGo checks that once a quarter of the limit has been let go of,
-// by parts dropped or copies uncharged, the Budget starts a collection of its own, so that
-// the heap follows the charge; it fails after 10 s without one.
+// TestBudgetCollectsWhatWasLetGo checks that once as much as the limit has been let go of, by
+// parts dropped or copies uncharged, the Budget starts a collection of its own, so that the
+// heap follows the charge, and not before; it fails after 10 s without one.
 func TestBudgetCollectsWhatWasLetGo(t *testing.T) {
 	for _, how := range []string{"drop", "uncharge"} {
-		b := NewBudget(8 << 20)
-		m := Message{KeepBody: true, Budget: b}
-		r := feed(t, &m, content(3<<20), 32<<10)
-		m.Reset()
+		b := NewBudget(4 << 20)
 		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		if how == "drop" {
-			for i := range r.Body.Parts {
-				r.Body.Drop(i)
+		for round := range 2 {
+			size := map[string]int{"drop": 3 << 20, "uncharge": 1 << 10}[how]
+			m := Message{KeepBody: true, Budget: b}
+			r := feed(t, &m, content(size), 32<<10)
+			m.Reset()
+			if round == 1 {
+				runtime.ReadMemStats(&before)
 			}
-		} else {
-			if !r.Body.Charge(3 << 20) {
-				t.Fatal("Charge refused")
+			if how == "drop" {
+				for i := range r.Body.Parts {
+					r.Body.Drop(i)
+				}
+			} else {
+				if !r.Body.Charge(3 << 20) {
+					t.Fatal("Charge refused")
+				}
+				r.Body.Uncharge(3 << 20)
 			}
-			r.Body.Uncharge(3 << 20)
+			if round == 0 && b.collecting.Load() {
+				t.Fatalf("%s: a collection started after 3 MiB of a 4 MiB budget were let go of", how)
+			}
+			runtime.KeepAlive(r.Body.Parts)
 		}
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 			var now runtime.MemStats
@@ -182,12 +191,11 @@ func TestBudgetCollectsWhatWasLetGo(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: no collection started after 3 MiB of an 8 MiB budget were let go of", how)
+				t.Fatalf("%s: no collection started after 6 MiB of a 4 MiB budget were let go of", how)
 			}
 		}
 		for b.collecting.Load() {
-			time.Sleep(time.Millisecond) // the next round must start its own
+			time.Sleep(time.Millisecond) // the next case must start its own
 		}
-		runtime.KeepAlive(r.Body.Parts)
 	}
 }
