@@ -33,7 +33,7 @@ type eventLog struct {
 func (l *eventLog) Emit(e logview.Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ev = append(l.ev, e)
+	l.ev = append(l.ev, logview.Detach(e))
 	return nil
 }
 

@@ -8,15 +8,18 @@ import (
 )
 
 // Budget bounds the memory that Messages keeping content (KeepBody) hold at once, across
-// sessions. A Message charges the buffer it keeps content in from its allocation until the
-// garbage collector frees it, so that content handed out by Result stays charged for as long
-// as anything (an event waiting in a log queue, a slow sink) still refers to it. A Message
-// whose content would pass the budget leaves it out. A Budget is safe for concurrent use; its
-// methods accept a nil Budget, which bounds nothing.
+// sessions. A Message charges each block it keeps content in from its allocation until the
+// holders of the content let go of it (Kept.Drop) or, failing that, the garbage collector
+// frees it, so that content handed out by Result stays charged for as long as anything (an
+// event waiting in a log queue, a slow sink) still holds it. The outputs that encode it charge
+// their copies too (Kept.Charge). A Message whose content would pass the budget leaves it out.
+// A Budget is safe for concurrent use; its methods accept a nil Budget, which bounds nothing.
 type Budget struct {
-	limit    int64
-	used     atomic.Int64
-	lastPush atomic.Int64 // when a refusal last asked for a collection, in Unix nanoseconds
+	limit      int64
+	used       atomic.Int64
+	lastPush   atomic.Int64 // when a refusal last asked for a collection, in Unix nanoseconds
+	letGo      atomic.Int64 // bytes let go of (see dropped) since the last collection it asked for
+	collecting atomic.Bool  // a collection that letGo asked for runs
 }
 
 // NewBudget returns a Budget of limit bytes.
@@ -46,13 +49,12 @@ func (b *Budget) Hold(s string) bool {
 }
 
 // alloc returns an empty buffer of capacity n charged to b until it is freed, and the cleanup
-// that returns the charge; credit bytes of the charge move from a buffer the caller drops. It
-// reports false when b cannot cover the rest.
-func (b *Budget) alloc(n, credit int) ([]byte, runtime.Cleanup, bool) {
+// that returns the charge. It reports false when b cannot cover it.
+func (b *Budget) alloc(n int) ([]byte, runtime.Cleanup, bool) {
 	if b == nil {
 		return make([]byte, 0, n), runtime.Cleanup{}, true
 	}
-	if !b.reserve(int64(n - credit)) {
+	if !b.reserve(int64(n)) {
 		return nil, runtime.Cleanup{}, false
 	}
 	buf := make([]byte, 0, n)
@@ -78,6 +80,30 @@ func (b *Budget) release(n int64) {
 	if b != nil {
 		b.used.Add(-n)
 	}
+}
+
+// dropped returns the charge of n bytes of content, or of an output's copy of it, that its
+// holders let go of (Kept.Drop, Kept.Uncharge). That memory is garbage now, not yet free: once
+// as much as the limit has been let go of this way, a collection is started (one at a time),
+// so that the heap follows the charge rather than growing to twice its peak before the
+// collector's own pace frees it. (A quarter of the limit collected four times as often, for
+// more CPU and a higher peak RSS under the benchmark: docs/performance.md.)
+func (b *Budget) dropped(n int64) {
+	if b == nil {
+		return
+	}
+	b.release(n)
+	if b.letGo.Add(n) < b.limit || !b.collecting.CompareAndSwap(false, true) {
+		return
+	}
+	b.letGo.Store(0)
+	go b.collectDropped()
+}
+
+// collectDropped runs the collection that dropped asked for.
+func (b *Budget) collectDropped() {
+	defer b.collecting.Store(false)
+	collect()
 }
 
 // pushInterval is the least time between two collections a refusal starts.

@@ -31,11 +31,11 @@ func TestBudgetLeavesContentOut(t *testing.T) {
 	r1 := feed(t, &first, content(2<<20), 32<<10)
 	second := Message{KeepBody: true, Budget: b}
 	r2 := feed(t, &second, content(2<<20), 32<<10)
-	if len(r1.Body) != 2<<20 || r1.BodyOmitted {
-		t.Fatalf("first message: %d bytes kept, omitted %v; want it whole", len(r1.Body), r1.BodyOmitted)
+	if r1.Body.Len() != 2<<20 || r1.BodyOmitted {
+		t.Fatalf("first message: %d bytes kept, omitted %v; want it whole", r1.Body.Len(), r1.BodyOmitted)
 	}
-	if r2.Body != "" || !r2.BodyOmitted || r2.BodyTruncated {
-		t.Fatalf("second message: %d bytes kept, omitted %v, cut %v; want it left out", len(r2.Body), r2.BodyOmitted, r2.BodyTruncated)
+	if r2.Body.Len() != 0 || !r2.BodyOmitted || r2.BodyTruncated {
+		t.Fatalf("second message: %d bytes kept, omitted %v, cut %v; want it left out", r2.Body.Len(), r2.BodyOmitted, r2.BodyTruncated)
 	}
 	if r2.Octets != 2<<20 || r2.Subject != "x" {
 		t.Errorf("the audit of a message left out is incomplete: %+v", r2)
@@ -77,14 +77,13 @@ func TestMessageWriteAfterResultLeavesBodyAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := m.Result()
-	before := r.Body
 	if _, err := m.Write([]byte(" second")); err != nil {
 		t.Fatal(err)
 	}
-	if r.Body != "Subject: a\r\n\r\nfirst" || r.Body != before {
-		t.Fatalf("a Write after Result changed the body handed out: %q", r.Body)
+	if got := r.Body.String(); got != "Subject: a\r\n\r\nfirst" {
+		t.Fatalf("a Write after Result changed the body handed out: %q", got)
 	}
-	if got := m.Result().Body; got != "Subject: a\r\n\r\nfirst second" {
+	if got := m.Result().Body.String(); got != "Subject: a\r\n\r\nfirst second" {
 		t.Fatalf("body after the second Write = %q", got)
 	}
 }
@@ -103,8 +102,9 @@ func TestMessageKeptBufferFits(t *testing.T) {
 }
 
 // TestMessageKeepCopiesLittle checks what keeping a large message's content costs beyond the
-// content: the buffers it passes through (each garbage the budget no longer counts once let
-// go) come to at most about twice the content, blocks and the one copy Result makes.
+// content: the blocks it is kept in are all it allocates for it (Result hands them out with no
+// copy), so that the Budget's charge is all the memory the content takes: the content, the
+// unused end of the last block (at most maxBlock) and the header block.
 func TestMessageKeepCopiesLittle(t *testing.T) {
 	const size = 8<<20 + 12345
 	data := content(size)
@@ -113,10 +113,89 @@ func TestMessageKeepCopiesLittle(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	r := feed(t, &m, data, 32<<10)
 	runtime.ReadMemStats(&after)
-	if len(r.Body) != size || r.Body != string(data) {
-		t.Fatalf("kept %d bytes, want the %d of the content", len(r.Body), size)
+	if r.Body.Len() != size || r.Body.String() != string(data) {
+		t.Fatalf("kept %d bytes, want the %d of the content", r.Body.Len(), size)
 	}
-	if n := after.TotalAlloc - before.TotalAlloc; n > 2*size+size/4 {
-		t.Errorf("keeping %d bytes of content allocated %d bytes, want at most 2.25 times the content", size, n)
+	if n := after.TotalAlloc - before.TotalAlloc; n > size+maxBlock+4*MaxHeader {
+		t.Errorf("keeping %d bytes of content allocated %d bytes, want at most the content and a block", size, n)
+	}
+}
+
+// TestKeptDropReturnsCharge checks that the charge of content handed out returns as soon as
+// its parts are dropped, with no garbage collection, once each however often they are dropped,
+// and that a part dropped before the Message is Reset stays dropped.
+func TestKeptDropReturnsCharge(t *testing.T) {
+	b := NewBudget(8 << 20)
+	m := Message{KeepBody: true, Budget: b}
+	r := feed(t, &m, content(1<<20), 16<<10)
+	if len(r.Body.Parts) < 2 {
+		t.Fatalf("1 MiB kept in %d parts, want several", len(r.Body.Parts))
+	}
+	r.Body.Drop(0)
+	m.Reset()
+	for range 2 {
+		for i := range r.Body.Parts {
+			r.Body.Drop(i)
+		}
+	}
+	if used := b.Used(); used != 0 {
+		t.Errorf("%d bytes still charged after every part was dropped", used)
+	}
+	if !r.Body.Charge(1<<20) || b.Used() != 1<<20 {
+		t.Fatalf("Charge of 1 MiB: budget charged %d bytes", b.Used())
+	}
+	if r.Body.Charge(8 << 20) {
+		t.Error("Charge passed the budget's limit")
+	}
+	r.Body.Uncharge(1 << 20)
+	if b.Used() != 0 {
+		t.Errorf("%d bytes charged after Uncharge", b.Used())
+	}
+	runtime.KeepAlive(r.Body.Parts)
+}
+
+// TestBudgetCollectsWhatWasLetGo checks that once as much as the limit has been let go of, by
+// parts dropped or copies uncharged, the Budget starts a collection of its own, so that the
+// heap follows the charge, and not before; it fails after 10 s without one.
+func TestBudgetCollectsWhatWasLetGo(t *testing.T) {
+	for _, how := range []string{"drop", "uncharge"} {
+		b := NewBudget(4 << 20)
+		var before runtime.MemStats
+		for round := range 2 {
+			size := map[string]int{"drop": 3 << 20, "uncharge": 1 << 10}[how]
+			m := Message{KeepBody: true, Budget: b}
+			r := feed(t, &m, content(size), 32<<10)
+			m.Reset()
+			if round == 1 {
+				runtime.ReadMemStats(&before)
+			}
+			if how == "drop" {
+				for i := range r.Body.Parts {
+					r.Body.Drop(i)
+				}
+			} else {
+				if !r.Body.Charge(3 << 20) {
+					t.Fatal("Charge refused")
+				}
+				r.Body.Uncharge(3 << 20)
+			}
+			if round == 0 && b.collecting.Load() {
+				t.Fatalf("%s: a collection started after 3 MiB of a 4 MiB budget were let go of", how)
+			}
+			runtime.KeepAlive(r.Body.Parts)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			var now runtime.MemStats
+			runtime.ReadMemStats(&now)
+			if now.NumForcedGC > before.NumForcedGC {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no collection started after 6 MiB of a 4 MiB budget were let go of", how)
+			}
+		}
+		for b.collecting.Load() {
+			time.Sleep(time.Millisecond) // the next case must start its own
+		}
 	}
 }

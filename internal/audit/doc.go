@@ -6,6 +6,6 @@
 //
 // The package is built to sit on the forwarding path: a Message keeps only the header block
 // (at most MaxHeader bytes) and hashes everything else as it passes, without allocating. Only
-// with KeepBody does it keep the content, in one buffer that the Result shares rather than
-// copies, and that a Budget shared by every session can bound.
+// with KeepBody does it keep the content, in blocks that the Result hands out rather than
+// copies (Kept), and that a Budget shared by every session can bound.
 package audit

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash"
-	"runtime"
 	"unsafe"
 )
 
@@ -31,13 +30,13 @@ type Message struct {
 
 	hash        hash.Hash
 	octets      int64
-	header      []byte            // the header block, or what has been seen of it; reused across Reset
-	headerDone  bool              // the header block ended (blank line seen) or hit MaxHeader
-	truncated   bool              // the header block hit MaxHeader before its end
-	blocks      [][]byte          // content kept for KeepBody, in order, each block charged to Budget
-	charges     []runtime.Cleanup // per block: returns its charge to Budget once the collector frees it
-	kept        int               // bytes in blocks
-	shared      bool              // Result handed blocks[0] out: its bytes are never written again
+	header      []byte    // the header block, or what has been seen of it; reused across Reset
+	headerDone  bool      // the header block ended (blank line seen) or hit MaxHeader
+	truncated   bool      // the header block hit MaxHeader before its end
+	blocks      [][]byte  // content kept for KeepBody, in order, each block charged to Budget
+	set         *blockSet // the charges of blocks; nil until the first block
+	kept        int       // bytes in blocks
+	handed      int       // blocks[:handed] were handed out by Result: never written again, charged to its Kept
 	bodyCut     bool
 	bodyOmitted bool
 }
@@ -127,7 +126,7 @@ func (m *Message) keep(p []byte) {
 	}
 	for len(p) > 0 {
 		last := len(m.blocks) - 1
-		if last < 0 || len(m.blocks[last]) == cap(m.blocks[last]) || last == 0 && m.shared {
+		if last < 0 || len(m.blocks[last]) == cap(m.blocks[last]) || last < m.handed {
 			if !m.addBlock(int(limit)) {
 				m.dropBody()
 				m.bodyOmitted = true
@@ -155,53 +154,27 @@ const (
 // leaves room for. It reports false when the Budget refuses.
 func (m *Message) addBlock(limit int) bool {
 	c := min(max(m.kept, minKept), maxBlock, limit-m.kept)
-	buf, charge, ok := m.Budget.alloc(c, 0)
+	buf, charge, ok := m.Budget.alloc(c)
 	if !ok {
 		return false
+	}
+	if m.set == nil {
+		m.set = &blockSet{budget: m.Budget}
 	}
 	m.blocks = append(m.blocks, buf)
-	m.charges = append(m.charges, charge)
+	m.set.add(c, charge)
 	return true
 }
 
-// dropBody lets go of the kept body. A block Result did not hand out is garbage now, so its
-// charge returns at once; one it handed out stays charged until the collector frees it.
+// dropBody lets go of the kept body. Blocks that Result never handed out are garbage now, so
+// their charge returns at once; those it handed out are the Kept's to drop, or stay charged
+// until the collector frees them.
 func (m *Message) dropBody() {
-	for i, b := range m.blocks {
-		if i > 0 || !m.shared {
-			m.charges[i].Stop()
-			m.Budget.release(int64(cap(b)))
-		}
+	for i := m.handed; i < len(m.blocks); i++ {
+		m.set.drop(i)
 	}
 	clear(m.blocks)
-	clear(m.charges)
-	m.blocks, m.charges, m.kept, m.shared = m.blocks[:0], m.charges[:0], 0, false
-}
-
-// joinBody makes the kept content one block, the first, and reports false when the Budget
-// refuses the room. The blocks' charge moves to the new block (they are garbage once it is
-// made), except a block Result handed out, which keeps its own.
-func (m *Message) joinBody() bool {
-	credit := 0
-	for i, b := range m.blocks {
-		if i > 0 || !m.shared {
-			credit += cap(b)
-		}
-	}
-	buf, charge, ok := m.Budget.alloc(m.kept, credit)
-	if !ok {
-		return false
-	}
-	for i, b := range m.blocks {
-		buf = append(buf, b...)
-		if i > 0 || !m.shared {
-			m.charges[i].Stop()
-		}
-	}
-	clear(m.blocks)
-	clear(m.charges)
-	m.blocks, m.charges, m.shared = append(m.blocks[:0], buf), append(m.charges[:0], charge), false
-	return true
+	m.blocks, m.set, m.kept, m.handed = m.blocks[:0], nil, 0, 0
 }
 
 // emptySHA256 is the hex SHA-256 of no content, the digest of a Message never written.
@@ -211,10 +184,10 @@ var emptySHA256 = func() string {
 }()
 
 // Result returns the audit of the content written so far; call it after the body ended.
-// Calling it twice gives the same record. The Body it returns shares the kept buffer, which
-// the Message never writes to again (a later Write adds a block, and a later Result joins
-// them into a new buffer). Content kept in several blocks is joined into one buffer here,
-// the one copy of it the Message makes.
+// Calling it twice gives the same record. The Body it returns is the kept blocks themselves,
+// with no copy made; the Message never writes to them again (a later Write adds a block).
+// From then on the blocks' charge is the Body's: Reset leaves it to Body.Drop, or to the
+// collector.
 func (m *Message) Result() Result {
 	r := Result{
 		Octets:          m.octets,
@@ -223,14 +196,13 @@ func (m *Message) Result() Result {
 		BodyTruncated:   m.bodyCut,
 		BodyOmitted:     m.bodyOmitted,
 	}
-	if len(m.blocks) > 1 && !m.joinBody() {
-		m.dropBody()
-		m.bodyOmitted = true
-		r.BodyOmitted = true
-	}
 	if m.kept > 0 {
-		r.Body = unsafe.String(unsafe.SliceData(m.blocks[0]), m.kept)
-		m.shared = true
+		parts := make([]string, len(m.blocks))
+		for i, b := range m.blocks {
+			parts[i] = unsafe.String(unsafe.SliceData(b), len(b))
+		}
+		r.Body = Kept{Parts: parts, set: m.set}
+		m.handed = len(m.blocks)
 	}
 	if m.hash != nil {
 		var sum [sha256.Size]byte

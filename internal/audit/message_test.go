@@ -287,9 +287,9 @@ func TestMessageKeepBody(t *testing.T) {
 			for _, chunk := range []int{len(content), 1, 33} {
 				m := Message{KeepBody: tt.keep, MaxBody: tt.max}
 				got := feed(t, &m, content, chunk)
-				if got.Body != string(tt.wantBody) || got.BodyTruncated != tt.wantCut {
+				if got.Body.String() != string(tt.wantBody) || got.BodyTruncated != tt.wantCut {
 					t.Errorf("chunk %d: body %d bytes, cut %v; want %d bytes, cut %v",
-						chunk, len(got.Body), got.BodyTruncated, len(tt.wantBody), tt.wantCut)
+						chunk, got.Body.Len(), got.BodyTruncated, len(tt.wantBody), tt.wantCut)
 				}
 				if got.Subject != "Quartalsbericht 📈" {
 					t.Errorf("chunk %d: subject %q", chunk, got.Subject)
@@ -314,7 +314,7 @@ func TestMessageReset(t *testing.T) {
 	if !reflect.DeepEqual(r2, want2) {
 		t.Errorf("after Reset:\n got %+v\nwant %+v", r2, want2)
 	}
-	if r1.Body != string(first) || r1.Subject != "one" || r1.SHA256 != sha256Hex(first) {
+	if r1.Body.String() != string(first) || r1.Subject != "one" || r1.SHA256 != sha256Hex(first) {
 		t.Errorf("first result changed after Reset: %+v", r1)
 	}
 	if again := m.Result(); !reflect.DeepEqual(again, r2) {

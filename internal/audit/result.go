@@ -25,9 +25,10 @@ type Result struct {
 	// mbox "From " line; the fields come from the lines that parsed.
 	HeaderMalformed bool
 
-	// Body is the content as received (header included) when Message.KeepBody is set, ""
-	// otherwise. Under a Budget its memory stays charged until the garbage collector frees it.
-	Body string
+	// Body is the content as received (header included) when Message.KeepBody is set, empty
+	// otherwise. Under a Budget its memory stays charged until Body.Drop lets go of it or the
+	// garbage collector frees it.
+	Body Kept
 	// BodyTruncated reports that the content was longer than the body limit, so Body holds only
 	// its first bytes.
 	BodyTruncated bool

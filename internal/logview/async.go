@@ -79,6 +79,7 @@ type AsyncOptions struct {
 // Events must not be changed after Emit; the proxy builds a fresh Event for every call.
 type Async struct {
 	next    Sink
+	content bool // next writes message content: queued events keep theirs (see keep)
 	flush   []func() error
 	output  string
 	ch      chan item
@@ -121,7 +122,7 @@ func newAsync(next Sink, opts AsyncOptions, linger time.Duration) *Async {
 	if queue <= 0 {
 		queue = DefaultQueue
 	}
-	a := &Async{next: next, flush: opts.Flush, output: opts.Output, ch: make(chan item, queue),
+	a := &Async{next: next, content: usesContent(next), flush: opts.Flush, output: opts.Output, ch: make(chan item, queue),
 		kick: make(chan struct{}, 1), linger: linger,
 		stop: make(chan struct{}), done: make(chan struct{}), release: make(chan struct{}),
 		block: opts.Overflow == OverflowBlock}
@@ -132,6 +133,7 @@ func newAsync(next Sink, opts AsyncOptions, linger time.Duration) *Async {
 // Emit queues e. A full queue drops e and counts it, or with OverflowBlock waits for room
 // until Release. After Shutdown, events are dropped and counted.
 func (a *Async) Emit(e Event) error {
+	e = a.keep(e)
 	a.mu.Lock()
 	switch {
 	case !a.stopped && a.tryLocked(item{e: e}):
@@ -140,6 +142,7 @@ func (a *Async) Emit(e Event) error {
 	case a.stopped || !a.block:
 		a.loseLocked()
 		a.mu.Unlock()
+		letGo(e)
 		return nil
 	}
 	a.pending++
@@ -154,8 +157,45 @@ func (a *Async) Emit(e Event) error {
 		a.pending--
 		a.loseLocked()
 		a.mu.Unlock()
+		letGo(e)
 	}
 	return nil
+}
+
+// contentUser is a Sink that says whether it writes the content of a body event's message.
+type contentUser interface {
+	usesContent() bool
+}
+
+// usesContent reports whether s may write message content; a Sink that does not say may.
+func usesContent(s Sink) bool {
+	u, ok := s.(contentUser)
+	return !ok || u.usesContent()
+}
+
+// keep returns e as the queue keeps it: with a reference to its held message content when
+// the output writes content, or else with a copy of its message that leaves the content out,
+// so that an output that never writes it does not keep it in memory.
+func (a *Async) keep(e Event) Event {
+	m := e.Message
+	if m == nil || m.Content.hold == nil {
+		return e
+	}
+	if !a.content {
+		bare := *m
+		bare.Content = Content{}
+		e.Message = &bare
+		return e
+	}
+	m.Content.Retain()
+	return e
+}
+
+// letGo gives up the reference keep took, once the event is written or dropped.
+func letGo(e Event) {
+	if e.Message != nil {
+		e.Message.Content.Release()
+	}
 }
 
 // offer queues e without ever waiting, whatever the policy; a full queue drops it.
@@ -312,6 +352,7 @@ func (a *Async) drain() {
 		}
 	}
 	write := func(it item) bool {
+		defer letGo(it.e)
 		if a.abandoned.Load() {
 			return false
 		}

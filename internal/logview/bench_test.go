@@ -57,7 +57,7 @@ func BenchmarkJSONEmitContent(b *testing.B) {
 	content := strings.Repeat("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n", (16<<20)/80)
 	e := benchEvents()[2]
 	m := *e.Message
-	m.Content = content
+	m.Content = ContentOf(content)
 	e.Message = &m
 	j := NewJSONWriter(io.Discard)
 	b.SetBytes(int64(len(content)))

@@ -16,12 +16,14 @@ var errBadExtra = errors.New("logview: event extra is not valid JSON")
 // the time in UTC as TimeFormat. Strings are escaped as encoding/json does without HTML
 // escaping; invalid UTF-8 becomes U+FFFD.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return appendEvent(make([]byte, 0, 256), &e)
+	return appendEvent(make([]byte, 0, 256), &e, nil)
 }
 
 // appendEvent appends the JSON object for e to dst. It uses no reflection: on the logging hot
 // path this is several times faster than encoding/json and allocates nothing when dst has room.
-func appendEvent(dst []byte, e *Event) ([]byte, error) {
+// A JSON output passes lc, which charges the encoding of a held message content for as long as
+// the output holds the line (see lineCharge); nil charges nothing and lets go of nothing.
+func appendEvent(dst []byte, e *Event, lc *lineCharge) ([]byte, error) {
 	dst = append(dst, `{"v":`...)
 	dst = strconv.AppendInt(dst, int64(e.V), 10)
 	dst = append(dst, `,"time":"`...)
@@ -59,7 +61,7 @@ func appendEvent(dst []byte, e *Event) ([]byte, error) {
 		dst = appendTLS(append(dst, `,"tls":`...), e.TLS)
 	}
 	if e.Message != nil {
-		dst = appendMessage(append(dst, `,"message":`...), e.Message)
+		dst = appendMessage(append(dst, `,"message":`...), e.Message, lc)
 	}
 	if e.Listing != nil {
 		dst = appendListing(append(dst, `,"listing":`...), e.Listing)
@@ -100,7 +102,7 @@ func appendTLS(dst []byte, t *TLSInfo) []byte {
 	return append(dst, '}')
 }
 
-func appendMessage(dst []byte, m *MessageInfo) []byte {
+func appendMessage(dst []byte, m *MessageInfo, lc *lineCharge) []byte {
 	dst = append(dst, `{"msg":`...)
 	dst = strconv.AppendInt(dst, int64(m.Msg), 10)
 	dst = appendStrField(dst, "uid", m.UID)
@@ -114,9 +116,16 @@ func appendMessage(dst []byte, m *MessageInfo) []byte {
 	dst = appendStrField(dst, "date", m.Date)
 	dst = appendStrField(dst, "message_id", m.MessageID)
 	dst = appendTrueField(dst, "top", m.Top)
-	dst = appendStrField(dst, "content", m.Content)
+	omitted := m.ContentOmitted
+	if m.Content.Len() > 0 {
+		mark := len(dst)
+		var ok bool
+		if dst, ok = appendContent(appendKey(dst, "content"), m.Content, lc); !ok {
+			dst, omitted = dst[:mark], true
+		}
+	}
 	dst = appendTrueField(dst, "content_truncated", m.ContentTruncated)
-	dst = appendTrueField(dst, "content_omitted", m.ContentOmitted)
+	dst = appendTrueField(dst, "content_omitted", omitted)
 	dst = appendTrueField(dst, "header_truncated", m.HeaderTruncated)
 	dst = appendTrueField(dst, "header_malformed", m.HeaderMalformed)
 	return append(dst, '}')
@@ -202,17 +211,95 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string, escaping exactly as encoding/json does with HTML
 // escaping off: quotes, backslashes and control characters are escaped, invalid UTF-8 becomes
 // \ufffd, and U+2028 and U+2029 are escaped so a line is safe in JavaScript too.
-//
-// dst grows at most once for a string of mail-like text (a message's content under --bodies
-// full): room for s and an escape per 16 bytes is made up front, so that a large string is
-// not copied into ever larger buffers. Runs of 8 bytes that need no escape are skipped a word
-// at a time.
 func appendString(dst []byte, s string) []byte {
-	if need := len(dst) + len(s) + len(s)/16 + 2; need > cap(dst) {
+	dst = append(growFor(dst, len(s)), '"')
+	dst, _ = appendEscaped(dst, s, true)
+	return append(dst, '"')
+}
+
+// growFor returns dst with room for the JSON string of n bytes of mail-like text (a message's
+// content under --bodies full): n and an escape per 16 bytes, so that dst grows at most once
+// and a large string is not copied into ever larger buffers.
+func growFor(dst []byte, n int) []byte {
+	if need := len(dst) + n + n/16 + 2; need > cap(dst) {
 		// Not slices.Grow: built with -race, it allocates its temporary as well.
 		dst = append(make([]byte, 0, need), dst...)
 	}
-	dst = append(dst, '"')
+	return dst
+}
+
+// appendContent appends c as one JSON string, exactly as appendString does the parts joined,
+// escaping straight from the parts. With lc, the encoding of a held content is charged to its
+// owner part by part, and once the caller's reference is the only one each part is let go of
+// as soon as it is encoded, so that the content and its encoding are not both held whole. It
+// reports false when the owner refuses a charge: the caller then leaves the content out.
+func appendContent(dst []byte, c Content, lc *lineCharge) ([]byte, bool) {
+	dst = append(growFor(dst, c.Len()), '"')
+	charged := lc != nil && c.hold != nil
+	kept := 0                       // parts before kept are let go of
+	var carry [2 * utf8.UTFMax]byte // an incomplete UTF-8 sequence that ended the parts so far, and what follows it
+	nc := 0
+	for i, p := range c.parts {
+		before := len(dst)
+		if nc > 0 {
+			k := copy(carry[nc:], p)
+			var used int
+			dst, used = appendEscaped(dst, string(carry[:nc+k]), false)
+			if used < nc { // p is too short to complete the sequence
+				nc = copy(carry[:], carry[used:nc+k])
+				p = ""
+			} else {
+				p, nc = p[used-nc:], 0
+			}
+		}
+		var used int
+		dst, used = appendEscaped(dst, p, false)
+		nc += copy(carry[nc:], p[used:])
+		if charged {
+			if !lc.charge(c.hold.owner, int64(len(dst)-before)) {
+				return dst, false
+			}
+			// The recorder that emitted the event may still hold it when an output starts on
+			// it; it lets go right after, and from then on the parts go as they are encoded.
+			for ; kept <= i && c.sole(); kept++ {
+				c.hold.drop(kept)
+			}
+		}
+	}
+	dst, _ = appendEscaped(dst, string(carry[:nc]), true)
+	return append(dst, '"'), true
+}
+
+// lineCharge is what a JSON output charged for the content it encoded into a line it holds
+// (see appendContent); release returns it once the output has let go of the line.
+type lineCharge struct {
+	owner ContentOwner
+	n     int64
+}
+
+// charge charges n more bytes to owner, and reports false, charging nothing, when it refuses.
+func (lc *lineCharge) charge(owner ContentOwner, n int64) bool {
+	if !owner.Charge(n) {
+		return false
+	}
+	lc.owner = owner
+	lc.n += n
+	return true
+}
+
+// release returns what lc charged.
+func (lc *lineCharge) release() {
+	if lc.n > 0 {
+		lc.owner.Uncharge(lc.n)
+	}
+	*lc = lineCharge{}
+}
+
+// appendEscaped appends s escaped as in a JSON string, without quotes, and returns dst and the
+// bytes of s it encoded: all of them, unless final is false and s ends in an incomplete UTF-8
+// sequence, which is left for the caller to complete (encoded alone it would become \ufffd).
+// Runs of 8 bytes that need no escape are skipped a word at a time.
+func appendEscaped(dst []byte, s string, final bool) ([]byte, int) {
 	start := 0
 	for i := 0; i < len(s); {
 		i += plainWords(s[i:])
@@ -246,6 +333,9 @@ func appendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
+		if !final && !utf8.FullRuneInString(s[i:]) {
+			return append(dst, s[start:i]...), i
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
@@ -263,8 +353,7 @@ func appendString(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...), len(s)
 }
 
 // Bytes of a little-endian word repeated in every byte, for plainWords.

@@ -144,18 +144,18 @@ type TLSInfo struct {
 
 // MessageInfo is the per-message audit record of a RETR or TOP.
 type MessageInfo struct {
-	Msg       int    `json:"msg"`                  // message number
-	UID       string `json:"uid,omitempty"`        // UIDL when known from a UIDL reply in the session
-	Octets    int64  `json:"octets"`               // octets of the unstuffed content
-	SHA256    string `json:"sha256,omitempty"`     // hex SHA-256 of the unstuffed content (for TOP, of what TOP returned)
-	From      string `json:"from,omitempty"`       // decoded From header
-	To        string `json:"to,omitempty"`         // decoded To header
-	Cc        string `json:"cc,omitempty"`         // decoded Cc header
-	Subject   string `json:"subject,omitempty"`    // decoded Subject header (RFC 2047 words decoded)
-	Date      string `json:"date,omitempty"`       // Date header as sent
-	MessageID string `json:"message_id,omitempty"` // Message-ID header as sent
-	Top       bool   `json:"top,omitempty"`        // the content came from TOP, so it may be partial
-	Content   string `json:"content,omitempty"`    // the unstuffed content itself, only under --bodies full
+	Msg       int     `json:"msg"`                  // message number
+	UID       string  `json:"uid,omitempty"`        // UIDL when known from a UIDL reply in the session
+	Octets    int64   `json:"octets"`               // octets of the unstuffed content
+	SHA256    string  `json:"sha256,omitempty"`     // hex SHA-256 of the unstuffed content (for TOP, of what TOP returned)
+	From      string  `json:"from,omitempty"`       // decoded From header
+	To        string  `json:"to,omitempty"`         // decoded To header
+	Cc        string  `json:"cc,omitempty"`         // decoded Cc header
+	Subject   string  `json:"subject,omitempty"`    // decoded Subject header (RFC 2047 words decoded)
+	Date      string  `json:"date,omitempty"`       // Date header as sent
+	MessageID string  `json:"message_id,omitempty"` // Message-ID header as sent
+	Top       bool    `json:"top,omitempty"`        // the content came from TOP, so it may be partial
+	Content   Content `json:"content,omitzero"`     // the unstuffed content itself, only under --bodies full
 
 	ContentTruncated bool `json:"content_truncated,omitempty"` // Content holds only the first 16 MiB
 	ContentOmitted   bool `json:"content_omitted,omitempty"`   // Content was left out: the budget all sessions share for it was used up

@@ -30,6 +30,7 @@ type FileSink struct {
 	mu     sync.Mutex
 	f      io.WriteCloser // nil after a failed Reopen
 	buf    []byte         // reused line buffer; with Deferred, the lines not yet written
+	charge lineCharge     // what the content encoded into buf is charged (one line's: see Emit); returned once buf is written
 	broken bool           // a write or reopen failed; events are dropped until Reopen succeeds
 	failed bool           // the last Reopen failed, and that was reported
 	open   func(path string) (io.WriteCloser, error)
@@ -129,7 +130,8 @@ func (s *FileSink) Emit(e Event) error {
 		return err
 	}
 	s.buf = line
-	if len(s.buf) > start && (!s.Deferred || len(s.buf) >= maxDeferred) {
+	// A line holding content is written at once, so that its charge returns at once.
+	if len(s.buf) > start && (!s.Deferred || len(s.buf) >= maxDeferred || s.charge.n > 0) {
 		s.writeLocked()
 	}
 	return nil
@@ -137,13 +139,15 @@ func (s *FileSink) Emit(e Event) error {
 
 // encode appends e to dst in the sink's format: a JSON line, or what its Encoder makes. A
 // JSON line is encoded from the caller's copy of e; only an Encoder, called through an
-// interface, gets a copy of its own on the heap (encodeWith).
+// interface, gets a copy of its own on the heap (encodeWith). The encoding of a held message
+// content is charged to s.charge (see JSONWriter.Emit).
 func (s *FileSink) encode(dst []byte, e Event) ([]byte, error) {
 	if s.enc != nil {
 		return s.encodeWith(dst, e)
 	}
-	line, err := appendEvent(dst, &e)
+	line, err := appendEvent(dst, &e, &s.charge)
 	if err != nil {
+		s.charge.release()
 		return nil, err
 	}
 	return append(line, '\n'), nil
@@ -172,6 +176,7 @@ func (s *FileSink) writeLocked() {
 		s.fail(fmt.Errorf("logview: write log file %s: %w; dropping events until it is reopened", s.path, err))
 	}
 	s.buf = reusable(s.buf)
+	s.charge.release()
 }
 
 // fail marks the sink broken and reports err, unless a failure is already being reported.

@@ -34,11 +34,15 @@ func NewJSONWriter(w io.Writer) *JSONWriter {
 	return &JSONWriter{w: w, buf: make([]byte, 0, 512)}
 }
 
-// Emit writes e as one line. It returns the write error, if any, wrapped.
+// Emit writes e as one line. It returns the write error, if any, wrapped. The encoding of a
+// held message content is charged to its owner until the line is written; when the owner
+// refuses, the line leaves the content out and says so (content_omitted).
 func (j *JSONWriter) Emit(e Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	line, err := appendEvent(j.buf[:0], &e)
+	var lc lineCharge
+	defer lc.release()
+	line, err := appendEvent(j.buf[:0], &e, &lc)
 	if err != nil {
 		return err
 	}

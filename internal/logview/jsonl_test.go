@@ -28,7 +28,7 @@ func fullEvent() Event {
 		Status: "+OK", Code: "IN-USE", Text: "t", Redacted: true, Revealed: true, Mech: "PLAIN", Step: 2,
 		Lines: 3, Bytes: 4, Action: "deny", Err: "e", Output: "stderr", Dropped: 5,
 		TLS: &TLSInfo{Version: "TLS 1.3", Cipher: "c", SNI: "h", PeerSubject: "CN=h", PeerNames: []string{"h", "i"}, Verified: true, VerifyErr: "v"},
-		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: "body",
+		Message: &MessageInfo{Msg: 1, UID: "x", Octets: 5, SHA256: "ab", From: "f", To: "t", Cc: "c", Subject: "s", Date: "d", MessageID: "<m>", Top: true, Content: ContentOf("body"),
 			ContentTruncated: true, HeaderTruncated: true, HeaderMalformed: true},
 		Listing: &Listing{Lines: []string{"1 120", "2 \"x\""}, OmittedLines: 3, OmittedBytes: 40},
 		Msg:     7, UID: "y",
@@ -216,16 +216,27 @@ func TestDiscard(t *testing.T) {
 	}
 }
 
-// TestJSONContentCopiedOnce checks that a message's content (--bodies full, up to 16 MiB) is
-// encoded into a line buffer allocated once at about its size, not grown by doubling: each
-// doubling leaves the previous buffer as garbage that no content budget counts.
+// TestJSONContentCopiedOnce checks that a message's content (--bodies full, up to 16 MiB),
+// held in parts as the recorder hands it over, is encoded straight from its parts into a line
+// buffer allocated once at about its size: not joined into one string first, and not grown by
+// doubling (each step would leave garbage that no content budget counts).
 func TestJSONContentCopiedOnce(t *testing.T) {
-	content := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n", (4<<20)/81)
+	text := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n", (4<<20)/81)
+	var parts []string
+	for rest := text; rest != ""; {
+		n := min(len(rest), 256<<10+7) // parts that cut lines and words
+		parts, rest = append(parts, rest[:n]), rest[n:]
+	}
+	owner := &fakeOwner{limit: 1 << 30}
+	content := NewContent(parts, owner)
+	defer content.Release()
 	e := Event{V: Version, Kind: KindBody, Dir: DirServerToClient, Answers: "RETR", Message: &MessageInfo{Msg: 1, Content: content}}
 	line, err := e.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}
+	content.Retain() // a second holder: the writer must not let go of the parts
+	defer content.Release()
 	j := NewJSONWriter(io.Discard)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -233,8 +244,8 @@ func TestJSONContentCopiedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
-	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(line))*5/4 {
-		t.Errorf("writing a %d-byte line allocated %d bytes, want at most 1.25 times the line", len(line), n)
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(line))*9/8 {
+		t.Errorf("writing a %d-byte line allocated %d bytes, want at most 1.125 times the line", len(line), n)
 	}
 }
 

@@ -127,6 +127,9 @@ func NewPrinter(w io.Writer, opts PrinterOptions) *Printer {
 	return &Printer{w: w, loc: loc, level: level, p: newPalette(opts.Color), buf: make([]byte, 0, 256)}
 }
 
+// usesContent reports whether p prints message content: only at LevelFull.
+func (p *Printer) usesContent() bool { return p.level == LevelFull }
+
 // Emit prints e. It returns the write error, if any, wrapped.
 func (p *Printer) Emit(e Event) error {
 	p.mu.Lock()

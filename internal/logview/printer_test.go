@@ -191,7 +191,7 @@ func TestPrinterNeutralisesEveryField(t *testing.T) {
 		{Kind: KindError, Leg: evil, Err: evil},
 		{Kind: KindTLS, Leg: evil, TLS: &TLSInfo{Version: evil, Cipher: evil, SNI: evil, PeerSubject: evil, VerifyErr: evil}},
 		{Kind: KindBody, Answers: evil, Lines: 1, Bytes: 2, Text: evil,
-			Message: &MessageInfo{Msg: 1, UID: evil, Subject: evil, From: evil, SHA256: evil, Content: evil + "\r\n" + evil}},
+			Message: &MessageInfo{Msg: 1, UID: evil, Subject: evil, From: evil, SHA256: evil, Content: ContentOf(evil + "\r\n" + evil)}},
 		{Kind: KindBody, Answers: evil, Lines: 1, Bytes: 2, Text: evil},
 		{Kind: KindBody, Answers: evil, Lines: 2, Bytes: 2, Listing: &Listing{Lines: []string{evil, evil}, OmittedLines: 1}},
 		{Kind: KindDelete, Msg: 1, UID: evil},
@@ -237,7 +237,7 @@ func TestParseLevel(t *testing.T) {
 func TestPrinterLetsGoOfALargeBuffer(t *testing.T) {
 	content := strings.Repeat(strings.Repeat("x", 70)+"\r\n", 4000)
 	p := NewPrinter(io.Discard, PrinterOptions{Level: LevelFull})
-	if err := p.Emit(Event{Kind: KindBody, Answers: "RETR", Message: &MessageInfo{Msg: 1, Content: content}}); err != nil {
+	if err := p.Emit(Event{Kind: KindBody, Answers: "RETR", Message: &MessageInfo{Msg: 1, Content: ContentOf(content)}}); err != nil {
 		t.Fatal(err)
 	}
 	if c := cap(p.buf); c > printerKeep {

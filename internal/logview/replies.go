@@ -93,10 +93,24 @@ func (p *Printer) appendLine(dst []byte, line string) []byte {
 // appendContent appends the lines of a message's content, and says when the log holds only
 // part of it or none.
 func (p *Printer) appendContent(dst []byte, m *MessageInfo) []byte {
-	for rest := m.Content; rest != ""; {
-		var line string
-		line, rest, _ = strings.Cut(rest, "\n")
-		dst = p.appendLine(dst, strings.TrimSuffix(line, "\r"))
+	var begun []string // the pieces of a line that earlier parts began
+	for _, part := range m.Content.Parts() {
+		for part != "" {
+			line, rest, found := strings.Cut(part, "\n")
+			if !found {
+				begun = append(begun, part)
+				break
+			}
+			if len(begun) > 0 {
+				line = strings.Join(append(begun, line), "")
+				begun = begun[:0]
+			}
+			dst = p.appendLine(dst, strings.TrimSuffix(line, "\r"))
+			part = rest
+		}
+	}
+	if len(begun) > 0 {
+		dst = p.appendLine(dst, strings.TrimSuffix(strings.Join(begun, ""), "\r"))
 	}
 	var note string
 	switch {

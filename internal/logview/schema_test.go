@@ -20,6 +20,8 @@ func fill(v reflect.Value) {
 			f.Set(reflect.ValueOf(time.Unix(1, 0)))
 		case f.Type() == reflect.TypeFor[json.RawMessage]():
 			f.SetBytes([]byte("1"))
+		case f.Type() == reflect.TypeFor[Content]():
+			f.Set(reflect.ValueOf(ContentOf("x")))
 		case f.Kind() == reflect.String:
 			f.SetString("x")
 		case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:

@@ -446,7 +446,7 @@ const terminator = ".\r\n"
 // leg; the octets it does not hold are skipped over (a segment not captured).
 func (enc *Encoder) body(s *session, e *logview.Event) error {
 	content, missing := bodyContent(e)
-	if e.Message != nil && e.Message.Content == "" && e.Bytes > 0 {
+	if e.Message != nil && e.Message.Content.Len() == 0 && e.Bytes > 0 {
 		enc.stats.NoContent++
 	}
 	cs, side := s.legs(e, fromServer)
@@ -473,8 +473,8 @@ func (enc *Encoder) body(s *session, e *logview.Event) error {
 func bodyContent(e *logview.Event) ([]byte, int64) {
 	var content []byte
 	switch {
-	case e.Message != nil && e.Message.Content != "":
-		content = stuff(e.Message.Content)
+	case e.Message != nil && e.Message.Content.Len() > 0:
+		content = stuff(e.Message.Content.String())
 	case e.Listing != nil && e.Listing.OmittedLines == 0 && e.Listing.OmittedBytes == 0:
 		// The lines of a LIST, UIDL, CAPA, … reply, whole: taken when they add up to the octets
 		// sent (a secret redacted in one changes its length).

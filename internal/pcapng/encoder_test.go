@@ -53,7 +53,7 @@ func sessionEvents(id string) []logview.Event {
 		{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: "RETR", Text: "RETR 1"},
 		{Kind: logview.KindReply, Dir: logview.DirServerToClient, Answers: "RETR", Status: "+OK", Text: fmt.Sprintf("%d octets", len(message))},
 		{Kind: logview.KindBody, Dir: logview.DirServerToClient, Answers: "RETR", Lines: 5, Bytes: int64(len(message) + 1),
-			Message: &logview.MessageInfo{Msg: 1, Octets: int64(len(message)), Subject: "hello there", Content: message}},
+			Message: &logview.MessageInfo{Msg: 1, Octets: int64(len(message)), Subject: "hello there", Content: logview.ContentOf(message)}},
 		{Kind: logview.KindCommand, Dir: logview.DirClientToServer, Verb: "QUIT", Text: "QUIT"},
 		{Kind: logview.KindReply, Dir: logview.DirServerToClient, Answers: "QUIT", Status: "+OK", Text: "Logging out."},
 		{Kind: logview.KindClose, Summary: &logview.Summary{Commands: 7, QuitSent: true}},
@@ -341,7 +341,7 @@ func TestCaptureWithoutContentSkipsTheMessage(t *testing.T) {
 	for i := range evs {
 		if evs[i].Message != nil {
 			m := *evs[i].Message
-			m.Content = ""
+			m.Content = logview.Content{}
 			evs[i].Message = &m
 		}
 	}

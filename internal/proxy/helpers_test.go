@@ -64,6 +64,9 @@ var errSinkPanic = errors.New("sink failed on token-7f3a9c")
 
 func (r *recSink) Emit(e logview.Event) error {
 	r.mu.Lock()
+	if e.Message != nil {
+		e.Message.Content.Retain() // a holder, as an output's queue is, until dropEvents
+	}
 	r.ev = append(r.ev, e)
 	explode := r.panicOn != nil && r.panicOn(e)
 	if explode {

@@ -320,17 +320,36 @@ func (r *recorder) bodyEnd(f *codec.Frame) {
 		}
 	}
 	r.emit(e)
+	if e.Message != nil {
+		e.Message.Content.Release() // the outputs that queued the event hold their own references
+	}
 }
 
-// scrubContent scrubs a message's content like every other text. A rewritten copy is charged
-// to the content budget; when the budget cannot hold it, the content is left out and m says so.
-func (r *recorder) scrubContent(content string, m *logview.MessageInfo) string {
+// scrubContent makes the event's content of what the Message kept, scrubbed like every other
+// text. Content that holds no secret nor name is handed over in the blocks it was kept in,
+// with no copy, held (see logview.Content) so that its charge returns once the outputs have
+// written it. Otherwise the scrubbed copy is charged to the content budget instead of the
+// blocks; when the budget cannot hold it, the content is left out and m says so.
+func (r *recorder) scrubContent(kept audit.Kept, m *logview.MessageInfo) logview.Content {
+	if len(kept.Parts) == 0 {
+		return logview.Content{}
+	}
+	if !r.redact.MayChange(kept.Parts) {
+		return logview.NewContent(kept.Parts, kept)
+	}
+	content := kept.String()
 	s := r.redact.Scrub(content)
-	if s == content || r.msg.Budget.Hold(s) {
-		return s
+	if s == content {
+		return logview.NewContent(kept.Parts, kept)
+	}
+	for i := range kept.Parts {
+		kept.Drop(i)
+	}
+	if r.msg.Budget.Hold(s) {
+		return logview.ContentOf(s)
 	}
 	m.ContentOmitted = true
-	return ""
+	return logview.Content{}
 }
 
 // closeSummary emits the session's close event; reason says how the connection ended, and is

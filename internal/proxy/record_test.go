@@ -21,7 +21,7 @@ type memSink struct {
 func (s *memSink) Emit(e logview.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.events = append(s.events, e)
+	s.events = append(s.events, logview.Detach(e))
 	return nil
 }
 

@@ -149,3 +149,50 @@ func replaceCovered(text string, covered []byte) string {
 func (s *Scrubber) HideNames(text string) string {
 	return s.names.hide(text)
 }
+
+// MayChange reports whether Scrub could change the text that parts make when joined: whether
+// a remembered secret, or a remembered name in any ASCII case, occurs in it, within a part or
+// across parts. When it reports false, Scrub would return the joined text unchanged, so that
+// a text kept in parts (a message's content) need not be joined to be scrubbed.
+func (s *Scrubber) MayChange(parts []string) bool {
+	for _, sec := range s.secrets {
+		if occursIn(parts, sec, strings.Index) {
+			return true
+		}
+	}
+	for _, n := range s.names.names {
+		for _, f := range n.forms {
+			if occursIn(parts, f, func(text, sub string) int { return indexFold(text, sub, 0) }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// occursIn reports whether sub (not empty) occurs in the parts joined, as index finds it in a
+// text. An occurrence that ends in a part and starts before it lies in the last len(sub)-1
+// bytes before that part and its first len(sub)-1 bytes, which are searched apart.
+func occursIn(parts []string, sub string, index func(text, sub string) int) bool {
+	reach := len(sub) - 1
+	var before []byte // the last bytes, at most reach of them, of the parts so far
+	var window []byte
+	for _, p := range parts {
+		if len(p) >= len(sub) && index(p, sub) >= 0 {
+			return true
+		}
+		if len(before) > 0 {
+			window = append(append(window[:0], before...), p[:min(len(p), reach)]...)
+			if index(string(window), sub) >= 0 {
+				return true
+			}
+		}
+		if len(p) >= reach {
+			before = append(before[:0], p[len(p)-reach:]...)
+		} else {
+			before = append(before, p...)
+			before = before[max(0, len(before)-reach):]
+		}
+	}
+	return false
+}

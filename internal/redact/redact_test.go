@@ -210,3 +210,36 @@ func TestPinnedNameOutlivesLaterNames(t *testing.T) {
 		t.Fatal("two names share a hash")
 	}
 }
+
+// TestMayChange checks that MayChange finds each secret and name that Scrub would take out of
+// a text kept in parts, wherever the parts cut it, and only those.
+func TestMayChange(t *testing.T) {
+	var s Scrubber
+	s.AddSecret("hunter2-secret")
+	s.AddName("alice@example.org")
+	texts := map[string]bool{
+		"Subject: hi\r\n\r\nnothing to see here, bob\r\n": false,
+		"the password is hunter2-secret, do not tell":     true,
+		"From: ALICE@Example.ORG\r\n":                     true,
+		"hunter2-secre and alice@example.or":              false,
+	}
+	for text, want := range texts {
+		if changed := s.Scrub(text) != text; changed != want {
+			t.Fatalf("%q: Scrub changes it %v, the test expects %v", text, changed, want)
+		}
+		for cut := 1; cut <= len(text); cut++ {
+			for _, size := range []int{1, 3, len(text)} {
+				var parts []string
+				rest := text
+				parts, rest = append(parts, rest[:cut-1]), rest[cut-1:]
+				for rest != "" {
+					n := min(size, len(rest))
+					parts, rest = append(parts, rest[:n]), rest[n:]
+				}
+				if got := s.MayChange(parts); got != want {
+					t.Fatalf("%q in parts %q: MayChange %v, want %v", text, parts, got, want)
+				}
+			}
+		}
+	}
+}
