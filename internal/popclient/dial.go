@@ -308,11 +308,11 @@ func (d *Dialer) Dial(ctx context.Context) (*Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
+	up := &Upstream{Conn: raw, Raw: raw, ConnectTime: time.Since(start)}
 	if err := d.writeProxyHeader(ctx, raw); err != nil {
 		raw.Close()
 		return nil, err
 	}
-	up := &Upstream{Conn: raw, Raw: raw, ConnectTime: time.Since(start)}
 	start = time.Now()
 	var tc *tls.Conn
 	switch d.Mode {
