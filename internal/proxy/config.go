@@ -98,8 +98,7 @@ type Config struct {
 	// OAuth, when set, turns the login step into a bridge (bridge.go): popwire answers USER,
 	// PASS, AUTH PLAIN and AUTH LOGIN itself, gets the account's access token from OAuth with
 	// the password the client sent, and logs in upstream with the token's mechanism
-	// (Access.Mechanism) or OAuthMechanism. nil: credentials
-	// pass through unchanged.
+	// (Access.Mechanism) or OAuthMechanism. nil: credentials pass through unchanged.
 	OAuth oauth.Source
 	// OAuthMechanism, when set, is the SASL mechanism the bridge logs in upstream with; nil
 	// means each account's own, the one it was authorised for (Access.Mechanism).
