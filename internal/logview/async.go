@@ -319,7 +319,6 @@ func (a *Async) drain() {
 	timer := time.NewTimer(a.linger)
 	timer.Stop()
 	armed := false            // timer is set: queued events wait for it (or a kick), the queue is not watched
-	dirty := false            // events were written since the last flush
 	var taken, reported int64 // written since the last flush
 	var failed error          // the first write error since the last flush
 	report := time.NewTimer(failReportEvery)
@@ -334,7 +333,6 @@ func (a *Async) drain() {
 		}
 	}
 	flush := func() {
-		dirty = false
 		for _, f := range a.flush {
 			if err := f(); err != nil && failed == nil {
 				failed = err
@@ -369,7 +367,6 @@ func (a *Async) drain() {
 			flush()
 			return true
 		}
-		dirty = true
 		if !armed {
 			armed = true
 			timer.Reset(a.linger)
@@ -412,7 +409,7 @@ func (a *Async) drain() {
 			if !takeQueued() { // events taken re-arm the timer: the burst goes on
 				return
 			}
-			if dirty {
+			if taken > 0 || reported > 0 { // written since the last flush
 				flush()
 			}
 		case <-report.C:
