@@ -262,7 +262,7 @@ func appendContent(dst []byte, c Content, lc *lineCharge) ([]byte, bool) {
 			// The recorder that emitted the event may still hold it when an output starts on
 			// it; it lets go right after, and from then on the parts go as they are encoded.
 			for ; kept <= i && c.sole(); kept++ {
-				c.hold.drop(kept)
+				c.drop(kept)
 			}
 		}
 	}
