@@ -56,9 +56,13 @@ func asMap(t *testing.T, b []byte) map[string]any {
 	return m
 }
 
+// TestEncodeMatchesEncodingJSON compares the hand-written encoder with encoding/json. A
+// message's content is the exception: Content encodes itself with the encoder's own code, so
+// the reference takes it as the string its parts make.
 func TestEncodeMatchesEncodingJSON(t *testing.T) {
 	events := []Event{fullEvent(), {Kind: KindClose, Summary: &Summary{}}, {Kind: KindTLS, TLS: &TLSInfo{}}, {Kind: KindBody, Message: &MessageInfo{}},
-		{Kind: KindBody, Listing: &Listing{Lines: []string{}}}, {Kind: KindFinding, Finding: &Finding{}}}
+		{Kind: KindBody, Listing: &Listing{Lines: []string{}}}, {Kind: KindFinding, Finding: &Finding{}},
+		{Kind: KindBody, Message: &MessageInfo{Msg: 1, Content: Content{parts: []string{"Subject: caf\xc3", "\xa9\r\n\r\n\"hi\"", "\u2028\r\n"}}}}}
 	events = append(events, readEvents(t, "sample.jsonl")...)
 	for i, e := range events {
 		got, err := json.Marshal(e)
@@ -69,8 +73,12 @@ func TestEncodeMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g, w := asMap(t, got), asMap(t, want); !reflect.DeepEqual(g, w) {
-			t.Errorf("event %d:\n got %s\nwant %s", i, got, want)
+		w := asMap(t, want)
+		if e.Message != nil && e.Message.Content.Len() > 0 {
+			w["message"].(map[string]any)["content"] = e.Message.Content.String()
+		}
+		if g := asMap(t, got); !reflect.DeepEqual(g, w) {
+			t.Errorf("event %d:\n got %s\nwant %v", i, got, w)
 		}
 	}
 }
