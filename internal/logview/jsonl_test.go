@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -271,5 +272,23 @@ func TestAppendStringWordSkip(t *testing.T) {
 				t.Errorf("appendString(%q) = %s, want %s", s, got, want)
 			}
 		}
+	}
+}
+
+// TestLineBufferGrowsByDoubling checks that a line buffer that grows by short fields, as a
+// Deferred FileSink's does from a fresh one up to maxDeferred, grows by doubling: a few
+// times, not once for every string that does not fit.
+func TestLineBufferGrowsByDoubling(t *testing.T) {
+	events := benchEvents()
+	allocs := testing.AllocsPerRun(10, func() {
+		buf := make([]byte, 0, 512)
+		for i := 0; len(buf) < maxDeferred; i++ {
+			buf, _ = appendEvent(buf, &events[i%len(events)], nil)
+			buf = append(buf, '\n')
+		}
+	})
+	// The first buffer, one per doubling up to maxDeferred, and a few to spare.
+	if limit := float64(1 + bits.Len(maxDeferred/512) + 3); allocs > limit {
+		t.Errorf("a line buffer grown from 512 bytes to %d by events allocates %v times, want at most %v", maxDeferred, allocs, limit)
 	}
 }
