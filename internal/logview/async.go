@@ -83,7 +83,7 @@ type Async struct {
 	flush   []func() error
 	output  string
 	ch      chan item
-	kick    chan struct{} // the queue is half full: the goroutine takes what waits now
+	kick    chan struct{} // the queue is half full or a barrier waits in it: the goroutine takes what waits now (see wake)
 	linger  time.Duration // Linger, but in tests
 	stop    chan struct{} // closed to end the goroutine
 	done    chan struct{} // closed when the goroutine has returned

@@ -49,7 +49,8 @@ func ContentOf(s string) Content {
 
 // NewContent returns a held Content of parts, with one reference, the caller's: release it
 // with Release once done with the Content (after handing its event to Emit). owner is told of
-// each part once no holder needs it.
+// each part once no holder needs it. parts is the Content's from then on: the entry of a part
+// let go of is set to "".
 func NewContent(parts []string, owner ContentOwner) Content {
 	h := &contentHold{owner: owner}
 	h.refs.Store(1)
