@@ -83,7 +83,7 @@ type Async struct {
 	flush   []func() error
 	output  string
 	ch      chan item
-	kick    chan struct{} // the queue is half full: the goroutine takes what waits now
+	kick    chan struct{} // the queue is half full or a barrier waits in it: the goroutine takes what waits now (see wake)
 	linger  time.Duration // Linger, but in tests
 	stop    chan struct{} // closed to end the goroutine
 	done    chan struct{} // closed when the goroutine has returned
@@ -319,7 +319,6 @@ func (a *Async) drain() {
 	timer := time.NewTimer(a.linger)
 	timer.Stop()
 	armed := false            // timer is set: queued events wait for it (or a kick), the queue is not watched
-	dirty := false            // events were written since the last flush
 	var taken, reported int64 // written since the last flush
 	var failed error          // the first write error since the last flush
 	report := time.NewTimer(failReportEvery)
@@ -334,7 +333,6 @@ func (a *Async) drain() {
 		}
 	}
 	flush := func() {
-		dirty = false
 		for _, f := range a.flush {
 			if err := f(); err != nil && failed == nil {
 				failed = err
@@ -369,7 +367,6 @@ func (a *Async) drain() {
 			flush()
 			return true
 		}
-		dirty = true
 		if !armed {
 			armed = true
 			timer.Reset(a.linger)
@@ -412,7 +409,7 @@ func (a *Async) drain() {
 			if !takeQueued() { // events taken re-arm the timer: the burst goes on
 				return
 			}
-			if dirty {
+			if taken > 0 || reported > 0 { // written since the last flush
 				flush()
 			}
 		case <-report.C:

@@ -32,10 +32,10 @@ type ContentOwner interface {
 	Uncharge(n int64)
 }
 
-// contentHold is the shared state of a held Content: its references and its owner.
+// contentHold is the shared state of a held Content: its references and its owner. Every
+// copy of the Content shares its parts slice, whose entry is "" once the part is dropped.
 type contentHold struct {
 	refs  atomic.Int32
-	parts []string // the Content's parts; an entry is "" once dropped
 	owner ContentOwner
 }
 
@@ -49,9 +49,10 @@ func ContentOf(s string) Content {
 
 // NewContent returns a held Content of parts, with one reference, the caller's: release it
 // with Release once done with the Content (after handing its event to Emit). owner is told of
-// each part once no holder needs it.
+// each part once no holder needs it. parts is the Content's from then on: the entry of a part
+// let go of is set to "".
 func NewContent(parts []string, owner ContentOwner) Content {
-	h := &contentHold{parts: parts, owner: owner}
+	h := &contentHold{owner: owner}
 	h.refs.Store(1)
 	return Content{parts: parts, hold: h}
 }
@@ -93,23 +94,23 @@ func (c Content) Release() {
 	if c.hold == nil || c.hold.refs.Add(-1) != 0 {
 		return
 	}
-	for i := range c.hold.parts {
-		c.hold.drop(i)
+	for i := range c.parts {
+		c.drop(i)
 	}
 }
 
 // sole reports whether the caller's reference is the only one.
 func (c Content) sole() bool { return c.hold != nil && c.hold.refs.Load() == 1 }
 
-// drop tells the owner that part i is not needed and forgets it; it is called only by the
-// last holder, so never concurrently. The owner stops what would return the charge at
-// collection before the part is let go of.
-func (h *contentHold) drop(i int) {
-	if h.parts[i] == "" {
+// drop tells the owner of a held c that part i is not needed and forgets it; it is called
+// only by the last holder, so never concurrently. The owner stops what would return the charge
+// at collection before the part is let go of.
+func (c Content) drop(i int) {
+	if c.parts[i] == "" {
 		return
 	}
-	h.owner.Drop(i)
-	h.parts[i] = ""
+	c.hold.owner.Drop(i)
+	c.parts[i] = ""
 }
 
 // MarshalJSON encodes c as a JSON string, as the JSON lines writer does.

@@ -219,11 +219,12 @@ func appendString(dst []byte, s string) []byte {
 
 // growFor returns dst with room for the JSON string of n bytes of mail-like text (a message's
 // content under --bodies full): n and an escape per 16 bytes, so that dst grows at most once
-// and a large string is not copied into ever larger buffers.
+// and a large string is not copied into ever larger buffers. Like append, it at least doubles
+// dst, so that a line buffer that grows by short fields grows a few times, not for each field.
 func growFor(dst []byte, n int) []byte {
 	if need := len(dst) + n + n/16 + 2; need > cap(dst) {
 		// Not slices.Grow: built with -race, it allocates its temporary as well.
-		dst = append(make([]byte, 0, need), dst...)
+		dst = append(make([]byte, 0, max(need, 2*cap(dst))), dst...)
 	}
 	return dst
 }
@@ -262,7 +263,7 @@ func appendContent(dst []byte, c Content, lc *lineCharge) ([]byte, bool) {
 			// The recorder that emitted the event may still hold it when an output starts on
 			// it; it lets go right after, and from then on the parts go as they are encoded.
 			for ; kept <= i && c.sole(); kept++ {
-				c.hold.drop(kept)
+				c.drop(kept)
 			}
 		}
 	}

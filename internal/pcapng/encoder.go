@@ -15,6 +15,7 @@
 package pcapng
 
 import (
+	"bytes"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
@@ -474,15 +475,20 @@ func bodyContent(e *logview.Event) ([]byte, int64) {
 	var content []byte
 	switch {
 	case e.Message != nil && e.Message.Content.Len() > 0:
-		content = stuff(e.Message.Content.String())
+		// Copied once from the parts it is held in: Stuff works on the copy.
+		raw := make([]byte, 0, e.Message.Content.Len())
+		for _, p := range e.Message.Content.Parts() {
+			raw = append(raw, p...)
+		}
+		content = stuff(raw)
 	case e.Listing != nil && e.Listing.OmittedLines == 0 && e.Listing.OmittedBytes == 0:
 		// The lines of a LIST, UIDL, CAPA, … reply, whole: taken when they add up to the octets
 		// sent (a secret redacted in one changes its length).
-		var lines strings.Builder
+		var lines []byte
 		for _, l := range e.Listing.Lines {
-			lines.WriteString(l + "\r\n")
+			lines = append(append(lines, l...), "\r\n"...)
 		}
-		content = stuff(lines.String())
+		content = stuff(lines)
 		if int64(len(content)) != e.Bytes {
 			content = nil
 		}
@@ -501,10 +507,10 @@ func bodyContent(e *logview.Event) ([]byte, int64) {
 
 // stuff dot-stuffs content as it went on the wire (RFC 1939 §3) with pop3wire.Stuff, less the
 // final CRLF Stuff adds to content that lacks one: content cut short by the log's cap ends
-// where the cut is, and the capture invents no byte.
-func stuff(content string) []byte {
-	out := pop3wire.Stuff([]byte(content))
-	if content != "" && !strings.HasSuffix(content, "\r\n") {
+// where the cut is, and the capture invents no byte. The result may be content itself.
+func stuff(content []byte) []byte {
+	out := pop3wire.Stuff(content)
+	if len(content) > 0 && !bytes.HasSuffix(content, []byte("\r\n")) {
 		out = out[:len(out)-2]
 	}
 	return out

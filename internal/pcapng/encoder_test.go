@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -402,5 +403,29 @@ func TestCaptureHoldsListingLines(t *testing.T) {
 				t.Fatalf("the upstream leg does not carry %q:\n%q", tt.want, down.bytes)
 			}
 		})
+	}
+}
+
+// TestCaptureContentCopiedOnce checks that a message's content (--bodies full, up to 16 MiB),
+// held in parts as the recorder hands it over, is copied once to be written as the wire bytes:
+// not joined into one string first and then copied again.
+func TestCaptureContentCopiedOnce(t *testing.T) {
+	text := strings.Repeat("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor\r\n", (4<<20)/81)
+	var parts []string
+	for rest := text; rest != ""; {
+		n := min(len(rest), 256<<10+7) // parts that cut lines and words
+		parts, rest = append(parts, rest[:n]), rest[n:]
+	}
+	e := logview.Event{Kind: logview.KindBody, Bytes: int64(len(text)),
+		Message: &logview.MessageInfo{Msg: 1, Content: logview.NewContent(parts, nil)}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	content, missing := bodyContent(&e)
+	runtime.ReadMemStats(&after)
+	if string(content) != text || missing != 0 {
+		t.Fatalf("the capture holds %d bytes of the %d sent (%d missing), or not as sent", len(content), len(text), missing)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > uint64(len(text))*9/8 {
+		t.Errorf("capturing %d bytes of content allocated %d bytes, want at most 1.125 times the content", len(text), n)
 	}
 }
