@@ -64,11 +64,7 @@ func (l Login) Authorize(ctx context.Context) (Grant, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := l.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(l.HTTPClient))
 	flow := l.Flow
 	if flow == "" {
 		flow = l.Provider.Flow

@@ -46,11 +46,8 @@ func (s *Store) Revoke(ctx context.Context, address, password string, client *ht
 		return fmt.Errorf("oauth: the revocation URL of %s is not usable: %w", address, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
 	p := f.provider("")
-	resp, err := client.Do(req)
+	resp, err := httpClient(client).Do(req)
 	if err != nil {
 		return providerError(p, address, "revoke the token", err)
 	}

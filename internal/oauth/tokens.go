@@ -29,6 +29,15 @@ const DefaultMargin = 5 * time.Minute
 // refreshTimeout bounds one refresh, whatever the caller's context allows.
 const refreshTimeout = 30 * time.Second
 
+// httpClient returns c, or when c is nil a client whose requests time out after
+// refreshTimeout: the client of Tokens, Login and Revoke when none is given.
+func httpClient(c *http.Client) *http.Client {
+	if c == nil {
+		return &http.Client{Timeout: refreshTimeout}
+	}
+	return c
+}
+
 // Tokens is the Source of the token store: it unlocks an account's file with the local
 // password, keeps the derived key in memory after the first successful unlock (so later
 // logins cost a constant-time comparison, not a key derivation), refreshes the access token
@@ -256,11 +265,7 @@ func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access,
 	}
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	client := t.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(t.HTTPClient))
 	tok, err := p.config("").TokenSource(ctx, &oauth2.Token{RefreshToken: a.sec.RefreshToken}).Token()
 	if err != nil {
 		err = providerError(p, f.Address, "refresh the token", err)
