@@ -110,6 +110,21 @@ func (f *tokenFile) openWith(key []byte) (secrets, error) {
 	return sec, nil
 }
 
+// openWithPassword derives f's key from password and opens f's secrets with it. A key
+// derivation popwire refuses (an edited file) wraps ErrNoToken, a password that does not open
+// the file ErrWrongPassword.
+func (f *tokenFile) openWithPassword(password string) (key []byte, sec secrets, err error) {
+	key, err = f.KDF.key(password)
+	if err != nil {
+		return nil, secrets{}, &kindError{ErrNoToken, fmt.Sprintf("oauth: the token file of %s cannot be unlocked (%v): %s", f.Address, err, loginHint(f.Address))}
+	}
+	if sec, err = f.openWith(key); err != nil {
+		clear(key)
+		return nil, secrets{}, wrongPasswordError(f.Address)
+	}
+	return key, sec, nil
+}
+
 // maxFileSize bounds what load reads: a token file is about 2 KiB.
 const maxFileSize = 1 << 20
 

@@ -226,13 +226,9 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 		a.sealed, a.sec = f.Sealed, sec
 		return nil
 	}
-	key, err := f.KDF.key(password)
+	key, sec, err := f.openWithPassword(password)
 	if err != nil {
-		return &kindError{ErrNoToken, fmt.Sprintf("oauth: the token file of %s cannot be unlocked (%v): %s", address, err, loginHint(address))}
-	}
-	sec, err := f.openWith(key)
-	if err != nil {
-		return wrongPasswordError(address)
+		return err
 	}
 	a.salt, a.key, a.pwHash, a.sealed, a.sec = f.KDF.Salt, key, h, f.Sealed, sec
 	return nil
