@@ -269,22 +269,22 @@ func (s *Store) write(f *tokenFile) error {
 	return nil
 }
 
-// create writes a new file for acct, sealing sec under password with a fresh salt, and
-// returns the derived key.
-func (s *Store) create(acct Account, sec secrets, password string) ([]byte, error) {
+// create writes a new file for acct, sealing sec under password with a fresh salt.
+func (s *Store) create(acct Account, sec secrets, password string) error {
 	k, err := newKDF()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	key, err := k.key(password)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: %w", err)
+		return fmt.Errorf("oauth: %w", err)
 	}
+	defer clear(key)
 	f := &tokenFile{Version: fileVersion, Account: acct, KDF: k}
 	if err := f.sealWith(key, sec); err != nil {
-		return nil, err
+		return err
 	}
-	return key, s.write(f)
+	return s.write(f)
 }
 
 // Delete removes the file of address and its refresh lock; a missing file wraps ErrNoToken.
