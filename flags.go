@@ -225,8 +225,8 @@ func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
 	return logview.UseColor(mode, f, os.Getenv), nil
 }
 
-// oauthFlags are the flags that describe an OAuth provider, shared by auth and, with --oauth,
-// by serve, probe and demo.
+// oauthFlags are the flags that describe an OAuth provider to auth login: oauthRefreshFlags,
+// which serve and probe share, and the endpoints and scopes only an authorisation uses.
 func oauthFlags() []cli.Flag {
 	return append(oauthRefreshFlags(),
 		&cli.StringFlag{Name: "oauth-auth-url", EnvVars: []string{"POPWIRE_OAUTH_AUTH_URL"},
