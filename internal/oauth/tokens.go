@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -251,13 +252,8 @@ func (f *tokenFile) usableUntil() time.Time {
 // token, and reports the outcome to OnRefresh.
 func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access, error) {
 	p := f.provider(a.sec.ClientSecret)
-	if t.Provider != nil {
-		for _, o := range []struct{ to, from *string }{{&p.TokenURL, &t.Provider.TokenURL}, {&p.ClientID, &t.Provider.ClientID},
-			{&p.ClientSecret, &t.Provider.ClientSecret}} {
-			if *o.from != "" {
-				*o.to = *o.from
-			}
-		}
+	if o := t.Provider; o != nil {
+		p.TokenURL, p.ClientID, p.ClientSecret = cmp.Or(o.TokenURL, p.TokenURL), cmp.Or(o.ClientID, p.ClientID), cmp.Or(o.ClientSecret, p.ClientSecret)
 	}
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
