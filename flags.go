@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -288,12 +289,8 @@ func oauthProviderFromFlags(c *cli.Context, name string) (oauth.Provider, error)
 	if err != nil {
 		return oauth.Provider{}, err
 	}
-	for flag, field := range map[string]*string{"oauth-auth-url": &p.AuthURL, "oauth-token-url": &p.TokenURL,
-		"oauth-device-url": &p.DeviceURL, "oauth-revoke-url": &p.RevocationURL} {
-		if v := c.String(flag); v != "" {
-			*field = v
-		}
-	}
+	p.AuthURL, p.TokenURL = cmp.Or(c.String("oauth-auth-url"), p.AuthURL), cmp.Or(c.String("oauth-token-url"), p.TokenURL)
+	p.DeviceURL, p.RevocationURL = cmp.Or(c.String("oauth-device-url"), p.DeviceURL), cmp.Or(c.String("oauth-revoke-url"), p.RevocationURL)
 	p.ClientID, p.ClientSecret = c.String("oauth-client-id"), c.String("oauth-client-secret")
 	if scopes := c.StringSlice("oauth-scope"); len(scopes) > 0 {
 		p.Scopes = strings.Fields(strings.Join(scopes, " "))
