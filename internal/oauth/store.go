@@ -18,7 +18,8 @@ import (
 // client ID, scopes) and what `auth list` shows (expiry, last refresh, granted scope); the
 // refresh token, the access token and the client secret are sealed with AES-256-GCM under a
 // key derived by scrypt from the local password and the file's random salt, and the seal
-// authenticates the clear part too. A Store does no locking of its own.
+// authenticates the clear part too. Its methods take no lock; lockRefresh is the lock, shared
+// by every process using Dir, that Tokens takes around a refresh.
 type Store struct {
 	Dir string // the accounts directory, such as DefaultDir's
 }
