@@ -80,8 +80,7 @@ type account struct {
 	pwHash  [32]byte   // SHA-256 of pepper and the password that derived key
 	sealed  []byte     // the sealed part of the file as last read or written
 	sec     secrets    // what sealed holds; secrets
-	dirty   bool       // sec holds a rotated refresh token not yet saved, for pending
-	pending *tokenFile // the file to save when dirty
+	pending *tokenFile // the file to save, when sec holds a rotated refresh token not yet saved; nil when none
 }
 
 // Token implements Source.
@@ -127,7 +126,7 @@ func (t *Tokens) current(a *account, address, password string) (*tokenFile, erro
 	if err := t.unlock(a, f, address, password); err != nil {
 		return nil, err
 	}
-	if a.dirty {
+	if a.pending != nil {
 		f = a.pending
 		if err := t.save(a, f); err != nil {
 			return nil, err
@@ -216,7 +215,7 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 		if subtle.ConstantTimeCompare(h[:], a.pwHash[:]) != 1 {
 			return wrongPasswordError(address)
 		}
-		if a.dirty || bytes.Equal(a.sealed, f.Sealed) {
+		if a.pending != nil || bytes.Equal(a.sealed, f.Sealed) {
 			return nil
 		}
 		sec, err := f.openWith(a.key)
@@ -277,14 +276,14 @@ func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access,
 	if s, ok := tok.Extra("scope").(string); ok && s != "" {
 		f.Scope = s
 	}
-	a.dirty, a.pending = true, f
+	a.pending = f
 	if err := t.save(a, f); err != nil {
 		return Access{}, err
 	}
 	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope, Mechanism: p.Mechanism}, nil
 }
 
-// save seals a's secrets into f and writes it. On failure a stays dirty, so that the next
+// save seals a's secrets into f and writes it. On failure a keeps f pending, so that the next
 // call tries again with the rotated refresh token it holds; the error wraps ErrUnreachable
 // (a temporary failure, for the client's answer).
 func (t *Tokens) save(a *account, f *tokenFile) error {
@@ -294,7 +293,7 @@ func (t *Tokens) save(a *account, f *tokenFile) error {
 	if err := t.Store.write(f); err != nil {
 		return &kindError{ErrUnreachable, fmt.Sprintf("%v (popwire keeps the new token in memory and saves it at the next login)", err)}
 	}
-	a.sealed, a.dirty, a.pending = f.Sealed, false, nil
+	a.sealed, a.pending = f.Sealed, nil
 	return nil
 }
 
