@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/x509"
 	"errors"
@@ -225,8 +226,8 @@ func colorFlag(c *cli.Context, w io.Writer) (bool, error) {
 	return logview.UseColor(mode, f, os.Getenv), nil
 }
 
-// oauthFlags are the flags that describe an OAuth provider, shared by auth and, with --oauth,
-// by serve, probe and demo.
+// oauthFlags are the flags that describe an OAuth provider to auth login: oauthRefreshFlags,
+// which serve and probe share, and the endpoints and scopes only an authorisation uses.
 func oauthFlags() []cli.Flag {
 	return append(oauthRefreshFlags(),
 		&cli.StringFlag{Name: "oauth-auth-url", EnvVars: []string{"POPWIRE_OAUTH_AUTH_URL"},
@@ -261,28 +262,35 @@ func oauthRefreshFlags() []cli.Flag {
 // and shown by auth list.
 var providerNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// namedProvider returns the built-in provider name, for microsoft with --oauth-tenant, or a
+// Provider with only the Name of a custom one (builtin false). A name that cannot be a
+// provider's is refused with the sentence badName, and --oauth-tenant with any provider but
+// microsoft.
+func namedProvider(c *cli.Context, name, badName string) (p oauth.Provider, builtin bool, err error) {
+	p, builtin, err = oauth.Builtin(name, c.String("oauth-tenant"))
+	switch {
+	case err != nil:
+		return oauth.Provider{}, builtin, usagef("%v", err)
+	case builtin:
+		return p, true, nil
+	case !providerNameRE.MatchString(name):
+		return oauth.Provider{}, false, usagef("%s", badName)
+	case c.String("oauth-tenant") != "":
+		return oauth.Provider{}, false, usagef("--oauth-tenant is for microsoft, not %s", name)
+	}
+	return oauth.Provider{Name: name}, false, nil
+}
+
 // oauthProviderFromFlags returns the provider name (google, microsoft, or a custom one
 // described entirely by the endpoint flags) as oauthFlags adjust it.
 func oauthProviderFromFlags(c *cli.Context, name string) (oauth.Provider, error) {
-	p, builtin, err := oauth.Builtin(name, c.String("oauth-tenant"))
+	p, builtin, err := namedProvider(c, name,
+		fmt.Sprintf("provider %q: use google, microsoft, or a name of lower-case letters, digits, '.', '_' and '-' with --oauth-token-url", name))
 	if err != nil {
-		return oauth.Provider{}, usagef("%v", err)
+		return oauth.Provider{}, err
 	}
-	if !builtin {
-		if !providerNameRE.MatchString(name) {
-			return oauth.Provider{}, usagef("provider %q: use google, microsoft, or a name of lower-case letters, digits, '.', '_' and '-' with --oauth-token-url", name)
-		}
-		if c.String("oauth-tenant") != "" {
-			return oauth.Provider{}, usagef("--oauth-tenant is for microsoft, not %s", name)
-		}
-		p = oauth.Provider{Name: name}
-	}
-	for flag, field := range map[string]*string{"oauth-auth-url": &p.AuthURL, "oauth-token-url": &p.TokenURL,
-		"oauth-device-url": &p.DeviceURL, "oauth-revoke-url": &p.RevocationURL} {
-		if v := c.String(flag); v != "" {
-			*field = v
-		}
-	}
+	p.AuthURL, p.TokenURL = cmp.Or(c.String("oauth-auth-url"), p.AuthURL), cmp.Or(c.String("oauth-token-url"), p.TokenURL)
+	p.DeviceURL, p.RevocationURL = cmp.Or(c.String("oauth-device-url"), p.DeviceURL), cmp.Or(c.String("oauth-revoke-url"), p.RevocationURL)
 	p.ClientID, p.ClientSecret = c.String("oauth-client-id"), c.String("oauth-client-secret")
 	if scopes := c.StringSlice("oauth-scope"); len(scopes) > 0 {
 		p.Scopes = strings.Fields(strings.Join(scopes, " "))
@@ -330,15 +338,9 @@ func oauthBridge(c *cli.Context) (*oauth.Tokens, *oauth.Mechanism, error) {
 		}
 		return nil, nil, nil
 	}
-	p, builtin, err := oauth.Builtin(name, c.String("oauth-tenant"))
+	p, _, err := namedProvider(c, name, fmt.Sprintf("--oauth %q: use google, microsoft, or the name of a custom provider given to popwire auth login", name))
 	if err != nil {
-		return nil, nil, usagef("%v", err)
-	}
-	if !builtin {
-		if !providerNameRE.MatchString(name) {
-			return nil, nil, usagef("--oauth %q: use google, microsoft, or the name of a custom provider given to popwire auth login", name)
-		}
-		p = oauth.Provider{Name: name}
+		return nil, nil, err
 	}
 	serving := &oauth.Provider{Name: p.Name, TokenURL: c.String("oauth-token-url"),
 		ClientID: c.String("oauth-client-id"), ClientSecret: c.String("oauth-client-secret")}

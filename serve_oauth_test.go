@@ -146,6 +146,7 @@ func TestServeOAuthFlags(t *testing.T) {
 		{[]string{"--oauth", "Not A Name"}, "use google, microsoft, or the name"},
 		{[]string{"--oauth", "google", "--oauth-mechanism", "plain"}, "--oauth-mechanism"},
 		{[]string{"--oauth", "google", "--oauth-tenant", "consumers"}, "--oauth-tenant is for microsoft"},
+		{[]string{"--oauth", "corp", "--oauth-tenant", "consumers"}, "--oauth-tenant is for microsoft, not corp"},
 	} {
 		_, err := serveConfig(serveContext(t, tt.args...))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -64,11 +64,7 @@ func (l Login) Authorize(ctx context.Context) (Grant, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := l.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(l.HTTPClient))
 	flow := l.Flow
 	if flow == "" {
 		flow = l.Provider.Flow
@@ -106,9 +102,7 @@ func (s *Store) Save(p Provider, address string, g Grant, password string) (Acco
 		RevocationURL: p.RevocationURL, ClientID: p.ClientID, Scopes: p.Scopes, Mechanism: p.Mechanism.String(),
 		Tenant: p.Tenant, Scope: g.Scope(), Expiry: g.token.Expiry, LastRefresh: time.Now().UTC()}
 	sec := secrets{RefreshToken: g.token.RefreshToken, AccessToken: g.token.AccessToken, ClientSecret: p.ClientSecret}
-	key, err := s.create(acct, sec, password)
-	clear(key)
-	return acct, err
+	return acct, s.create(acct, sec, password)
 }
 
 // Lookup returns what the file of address records in the clear; a missing file wraps

@@ -26,15 +26,11 @@ func (s *Store) Revoke(ctx context.Context, address, password string, client *ht
 	if f.RevocationURL == "" {
 		return fmt.Errorf("%w (provider %s): to end popwire's access to %s, remove the app in the account's security settings", ErrNoRevocation, f.Provider, address)
 	}
-	key, err := f.KDF.key(password)
+	key, sec, err := f.openWithPassword(password)
 	if err != nil {
-		return fmt.Errorf("oauth: the token file of %s cannot be unlocked (%v)", address, err)
+		return err
 	}
-	defer clear(key)
-	sec, err := f.openWith(key)
-	if err != nil {
-		return wrongPasswordError(address)
-	}
+	clear(key)
 	form := url.Values{"token": {sec.RefreshToken}, "token_type_hint": {"refresh_token"}, "client_id": {f.ClientID}}
 	if sec.ClientSecret != "" {
 		form.Set("client_secret", sec.ClientSecret)
@@ -46,11 +42,8 @@ func (s *Store) Revoke(ctx context.Context, address, password string, client *ht
 		return fmt.Errorf("oauth: the revocation URL of %s is not usable: %w", address, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
 	p := f.provider("")
-	resp, err := client.Do(req)
+	resp, err := httpClient(client).Do(req)
 	if err != nil {
 		return providerError(p, address, "revoke the token", err)
 	}

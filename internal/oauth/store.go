@@ -18,7 +18,8 @@ import (
 // client ID, scopes) and what `auth list` shows (expiry, last refresh, granted scope); the
 // refresh token, the access token and the client secret are sealed with AES-256-GCM under a
 // key derived by scrypt from the local password and the file's random salt, and the seal
-// authenticates the clear part too. A Store does no locking of its own.
+// authenticates the clear part too. Its methods take no lock; lockRefresh is the lock, shared
+// by every process using Dir, that Tokens takes around a refresh.
 type Store struct {
 	Dir string // the accounts directory, such as DefaultDir's
 }
@@ -108,6 +109,21 @@ func (f *tokenFile) openWith(key []byte) (secrets, error) {
 		return secrets{}, errOpen
 	}
 	return sec, nil
+}
+
+// openWithPassword derives f's key from password and opens f's secrets with it. A key
+// derivation popwire refuses (an edited file) wraps ErrNoToken, a password that does not open
+// the file ErrWrongPassword.
+func (f *tokenFile) openWithPassword(password string) (key []byte, sec secrets, err error) {
+	key, err = f.KDF.key(password)
+	if err != nil {
+		return nil, secrets{}, &kindError{ErrNoToken, fmt.Sprintf("oauth: the token file of %s cannot be unlocked (%v): %s", f.Address, err, loginHint(f.Address))}
+	}
+	if sec, err = f.openWith(key); err != nil {
+		clear(key)
+		return nil, secrets{}, wrongPasswordError(f.Address)
+	}
+	return key, sec, nil
 }
 
 // maxFileSize bounds what load reads: a token file is about 2 KiB.
@@ -254,22 +270,22 @@ func (s *Store) write(f *tokenFile) error {
 	return nil
 }
 
-// create writes a new file for acct, sealing sec under password with a fresh salt, and
-// returns the derived key.
-func (s *Store) create(acct Account, sec secrets, password string) ([]byte, error) {
+// create writes a new file for acct, sealing sec under password with a fresh salt.
+func (s *Store) create(acct Account, sec secrets, password string) error {
 	k, err := newKDF()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	key, err := k.key(password)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: %w", err)
+		return fmt.Errorf("oauth: %w", err)
 	}
+	defer clear(key)
 	f := &tokenFile{Version: fileVersion, Account: acct, KDF: k}
 	if err := f.sealWith(key, sec); err != nil {
-		return nil, err
+		return err
 	}
-	return key, s.write(f)
+	return s.write(f)
 }
 
 // Delete removes the file of address and its refresh lock; a missing file wraps ErrNoToken.

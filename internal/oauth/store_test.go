@@ -154,6 +154,29 @@ func TestCopiedFileIsUselessWithoutThePassword(t *testing.T) {
 	}
 }
 
+// TestUnusableKeyDerivation: a file whose key derivation popwire refuses (an edited N) holds
+// no usable token for Token and Revoke alike: ErrNoToken, with the fix.
+func TestUnusableKeyDerivation(t *testing.T) {
+	st := newStore(t)
+	if _, err := st.Save(storeProvider, testAccount, testGrant("a1", "r1"), testPassword); err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.load(testAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.KDF.N = 2 * maxScryptN
+	if err := st.write(f); err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&Tokens{Store: st}).Token(testContext(t), testAccount, testPassword)
+	for what, err := range map[string]error{"Token": err, "Revoke": st.Revoke(testContext(t), testAccount, testPassword, nil)} {
+		if !errors.Is(err, ErrNoToken) || !strings.Contains(err.Error(), "popwire auth login "+testAccount) {
+			t.Errorf("%s: %v, want ErrNoToken with the fix", what, err)
+		}
+	}
+}
+
 func TestStorePathSafety(t *testing.T) {
 	st := newStore(t)
 	for _, addr := range []string{"../../evil@example.com", "a/b@example.com", `a\b@x`, ".hidden", "..", "%41", "A", "Ann@Example.COM", "ünï@ex.com"} {

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -28,6 +29,15 @@ const DefaultMargin = 5 * time.Minute
 
 // refreshTimeout bounds one refresh, whatever the caller's context allows.
 const refreshTimeout = 30 * time.Second
+
+// httpClient returns c, or when c is nil a client whose requests time out after
+// refreshTimeout: the client of Tokens, Login and Revoke when none is given.
+func httpClient(c *http.Client) *http.Client {
+	if c == nil {
+		return &http.Client{Timeout: refreshTimeout}
+	}
+	return c
+}
 
 // Tokens is the Source of the token store: it unlocks an account's file with the local
 // password, keeps the derived key in memory after the first successful unlock (so later
@@ -70,8 +80,7 @@ type account struct {
 	pwHash  [32]byte   // SHA-256 of pepper and the password that derived key
 	sealed  []byte     // the sealed part of the file as last read or written
 	sec     secrets    // what sealed holds; secrets
-	dirty   bool       // sec holds a rotated refresh token not yet saved, for pending
-	pending *tokenFile // the file to save when dirty
+	pending *tokenFile // the file to save, when sec holds a rotated refresh token not yet saved; nil when none
 }
 
 // Token implements Source.
@@ -117,7 +126,7 @@ func (t *Tokens) current(a *account, address, password string) (*tokenFile, erro
 	if err := t.unlock(a, f, address, password); err != nil {
 		return nil, err
 	}
-	if a.dirty {
+	if a.pending != nil {
 		f = a.pending
 		if err := t.save(a, f); err != nil {
 			return nil, err
@@ -206,7 +215,7 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 		if subtle.ConstantTimeCompare(h[:], a.pwHash[:]) != 1 {
 			return wrongPasswordError(address)
 		}
-		if a.dirty || bytes.Equal(a.sealed, f.Sealed) {
+		if a.pending != nil || bytes.Equal(a.sealed, f.Sealed) {
 			return nil
 		}
 		sec, err := f.openWith(a.key)
@@ -217,13 +226,9 @@ func (t *Tokens) unlock(a *account, f *tokenFile, address, password string) erro
 		a.sealed, a.sec = f.Sealed, sec
 		return nil
 	}
-	key, err := f.KDF.key(password)
+	key, sec, err := f.openWithPassword(password)
 	if err != nil {
-		return &kindError{ErrNoToken, fmt.Sprintf("oauth: the token file of %s cannot be unlocked (%v): %s", address, err, loginHint(address))}
-	}
-	sec, err := f.openWith(key)
-	if err != nil {
-		return wrongPasswordError(address)
+		return err
 	}
 	a.salt, a.key, a.pwHash, a.sealed, a.sec = f.KDF.Salt, key, h, f.Sealed, sec
 	return nil
@@ -246,21 +251,12 @@ func (f *tokenFile) usableUntil() time.Time {
 // token, and reports the outcome to OnRefresh.
 func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access, error) {
 	p := f.provider(a.sec.ClientSecret)
-	if t.Provider != nil {
-		for _, o := range []struct{ to, from *string }{{&p.TokenURL, &t.Provider.TokenURL}, {&p.ClientID, &t.Provider.ClientID},
-			{&p.ClientSecret, &t.Provider.ClientSecret}} {
-			if *o.from != "" {
-				*o.to = *o.from
-			}
-		}
+	if o := t.Provider; o != nil {
+		p.TokenURL, p.ClientID, p.ClientSecret = cmp.Or(o.TokenURL, p.TokenURL), cmp.Or(o.ClientID, p.ClientID), cmp.Or(o.ClientSecret, p.ClientSecret)
 	}
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	client := t.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: refreshTimeout}
-	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, httpClient(t.HTTPClient))
 	tok, err := p.config("").TokenSource(ctx, &oauth2.Token{RefreshToken: a.sec.RefreshToken}).Token()
 	if err != nil {
 		err = providerError(p, f.Address, "refresh the token", err)
@@ -280,14 +276,14 @@ func (t *Tokens) refresh(ctx context.Context, a *account, f *tokenFile) (Access,
 	if s, ok := tok.Extra("scope").(string); ok && s != "" {
 		f.Scope = s
 	}
-	a.dirty, a.pending = true, f
+	a.pending = f
 	if err := t.save(a, f); err != nil {
 		return Access{}, err
 	}
 	return Access{Token: tok.AccessToken, Expiry: tok.Expiry, Scope: f.Scope, Mechanism: p.Mechanism}, nil
 }
 
-// save seals a's secrets into f and writes it. On failure a stays dirty, so that the next
+// save seals a's secrets into f and writes it. On failure a keeps f pending, so that the next
 // call tries again with the rotated refresh token it holds; the error wraps ErrUnreachable
 // (a temporary failure, for the client's answer).
 func (t *Tokens) save(a *account, f *tokenFile) error {
@@ -297,7 +293,7 @@ func (t *Tokens) save(a *account, f *tokenFile) error {
 	if err := t.Store.write(f); err != nil {
 		return &kindError{ErrUnreachable, fmt.Sprintf("%v (popwire keeps the new token in memory and saves it at the next login)", err)}
 	}
-	a.sealed, a.dirty, a.pending = f.Sealed, false, nil
+	a.sealed, a.pending = f.Sealed, nil
 	return nil
 }
 

@@ -39,11 +39,7 @@ func nearExpiry(t *testing.T, st *Store, life, left time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := f.KDF.key(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sec, err := f.openWith(key)
+	key, sec, err := f.openWithPassword(testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +237,7 @@ func TestUnsavedRotationIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ := st.load(testAccount)
-	key, _ := f.KDF.key(testPassword)
-	sec, _ := f.openWith(key)
+	_, sec, _ := f.openWithPassword(testPassword)
 	if !s.Active(sec.RefreshToken) || s.Refreshes() != 1 {
 		t.Fatal("the rotated refresh token kept in memory was not saved")
 	}

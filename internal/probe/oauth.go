@@ -2,11 +2,8 @@ package probe
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/popwire/popwire/internal/oauth"
@@ -33,20 +30,15 @@ func (p *prober) oauthLogin(ctx context.Context) bool {
 		mech = *m
 	}
 	how := "AUTH " + mech.String()
-	blob := mech.InitialResponse(p.o.User, acc.Token)
-	raw, _ := base64.StdEncoding.DecodeString(blob)
-	p.secrets = append(p.secrets, acc.Token, base64.StdEncoding.EncodeToString([]byte(acc.Token)), blob, string(raw))
+	blob, secrets := mech.Respond(p.o.User, acc.Token)
+	p.secrets = append(p.secrets, secrets...)
 	details := tokenDetails(acc, time.Now())
 	r, err := p.c.Do(sctx, how)
 	if err == nil && r.Kind == popclient.PartChallenge {
 		r, err = p.c.Do(sctx, blob)
 		if err == nil && r.Kind == popclient.PartChallenge {
 			details = append(details, "the server refused the token: "+bearerStatus(r.Text))
-			answer := ""
-			if mech == oauth.OAUTHBEARER {
-				answer = "AQ=="
-			}
-			r, err = p.c.Do(sctx, answer)
+			r, err = p.c.Do(sctx, mech.ErrorAnswer())
 		}
 	}
 	if err != nil {
@@ -82,18 +74,14 @@ func tokenDetails(acc oauth.Access, now time.Time) []string {
 	return []string{"token scope: " + scope, "token expires: " + expiry}
 }
 
-// bearerStatus decodes the error challenge of a refused bearer token (base64 JSON: Google's
-// XOAUTH2 form, RFC 7628 §3.2.2) into its status and scope.
+// bearerStatus describes the error challenge of a refused bearer token (oauth.ErrorChallenge)
+// by its status and scope.
 func bearerStatus(b64 string) string {
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	var v struct {
-		Status string `json:"status"`
-		Scope  string `json:"scope"`
-	}
-	if err != nil || json.Unmarshal(raw, &v) != nil {
+	status, scope, ok := oauth.ErrorChallenge(b64)
+	if !ok {
 		return "an error challenge that is not base64 JSON"
 	}
-	return fmt.Sprintf("status %q, scope %q", v.Status, v.Scope)
+	return fmt.Sprintf("status %q, scope %q", status, scope)
 }
 
 // tokenHint explains a Source that gave no token for user.

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -366,9 +365,8 @@ func (s *session) oauthLogin(up *lineReader, user, password string) (next bool, 
 	if m := s.srv.cfg.OAuthMechanism; m != nil {
 		mech = *m
 	}
-	blob := mech.InitialResponse(user, acc.Token)
-	raw, _ := base64.StdEncoding.DecodeString(blob)
-	s.rec.secret(acc.Token, base64.StdEncoding.EncodeToString([]byte(acc.Token)), blob, string(raw))
+	blob, secrets := mech.Respond(user, acc.Token)
+	s.rec.secret(secrets...)
 	text := "AUTH " + mech.String() + " sent upstream in the two-step form"
 	if acc.Scope != "" {
 		text += "; scope " + acc.Scope
@@ -429,11 +427,7 @@ func (s *session) upstreamAuth(up *lineReader, mech oauth.Mechanism, blob string
 	}
 	s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: "oauth", Verb: "AUTH", Mech: mech.String(),
 		Text: "the server refused the token: " + bearerChallenge(line)})
-	answer := "\r\n"
-	if mech == oauth.OAUTHBEARER {
-		answer = "AQ==\r\n"
-	}
-	if err := s.upLine(answer); err != nil {
+	if err := s.upLine(mech.ErrorAnswer() + "\r\n"); err != nil {
 		return nil, err
 	}
 	if line, err = s.upReply(up); err == nil && continuation(line) {
@@ -489,16 +483,11 @@ func (s *session) upstreamUnclear(what string) error {
 // bearerChallenge describes the error challenge of a refused bearer token ("+ " base64 JSON,
 // RFC 7628 §3.2.2 and Google's XOAUTH2): its status and scope, never the raw bytes.
 func bearerChallenge(line []byte) string {
-	b64 := strings.TrimSpace(strings.TrimPrefix(string(line), "+"))
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	var v struct {
-		Status string `json:"status"`
-		Scope  string `json:"scope"`
-	}
-	if err != nil || json.Unmarshal(raw, &v) != nil {
+	status, scope, ok := oauth.ErrorChallenge(strings.TrimPrefix(string(line), "+"))
+	if !ok {
 		return "an error challenge that is not base64 JSON"
 	}
-	return fmt.Sprintf("status %q, scope %q", oneLine(v.Status, 100), oneLine(v.Scope, 300))
+	return fmt.Sprintf("status %q, scope %q", oneLine(status, 100), oneLine(scope, 300))
 }
 
 // secret remembers values as secrets of the session: every later text is scrubbed of them.
