@@ -397,7 +397,11 @@ func tokenFailure(err error, user string) (code, sentence string) {
 	case errors.Is(err, oauth.ErrNoToken):
 		return "[AUTH]", "no token is stored for this account: run popwire auth login " + oneLine(user, 200)
 	case errors.Is(err, oauth.ErrRefreshRefused):
-		return "[AUTH]", oneLine(strings.TrimPrefix(err.Error(), "oauth: "), 300) + " (re-authorise: run popwire auth login " + oneLine(user, 200) + ")"
+		sentence := oneLine(strings.TrimPrefix(err.Error(), "oauth: "), 300)
+		if !strings.Contains(sentence, "popwire auth login") { // the token store's errors name the fix already
+			sentence += " (re-authorise: run popwire auth login " + oneLine(user, 200) + ")"
+		}
+		return "[AUTH]", sentence
 	case errors.Is(err, oauth.ErrUnreachable):
 		return "[SYS/TEMP]", "the OAuth provider cannot be reached; try again later"
 	case errors.Is(err, context.DeadlineExceeded):

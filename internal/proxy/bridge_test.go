@@ -246,6 +246,8 @@ func TestBridgeTokenFailures(t *testing.T) {
 			"-ERR [AUTH] popwire: no token is stored for this account: run popwire auth login " + bridgeUser},
 		{"refresh refused", fmt.Errorf("%w (Google app in Testing: refresh tokens expire after 7 days)", oauth.ErrRefreshRefused),
 			"-ERR [AUTH] popwire: the provider refused the refresh token (Google app in Testing: refresh tokens expire after 7 days) (re-authorise: run popwire auth login " + bridgeUser + ")"},
+		{"refresh refused, the fix named", fmt.Errorf("oauth: provider corp refused to refresh the token for %s (invalid_grant): run popwire auth login %s to authorise it again: %w", bridgeUser, bridgeUser, oauth.ErrRefreshRefused),
+			"-ERR [AUTH] popwire: provider corp refused to refresh the token for " + bridgeUser + " (invalid_grant): run popwire auth login " + bridgeUser + " to authorise it again: " + oauth.ErrRefreshRefused.Error()},
 		{"unreachable", fmt.Errorf("%w: dial tcp: connection refused", oauth.ErrUnreachable),
 			"-ERR [SYS/TEMP] popwire: the OAuth provider cannot be reached; try again later"},
 	} {
