@@ -34,8 +34,7 @@ type localAnswer struct {
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	a, local := s.decide(f)
-	if !local && s.srv.cfg.OAuth != nil && slices.Contains(credentials, f.Keyword) {
-		// The bridge answered the login; no credential of the client's goes upstream after it.
+	if !local && s.bridged(f.Keyword) {
 		a.action, a.reply, local = "oauth", replyBridged, true
 	}
 	leg := logview.LegClient
@@ -74,6 +73,13 @@ var credentials = []string{"USER", "PASS", "APOP", "AUTH"}
 
 // requiresTLS reports whether RequireTLS refuses credentials on the client leg as it is now.
 func (s *session) requiresTLS() bool { return s.srv.cfg.RequireTLS && !s.clientTLS }
+
+// bridged reports whether the pumps answer the command keyword verb themselves because the
+// OAuth bridge answered the login: no credential of the client's goes upstream after it.
+// The bridge's own lines are decided without it (bridgeLine).
+func (s *session) bridged(verb string) bool {
+	return s.srv.cfg.OAuth != nil && slices.Contains(credentials, verb)
+}
 
 // unclear returns why, under a policy, a client line whose keyword the codec's tokenizer read
 // as verb cannot be classified with certainty, or "". verb is "" for a line that is no
@@ -143,7 +149,7 @@ func (s *session) longLineRefused() string {
 	switch {
 	case sasl:
 		return ""
-	case verb != "" && s.controls(verb):
+	case verb != "" && (s.controls(verb) || s.bridged(verb)):
 		return "a command popwire answers itself"
 	}
 	return s.unclear(verb, why)
