@@ -226,11 +226,8 @@ const (
 // other bytes and is small, when it is copied: the caller must not change it before the
 // flush (copyClient copies). s.mu is held.
 func (s *session) writeClient(p []byte) error {
-	for s.paused && !s.closing() {
-		s.cond.Wait()
-	}
-	if s.closing() {
-		return errClosed
+	if err := s.clientWritable(); err != nil {
+		return err
 	}
 	switch {
 	case len(p) == 0:
@@ -245,18 +242,33 @@ func (s *session) writeClient(p []byte) error {
 		s.outRef = p
 		return nil
 	}
-	return s.copyClient(p)
+	return s.queueCopy(p)
 }
 
-// copyClient queues a copy of p for the client leg, writing what is queued once it reaches
-// coalesceMax. s.mu is held.
+// copyClient queues a copy of p for the client leg, waiting while the leg switches to TLS.
+// s.mu is held.
 func (s *session) copyClient(p []byte) error {
+	if err := s.clientWritable(); err != nil {
+		return err
+	}
+	return s.queueCopy(p)
+}
+
+// clientWritable waits while the client leg switches to TLS (paused) and returns errClosed
+// once the session is closing. s.mu is held.
+func (s *session) clientWritable() error {
 	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
 	if s.closing() {
 		return errClosed
 	}
+	return nil
+}
+
+// queueCopy appends a copy of p to s.out, the borrowed s.outRef first, and writes what is
+// queued once it reaches coalesceMax. s.mu is held.
+func (s *session) queueCopy(p []byte) error {
 	if len(s.outRef) > 0 {
 		s.out = append(s.out, s.outRef...)
 		s.outRef = nil
