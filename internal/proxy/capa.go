@@ -71,12 +71,12 @@ func (c *capaRewrite) end(s *session, raw []byte) error {
 	if c.addSTLS && !c.sawSTLS {
 		add = append(add, "STLS")
 	}
+	eol := "\n"
+	if c.crlf {
+		eol = "\r\n"
+	}
 	for _, l := range add {
-		l += "\n"
-		if c.crlf {
-			l = l[:len(l)-1] + "\r\n"
-		}
-		if err := s.writeClient([]byte(l)); err != nil {
+		if err := s.writeClient([]byte(l + eol)); err != nil {
 			return err
 		}
 		c.changed = true
@@ -84,10 +84,11 @@ func (c *capaRewrite) end(s *session, raw []byte) error {
 	err := c.flush(s, raw)
 	c.active, c.pend = false, c.pend[:0]
 	if c.changed {
-		text := fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t)", c.addSTLS, c.hideAuth)
+		bridge := ""
 		if c.bridged {
-			text = fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t, login by the oauth bridge)", c.addSTLS, c.hideAuth)
+			bridge = ", login by the oauth bridge"
 		}
+		text := fmt.Sprintf("CAPA rewritten for the client leg (stls offered: %t, user/sasl hidden: %t%s)", c.addSTLS, c.hideAuth, bridge)
 		s.rec.event(logview.Event{Kind: logview.KindPolicy, Dir: logview.DirLocal, Action: "capa-rewrite", Verb: "CAPA", Text: text})
 	}
 	return err

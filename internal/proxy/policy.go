@@ -34,8 +34,7 @@ type localAnswer struct {
 // to queue. s.mu is held.
 func (s *session) command(f *codec.Frame) (localAnswer, bool) {
 	a, local := s.decide(f)
-	if !local && s.srv.cfg.OAuth != nil && slices.Contains(credentials, f.Keyword) {
-		// The bridge answered the login; no credential of the client's goes upstream after it.
+	if !local && s.bridged(f.Keyword) {
 		a.action, a.reply, local = "oauth", replyBridged, true
 	}
 	leg := logview.LegClient
@@ -74,6 +73,13 @@ var credentials = []string{"USER", "PASS", "APOP", "AUTH"}
 
 // requiresTLS reports whether RequireTLS refuses credentials on the client leg as it is now.
 func (s *session) requiresTLS() bool { return s.srv.cfg.RequireTLS && !s.clientTLS }
+
+// bridged reports whether the pumps answer the command keyword verb themselves because the
+// OAuth bridge answered the login: no credential of the client's goes upstream after it.
+// The bridge's own lines are decided without it (bridgeLine).
+func (s *session) bridged(verb string) bool {
+	return s.srv.cfg.OAuth != nil && slices.Contains(credentials, verb)
+}
 
 // unclear returns why, under a policy, a client line whose keyword the codec's tokenizer read
 // as verb cannot be classified with certainty, or "". verb is "" for a line that is no
@@ -143,7 +149,7 @@ func (s *session) longLineRefused() string {
 	switch {
 	case sasl:
 		return ""
-	case verb != "" && s.controls(verb):
+	case verb != "" && (s.controls(verb) || s.bridged(verb)):
 		return "a command popwire answers itself"
 	}
 	return s.unclear(verb, why)
@@ -220,11 +226,8 @@ const (
 // other bytes and is small, when it is copied: the caller must not change it before the
 // flush (copyClient copies). s.mu is held.
 func (s *session) writeClient(p []byte) error {
-	for s.paused && !s.closing() {
-		s.cond.Wait()
-	}
-	if s.closing() {
-		return errClosed
+	if err := s.clientWritable(); err != nil {
+		return err
 	}
 	switch {
 	case len(p) == 0:
@@ -239,18 +242,33 @@ func (s *session) writeClient(p []byte) error {
 		s.outRef = p
 		return nil
 	}
-	return s.copyClient(p)
+	return s.queueCopy(p)
 }
 
-// copyClient queues a copy of p for the client leg, writing what is queued once it reaches
-// coalesceMax. s.mu is held.
+// copyClient queues a copy of p for the client leg, waiting while the leg switches to TLS.
+// s.mu is held.
 func (s *session) copyClient(p []byte) error {
+	if err := s.clientWritable(); err != nil {
+		return err
+	}
+	return s.queueCopy(p)
+}
+
+// clientWritable waits while the client leg switches to TLS (paused) and returns errClosed
+// once the session is closing. s.mu is held.
+func (s *session) clientWritable() error {
 	for s.paused && !s.closing() {
 		s.cond.Wait()
 	}
 	if s.closing() {
 		return errClosed
 	}
+	return nil
+}
+
+// queueCopy appends a copy of p to s.out, the borrowed s.outRef first, and writes what is
+// queued once it reaches coalesceMax. s.mu is held.
+func (s *session) queueCopy(p []byte) error {
 	if len(s.outRef) > 0 {
 		s.out = append(s.out, s.outRef...)
 		s.outRef = nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/popwire/popwire/internal/logview"
+	"github.com/popwire/popwire/internal/oauth"
 )
 
 // policyStep is what the client sends and the lines it then reads.
@@ -358,5 +359,29 @@ func runHeldSteps(t *testing.T, steps []heldStep, client string, closed bool) {
 	}
 	if done := up.closedAt == up.got.Len(); done != closed {
 		t.Errorf("the client's EOF was passed on at byte %d of %d, want passed on after all: %v", up.closedAt, up.got.Len(), closed)
+	}
+}
+
+// TestBridgeLongCredentialLine: under the OAuth bridge, a credential line too long to hold is
+// refused like a short one: none of it reaches the upstream, and the session closes.
+func TestBridgeLongCredentialLine(t *testing.T) {
+	long := strings.Repeat("x", maxClientLine+100)
+	for _, verb := range []string{"PASS", "USER", "AUTH"} {
+		t.Run(verb, func(t *testing.T) {
+			up := oauthUpstream(t, oauth.XOAUTH2)
+			p := startProxy(t, Config{OAuth: newFakeSource()}, up.addr())
+			c := p.dial(t, false)
+			c.line(t)
+			expectReplies(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."})
+			c.send(t, verb+" "+long+"\r\nQUIT\r\n")
+			c.rest(t)
+			want := "AUTH XOAUTH2\r\n" + oauth.XOAUTH2.InitialResponse(bridgeUser, bridgeToken) + "\r\n"
+			if u := up.next(t).all(t); u != want {
+				t.Fatalf("upstream got %d bytes: %q…%q; want %q", len(u), u[:min(len(u), 60)], u[max(0, len(u)-40):], want)
+			}
+			p.sink.find(t, "error", func(e logview.Event) bool {
+				return e.Kind == logview.KindError && strings.Contains(e.Err, "client line over")
+			})
+		})
 	}
 }
