@@ -180,7 +180,7 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			if l.ProxyProtocol != nil {
 				pp = &proxy.ProxyProtocol{Trusted: l.ProxyProtocol.Trusted}
 			}
-			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS, ProxyProtocol: pp})
+			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS, AllowRemotePlaintext: l.AllowRemotePlaintext, ProxyProtocol: pp})
 		}
 		next = append(next, rs)
 		listeners = append(listeners, ls)
