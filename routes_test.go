@@ -182,10 +182,6 @@ func TestRoutesServeEachUpstream(t *testing.T) {
 	}
 }
 
-// TestReload checks a reload: the session in flight keeps its upstream to the end, new
-// sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
-// is the same socket; and a bad file, a listener that cannot be opened or a certificate that
-// does not load is refused with an error event while the running configuration keeps serving.
 // TestRoutesCountIntoMetrics checks that each route of a file counts its sessions under its
 // own name, also after a reload.
 func TestRoutesCountIntoMetrics(t *testing.T) {
@@ -298,6 +294,10 @@ func TestRoutesProxyProtocol(t *testing.T) {
 	}
 }
 
+// TestReload checks a reload: the session in flight keeps its upstream to the end, new
+// sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
+// is the same socket; and a bad file, a listener that cannot be opened or a certificate that
+// does not load is refused with an error event while the running configuration keeps serving.
 func TestReload(t *testing.T) {
 	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
 	l1, l2, l3 := freeAddr(t), freeAddr(t), freeAddr(t)
