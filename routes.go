@@ -365,9 +365,10 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// routeConfig turns route r of the file path into a proxy.Config (without Sink and KeyLog),
-// with logOpts as the route's logging says, loading its client-leg certificate and upstream CAs: a file that fails to load is an error
-// naming the line that names it.
+// routeConfig turns route r of the file path into a proxy.Config, with logOpts as the route's
+// logging says, loading its client-leg certificate and upstream CAs: a file that fails to load
+// is an error naming the line that names it. The caller sets what the route set shares (Sink,
+// KeyLog, Metrics, Route) and the OAuth bridge.
 func routeConfig(path string, r config.Route, logOpts proxy.LogOptions) (proxy.Config, error) {
 	fail := func(key string, err error) error {
 		return &config.Error{File: path, Line: r.Lines[key], Msg: fmt.Sprintf("route %s: %s: %v", r.Name, key, err), Err: err}
