@@ -180,7 +180,7 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			if l.ProxyProtocol != nil {
 				pp = &proxy.ProxyProtocol{Trusted: l.ProxyProtocol.Trusted}
 			}
-			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS, ProxyProtocol: pp})
+			ls = append(ls, proxy.Listener{Listener: h, TLS: l.TLS, AllowRemotePlaintext: l.AllowRemotePlaintext, ProxyProtocol: pp})
 		}
 		next = append(next, rs)
 		listeners = append(listeners, ls)
@@ -199,12 +199,16 @@ func (s *routeSet) apply(cfg *config.Config) ([]string, error) {
 			p.target.Store(next[i].handoffs[j])
 		}
 	}
-	changes := s.describe(cfg, opened)
-	for addr, p := range s.ports {
+	var removed []string // open sockets cfg does not listen on
+	for addr := range s.ports {
 		if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return hasListener(r, addr) }) {
-			p.close() // its sessions go on, on their servers
-			delete(s.ports, addr)
+			removed = append(removed, addr)
 		}
+	}
+	changes := s.describe(cfg, opened, removed)
+	for _, addr := range removed {
+		s.ports[addr].close() // its sessions go on, on their servers
+		delete(s.ports, addr)
 	}
 	for _, rs := range s.current {
 		s.retire(rs)
@@ -293,21 +297,17 @@ func (s *routeSet) finishRetired(rs *routeServer) {
 }
 
 // describe says what cfg changes of the running configuration: the routes, the listeners
-// opened and closed, and process-wide settings that only a restart applies.
-func (s *routeSet) describe(cfg *config.Config, opened map[string]*sharedPort) []string {
+// opened and those removed (it sorts removed), and process-wide settings that only a restart
+// applies.
+func (s *routeSet) describe(cfg *config.Config, opened map[string]*sharedPort, removed []string) []string {
 	var names []string
 	for _, r := range cfg.Routes {
 		names = append(names, r.Name)
 	}
 	changes := []string{"routes " + strings.Join(names, ", ")}
-	var added, removed []string
+	var added []string
 	for addr := range opened {
 		added = append(added, addr)
-	}
-	for addr := range s.ports {
-		if !slices.ContainsFunc(cfg.Routes, func(r config.Route) bool { return hasListener(r, addr) }) {
-			removed = append(removed, addr)
-		}
 	}
 	if s.cfg == nil {
 		return changes
@@ -365,9 +365,10 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
-// routeConfig turns route r of the file path into a proxy.Config (without Sink and KeyLog),
-// with logOpts as the route's logging says, loading its client-leg certificate and upstream CAs: a file that fails to load is an error
-// naming the line that names it.
+// routeConfig turns route r of the file path into a proxy.Config, with logOpts as the route's
+// logging says, loading its client-leg certificate and upstream CAs: a file that fails to load
+// is an error naming the line that names it. The caller sets what the route set shares (Sink,
+// KeyLog, Metrics, Route) and the OAuth bridge.
 func routeConfig(path string, r config.Route, logOpts proxy.LogOptions) (proxy.Config, error) {
 	fail := func(key string, err error) error {
 		return &config.Error{File: path, Line: r.Lines[key], Msg: fmt.Sprintf("route %s: %s: %v", r.Name, key, err), Err: err}

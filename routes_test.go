@@ -182,10 +182,6 @@ func TestRoutesServeEachUpstream(t *testing.T) {
 	}
 }
 
-// TestReload checks a reload: the session in flight keeps its upstream to the end, new
-// sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
-// is the same socket; and a bad file, a listener that cannot be opened or a certificate that
-// does not load is refused with an error event while the running configuration keeps serving.
 // TestRoutesCountIntoMetrics checks that each route of a file counts its sessions under its
 // own name, also after a reload.
 func TestRoutesCountIntoMetrics(t *testing.T) {
@@ -298,6 +294,10 @@ func TestRoutesProxyProtocol(t *testing.T) {
 	}
 }
 
+// TestReload checks a reload: the session in flight keeps its upstream to the end, new
+// sessions use the new one, an added listener answers, a removed one refuses, an unchanged one
+// is the same socket; and a bad file, a listener that cannot be opened or a certificate that
+// does not load is refused with an error event while the running configuration keeps serving.
 func TestReload(t *testing.T) {
 	a, b := fakeUpstream(t, "server A"), fakeUpstream(t, "server B")
 	l1, l2, l3 := freeAddr(t), freeAddr(t), freeAddr(t)
@@ -372,6 +372,55 @@ func TestReload(t *testing.T) {
 		})
 	}
 }
+
+// TestRoutesRemotePlaintextListener checks that allow_remote_plaintext lets a route serve a
+// plaintext listener on an address that is not loopback. So that the test opens nothing
+// beyond loopback, the socket is a loopback one that reports the wildcard address, put in
+// place of the file's address before a reload.
+func TestRoutesRemotePlaintextListener(t *testing.T) {
+	a := fakeUpstream(t, "server A")
+	path := filepath.Join(t.TempDir(), "popwire.yaml")
+	writeFile(t, path, "routes:\n"+routeYAML("a", freeAddr(t), a))
+	events := &eventLog{}
+	set := startRoutes(t, path, events)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	wild := net.JoinHostPort("0.0.0.0", strconv.Itoa(port))
+	p := &sharedPort{ln: reportedAddr{ln, &net.TCPAddr{IP: net.IPv4zero, Port: port}}, emit: set.emit, done: make(chan struct{})}
+	go p.acceptLoop()
+	set.mu.Lock()
+	set.ports[wild] = p
+	set.mu.Unlock()
+	writeFile(t, path, fmt.Sprintf("routes:\n  - name: a\n    listen: [{address: %q, allow_remote_plaintext: true}]\n    upstream: {address: %q, tls: none, insecure_plaintext: true}\n", wild, a))
+	set.reload()
+	if errs := events.of(logview.KindError); len(errs) > 0 {
+		t.Fatalf("reload: %+v", errs)
+	}
+	c, g, err := dialRoute(ln.Addr().String())
+	if err == nil {
+		c.Close()
+	}
+	select {
+	case err := <-set.failed:
+		t.Fatalf("the route's server failed: %v", err)
+	default:
+	}
+	if err != nil || !strings.Contains(g, "server A") {
+		t.Errorf("the plaintext listener on %s greets %q, %v; want server A's", wild, g, err)
+	}
+}
+
+// reportedAddr is a net.Listener that reports addr as its address.
+type reportedAddr struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l reportedAddr) Addr() net.Addr { return l.addr }
 
 // TestReloadRefusesNoClient checks that reloads, one after another, never refuse a client of a
 // listener they keep: its socket stays open and each connection reaches a server.

@@ -87,6 +87,32 @@ routes:
 	}
 }
 
+// TestOAuthSection checks that a route without an oauth section takes the top-level one, and
+// that a route's own section replaces it whole.
+func TestOAuthSection(t *testing.T) {
+	cfg, err := Parse("c.yaml", []byte(`
+oauth: {provider: google, mechanism: oauthbearer}
+routes:
+  - name: a
+    listen: [{address: "127.0.0.1:2110"}]
+    upstream: {address: "h:995"}
+  - name: b
+    listen: [{address: "127.0.0.1:2111"}]
+    upstream: {address: "h:995"}
+    oauth: {provider: corp, token_url: "https://t.example/token"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Routes[0].OAuth, cfg.Routes[1].OAuth
+	if a == nil || a.Provider != "google" || a.Mechanism != "oauthbearer" || a.Line != 2 {
+		t.Errorf("route a's oauth %+v, want the top-level google with oauthbearer (line 2)", a)
+	}
+	if b == nil || b.Provider != "corp" || b.TokenURL != "https://t.example/token" || b.Mechanism != "" || b.Line != 10 {
+		t.Errorf("route b's oauth %+v, want its own corp section alone (line 10)", b)
+	}
+}
+
 // TestErrorsNameTheLine checks that each kind of mistake is refused with the file and the line
 // where it is.
 func TestErrorsNameTheLine(t *testing.T) {
@@ -137,6 +163,8 @@ func TestErrorsNameTheLine(t *testing.T) {
 		{"proxy protocol without trusted", "routes:\n  - name: a\n    listen:\n      - address: \"127.0.0.1:2110\"\n        proxy_protocol: {trusted: []}\n    upstream: {address: \"h:995\"}\n", 5, "needs trusted", ""},
 		{"proxy protocol out", ok + "    upstream: {address: \"h:995\", proxy_protocol: v1}\n", 4, "upstream.proxy_protocol must be one of", "    upstream: {address: \"h:995\"}\n"},
 		{"oauth incomplete", ok + "    oauth:\n      client_id: x\n", 5, "oauth needs provider", ""},
+		{"oauth mechanism only", ok + "    oauth:\n      mechanism: oauthbearer\n", 5, "oauth needs provider", ""},
+		{"oauth over a default", "oauth: {provider: google}\n" + ok + "    oauth: {token_url: \"https://t.example/\"}\n", 6, "oauth needs provider", ""},
 		{"oauth provider", ok + "    oauth: {provider: Not A Name}\n", 5, "oauth.provider \"Not A Name\"", ""},
 		{"oauth mechanism", ok + "    oauth: {provider: google, mechanism: plain}\n", 5, "oauth.mechanism must be", ""},
 		{"oauth url", ok + "    oauth: {provider: corp, token_url: \"http://t.example/\"}\n", 5, "want an https:// URL", ""},

@@ -163,8 +163,8 @@ func resolveRoute(r *route, def *settings, log routeLog) (Route, error) {
 	out.Bodies = proxy.Bodies(bodies.V)
 	out.HideUsers = r.Log.HideUsers.or(log.HideUsers, false)
 	o := r.OAuth
-	if !o.Provider.Set && !o.ClientID.Set {
-		o = def.OAuth
+	if !o.present() {
+		o = def.OAuth // a route's section replaces the default one whole
 	}
 	oa, err := resolveOAuth(o, where)
 	if err != nil {
@@ -301,9 +301,14 @@ func resolveLimits(l, def limits, where string, out *Route) error {
 // as popwire auth login --provider takes it.
 var providerRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// present reports whether the file sets any key of the oauth section o.
+func (o oauth) present() bool {
+	return o.Provider.Set || o.ClientID.Set || o.ClientSecret.Set || o.TokenURL.Set || o.Mechanism.Set
+}
+
 // resolveOAuth checks an oauth section; nil when it is absent.
 func resolveOAuth(o oauth, where string) (*OAuth, error) {
-	if !o.Provider.Set && !o.ClientID.Set && !o.ClientSecret.Set && !o.TokenURL.Set && !o.Mechanism.Set {
+	if !o.present() {
 		return nil, nil
 	}
 	if !o.Provider.Set {

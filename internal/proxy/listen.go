@@ -10,6 +10,9 @@ import (
 type Listener struct {
 	net.Listener
 	TLS bool // implicit TLS (RFC 8314); false: plaintext, with STLS when a certificate exists
+	// AllowRemotePlaintext permits this listener, plaintext, on an address that is not
+	// loopback, as Config.AllowRemotePlaintext permits it for every listener.
+	AllowRemotePlaintext bool
 	// ProxyProtocol, when not nil, makes every connection start with a PROXY header from a
 	// trusted load balancer (see ProxyProtocol); nil: the peer is the client.
 	ProxyProtocol *ProxyProtocol
@@ -39,8 +42,9 @@ func IsLoopback(addr net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
-// checkListener refuses a plaintext listener on a non-loopback address unless allowed
-// (credentials would cross the network in clear), and a TLS listener without a certificate.
+// checkListener refuses a plaintext listener on a non-loopback address unless allowed, by the
+// Config or the Listener (credentials would cross the network in clear), and a TLS listener
+// without a certificate.
 func (s *Server) checkListener(l Listener) error {
 	if err := l.ProxyProtocol.check(); err != nil {
 		return fmt.Errorf("%w (listener %s)", err, l.Addr())
@@ -48,7 +52,7 @@ func (s *Server) checkListener(l Listener) error {
 	if l.TLS && s.clientTLS == nil {
 		return fmt.Errorf("proxy: TLS listener %s needs a certificate", l.Addr())
 	}
-	if !l.TLS && !s.cfg.AllowRemotePlaintext && !IsLoopback(l.Addr()) {
+	if !l.TLS && !s.cfg.AllowRemotePlaintext && !l.AllowRemotePlaintext && !IsLoopback(l.Addr()) {
 		return fmt.Errorf("proxy: %w: %s (credentials would cross the network in clear; allow it explicitly)", ErrRemotePlaintext, l.Addr())
 	}
 	return nil

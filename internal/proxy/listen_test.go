@@ -17,12 +17,14 @@ func TestListenerChecks(t *testing.T) {
 		cfg     Config
 		addr    string
 		tls     bool
+		allow   bool // Listener.AllowRemotePlaintext
 		wantErr string
 	}{
-		{"plaintext on a remote address", Config{Certificate: &good.leaf}, "192.0.2.10:110", false, "non-loopback"},
-		{"plaintext on a remote address allowed", Config{Certificate: &good.leaf, AllowRemotePlaintext: true}, "192.0.2.10:110", false, ""},
-		{"TLS without a certificate", Config{}, "127.0.0.1:995", true, "needs a certificate"},
-		{"IPv6 loopback", Config{}, "[::1]:110", false, ""},
+		{"plaintext on a remote address", Config{Certificate: &good.leaf}, "192.0.2.10:110", false, false, "non-loopback"},
+		{"plaintext on a remote address allowed", Config{Certificate: &good.leaf, AllowRemotePlaintext: true}, "192.0.2.10:110", false, false, ""},
+		{"plaintext on a remote address allowed for the listener", Config{Certificate: &good.leaf}, "192.0.2.10:110", false, true, ""},
+		{"TLS without a certificate", Config{}, "127.0.0.1:995", true, false, "needs a certificate"},
+		{"IPv6 loopback", Config{}, "[::1]:110", false, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,7 +35,7 @@ func TestListenerChecks(t *testing.T) {
 			// Only the address is looked at: a listener that binds nothing stands in, so the
 			// test never opens a socket beyond loopback.
 			ln := addrListener{net.TCPAddrFromAddrPort(netip.MustParseAddrPort(tt.addr))}
-			err = srv.checkListener(Listener{Listener: ln, TLS: tt.tls})
+			err = srv.checkListener(Listener{Listener: ln, TLS: tt.tls, AllowRemotePlaintext: tt.allow})
 			if (err == nil) != (tt.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("got %v, want %q", err, tt.wantErr)
 			}
