@@ -51,10 +51,11 @@ const (
 	RefusalMaxConns                     // a connection over --max-conns
 	RefusalMaxConnsPerIP                // a connection over --max-conns-per-ip
 	RefusalProxyProtocol                // a connection on a PROXY listener from an untrusted peer, or without a good header
+	RefusalOAuth                        // a credential line after the OAuth bridge logged the client in
 	numRefusal
 )
 
-var refusalNames = [numRefusal]string{"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol"}
+var refusalNames = [numRefusal]string{"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol", "oauth"}
 
 // Leg names the leg of a TLS handshake.
 type Leg int

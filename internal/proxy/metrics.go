@@ -37,6 +37,7 @@ var refusalKinds = map[string]metrics.Refusal{
 	"require-tls": metrics.RefusalRequireTLS,
 	"stls":        metrics.RefusalSTLS,
 	"unparsed":    metrics.RefusalUnparsed,
+	"oauth":       metrics.RefusalOAuth,
 }
 
 // countEnd counts the session's end for its listener, by the reason recorded (see finish)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/popwire/popwire/internal/logview"
 	"github.com/popwire/popwire/internal/metrics"
+	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/popclient"
 	"github.com/popwire/popwire/internal/popserver"
 )
@@ -381,7 +382,7 @@ func TestMetricsLabelValuesAreFixed(t *testing.T) {
 		"direction": {"client_to_server", "server_to_client"},
 		"leg":       {"client", "upstream"},
 		"reason":    {"verify", "timeout", "closed", "protocol", "other"},
-		"kind":      {"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol"},
+		"kind":      {"deny", "require_tls", "stls", "unparsed", "max_conns", "max_conns_per_ip", "proxy_protocol", "oauth"},
 		"le":        nil, // histogram bounds: numbers
 	}
 	for series := range scrape(t, reg) {
@@ -443,4 +444,18 @@ func TestEndOf(t *testing.T) {
 	if got := endOf("client closed", true); got != metrics.EndClientQuit {
 		t.Errorf("endOf after QUIT = %v", got)
 	}
+}
+
+// TestMetricsBridgeRefusal: a credential line after the OAuth bridge's login is refused as the
+// bridge's, counted as kind "oauth", not as a --deny refusal the configuration never asked for.
+func TestMetricsBridgeRefusal(t *testing.T) {
+	up := oauthUpstream(t, oauth.XOAUTH2)
+	reg := metrics.New()
+	p := startProxy(t, Config{OAuth: newFakeSource(), Metrics: reg}, up.addr())
+	c := p.dial(t, false)
+	c.line(t)
+	expectReplies(t, c, [2]string{"USER " + bridgeUser, "+OK"}, [2]string{"PASS " + bridgePassword, "+OK Logged in."})
+	expectReplies(t, c, [2]string{"PASS " + bridgePassword, "-ERR [AUTH] popwire: this line is not passed on: the OAuth bridge logs in upstream itself."})
+	s := waitSeries(t, reg, `popwire_policy_refusals_total{kind="oauth",route="default"}`, 1)
+	expectSeries(t, s, map[string]float64{`popwire_policy_refusals_total{kind="deny",route="default"}`: 0})
 }
