@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/popwire/popwire/internal/metrics"
 	"github.com/popwire/popwire/internal/oauth"
 	"github.com/popwire/popwire/internal/oauthtest"
 	"github.com/popwire/popwire/internal/popserver"
@@ -165,5 +167,14 @@ func TestServeOAuthMechanismIsTheAccounts(t *testing.T) {
 	}
 	if cfg.OAuthMechanism != nil {
 		t.Fatalf("mechanism %v without --oauth-mechanism, want none imposed", *cfg.OAuthMechanism)
+	}
+}
+
+// TestRefreshOutcomesAreMetricLabels: every outcome Tokens.OnRefresh reports is a label value
+// of popwire_oauth_refreshes_total, and the metric has no value nothing reports but "other".
+func TestRefreshOutcomesAreMetricLabels(t *testing.T) {
+	reported := []string{oauth.RefreshOK, oauth.RefreshRefused, oauth.RefreshUnreachable, "other"}
+	if !slices.Equal(metrics.RefreshOutcomes, reported) {
+		t.Fatalf("metrics.RefreshOutcomes = %q, want what Tokens reports: %q", metrics.RefreshOutcomes, reported)
 	}
 }

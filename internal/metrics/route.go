@@ -71,7 +71,7 @@ var legNames = [numLeg]string{"client", "upstream"}
 
 // RefreshOutcomes are the outcome label values of popwire_oauth_refreshes_total; RefreshOutcome
 // counts any other outcome as "other".
-var RefreshOutcomes = []string{"ok", "refused", "unreachable", "no_token", "wrong_password", "other"}
+var RefreshOutcomes = []string{"ok", "refused", "unreachable", "other"}
 
 // Route is the metrics of one route, with every label value but the listener bound. A nil
 // *Route counts nothing: every method does nothing on it, so that a proxy.Config without
