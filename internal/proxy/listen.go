@@ -16,16 +16,6 @@ type Listener struct {
 	// ProxyProtocol, when not nil, makes every connection start with a PROXY header from a
 	// trusted load balancer (see ProxyProtocol); nil: the peer is the client.
 	ProxyProtocol *ProxyProtocol
-	// Name is the listener's metric label; "" means "plain" or "tls" by kind.
-	Name string
-}
-
-// label returns the listener's metric label.
-func (l Listener) label() string {
-	if l.Name == "" {
-		return listenerName(l.TLS)
-	}
-	return l.Name
 }
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.

@@ -184,7 +184,7 @@ func TestMetricsWithoutSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(Listener{Listener: ln, Name: "front"}) }()
+	go func() { done <- srv.Serve(Listener{Listener: ln}) }()
 	defer func() {
 		srv.Shutdown(context.Background())
 		<-done
@@ -199,7 +199,7 @@ func TestMetricsWithoutSink(t *testing.T) {
 	c.line(t)
 	talk(t, c, "USER alice", "PASS s3cret-pw", "QUIT")
 	io.Copy(io.Discard, nc)
-	s := waitSeries(t, reg, `popwire_sessions_total{end="client_quit",listener="front",route="gmail"}`, 1)
+	s := waitSeries(t, reg, `popwire_sessions_total{end="client_quit",listener="plain",route="gmail"}`, 1)
 	expectSeries(t, s, map[string]float64{
 		`popwire_commands_total{route="gmail",verb="PASS"}`:                 1,
 		`popwire_logins_total{mechanism="user",outcome="ok",route="gmail"}`: 1,

@@ -140,7 +140,7 @@ func (s *Server) Serve(ls ...Listener) error {
 // acceptLoop accepts clients on l until it is closed.
 func (s *Server) acceptLoop(l Listener) {
 	defer s.accepting.Done()
-	stats := s.stats.Listener(l.label())
+	stats := s.stats.Listener(listenerName(l.TLS))
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := l.Accept()
